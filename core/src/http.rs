@@ -1,0 +1,223 @@
+//! What both stacks' HTTP edges share: header names, routes and their allowed methods, the body
+//! checks in contract order, and the small fixed documents (health, ping, pages).
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::ApiError;
+
+/// "over 64 KiB" is refused: 65 536 bytes is the largest accepted body.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub const HEADER_RUNTIME: &str = "x-crm-runtime";
+pub const HEADER_SERVICE: &str = "x-crm-service";
+pub const HEADER_SERVER_TIMING: &str = "server-timing";
+pub const CONTENT_TYPE_JSON: &str = "application/json";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Runtime {
+    Axum,
+    Spin,
+}
+
+impl Runtime {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Runtime::Axum => "axum",
+            Runtime::Spin => "spin",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Service {
+    Gateway,
+    CustomerService,
+    OrderService,
+}
+
+impl Service {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Service::Gateway => "gateway",
+            Service::CustomerService => "customer-service",
+            Service::OrderService => "order-service",
+        }
+    }
+}
+
+/// The routes of the contract with the methods each allows (the `allow` header of a 405).
+pub mod routes {
+    pub const CUSTOMERS: &str = "/customers";
+    pub const CUSTOMERS_ALLOW: &str = "GET, POST";
+    pub const CUSTOMER_PING: &str = "/customers/ping";
+    pub const CUSTOMER_PING_ALLOW: &str = "GET";
+    pub const CUSTOMER_PREFIX: &str = "/customers/";
+    pub const CUSTOMER_ALLOW: &str = "GET, PUT, DELETE";
+    pub const ORDERS: &str = "/orders";
+    pub const ORDERS_ALLOW: &str = "GET, POST";
+    pub const ORDER_PREFIX: &str = "/orders/";
+    pub const ORDER_ALLOW: &str = "GET, PUT, DELETE";
+    pub const COMPUTE: &str = "/compute";
+    pub const HEALTHZ: &str = "/healthz";
+    pub const READYZ: &str = "/readyz";
+    pub const GET_ONLY: &str = "GET";
+}
+
+/// Whether a `content-type` names JSON: `application/json` (any parameters, any case) or a
+/// structured `application/*+json` type.
+pub fn is_json_content_type(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match essence.split_once('/') {
+        Some(("application", subtype)) => subtype == "json" || subtype.ends_with("+json"),
+        _ => false,
+    }
+}
+
+/// Reads a POST/PUT body in the contract's order: size (413), media type (415), JSON (400
+/// `invalid_body`). Validation is the caller's next step.
+pub fn decode_json_body<T: DeserializeOwned>(
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<T, ApiError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ApiError::payload_too_large());
+    }
+    if !content_type.is_some_and(is_json_content_type) {
+        return Err(ApiError::unsupported_media_type());
+    }
+    // serde's derived structs also accept JSON arrays (fields by position); the contract's
+    // bodies are objects only.
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => {}
+        Some(_) => return Err(ApiError::invalid_body("expected a JSON object")),
+        None => return Err(ApiError::invalid_body("the body is empty")),
+    }
+    serde_json::from_slice(body).map_err(ApiError::invalid_body)
+}
+
+/// `GET /healthz`, and `/readyz` when ready.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Health {
+    pub status: &'static str,
+    pub service: Service,
+    pub runtime: Runtime,
+}
+
+impl Health {
+    pub fn ok(service: Service, runtime: Runtime) -> Self {
+        Health {
+            status: "ok",
+            service,
+            runtime,
+        }
+    }
+}
+
+/// `GET /customers/ping`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Ping {
+    pub status: &'static str,
+    pub conn_ms: f64,
+    pub query_ms: f64,
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// `location` of a created resource.
+pub fn location(collection: &str, id: i64) -> String {
+    format!("{collection}/{id}")
+}
+
+/// Serialises a response document. Our documents are plain data, so this cannot fail.
+pub fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).expect("response documents always serialise")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorCode;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    struct Probe {
+        #[allow(dead_code)]
+        a: Option<i64>,
+    }
+
+    fn code(r: Result<Probe, ApiError>) -> ErrorCode {
+        r.unwrap_err().code
+    }
+
+    #[test]
+    fn json_content_types() {
+        for ok in [
+            "application/json",
+            "Application/JSON",
+            "application/json; charset=utf-8",
+            "application/merge-patch+json",
+        ] {
+            assert!(is_json_content_type(ok), "{ok}");
+        }
+        for bad in ["text/plain", "application/xml", "json", "", "text/json"] {
+            assert!(!is_json_content_type(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn size_is_checked_before_media_type_and_syntax() {
+        let big = vec![b'x'; MAX_BODY_BYTES + 1];
+        assert_eq!(
+            code(decode_json_body(Some("text/plain"), &big)),
+            ErrorCode::PayloadTooLarge
+        );
+        let exactly = format!("{{\"a\":1}}{}", " ".repeat(MAX_BODY_BYTES - 7));
+        assert_eq!(exactly.len(), MAX_BODY_BYTES);
+        assert!(decode_json_body::<Probe>(Some("application/json"), exactly.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn media_type_is_checked_before_syntax() {
+        assert_eq!(
+            code(decode_json_body(None, b"nope")),
+            ErrorCode::UnsupportedMediaType
+        );
+        assert_eq!(
+            code(decode_json_body(Some("text/plain"), b"{}")),
+            ErrorCode::UnsupportedMediaType
+        );
+    }
+
+    #[test]
+    fn only_objects_of_known_fields_and_right_types_decode() {
+        let ct = Some("application/json");
+        for bad in [
+            &b""[..],
+            b"nope",
+            b"[1]",
+            b"null",
+            b"{\"a\":\"1\"}",
+            b"{\"a\":1.5}",
+            b"{\"a\":99999999999999999999}",
+            b"{\"b\":1}",
+            b"{\"a\":1",
+        ] {
+            assert_eq!(code(decode_json_body(ct, bad)), ErrorCode::InvalidBody);
+        }
+        assert!(decode_json_body::<Probe>(ct, b" {\"a\": 7} ").is_ok());
+    }
+}

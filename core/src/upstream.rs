@@ -1,0 +1,128 @@
+//! What a service does with an upstream's answer: the gateway's pass-through rule and the
+//! order service's customer check (docs/decisions.md, "Upstreams").
+
+use crate::error::{contract_error_code, ErrorCode};
+use crate::ApiError;
+
+/// Response headers the gateway copies from an upstream (`server-timing` gets `gw` appended).
+pub const PASSED_THROUGH_HEADERS: [&str; 6] = [
+    "content-type",
+    "location",
+    "allow",
+    "x-crm-service",
+    "x-crm-runtime",
+    "server-timing",
+];
+
+/// Request headers the gateway forwards.
+pub const FORWARDED_REQUEST_HEADERS: [&str; 2] = ["content-type", "accept"];
+
+/// What the gateway makes of an upstream answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GatewayVerdict {
+    /// Hand the upstream's status, headers and body to the client.
+    PassThrough,
+    /// Answer with this error instead.
+    Replace(ApiError),
+}
+
+/// 2xx, 3xx and 4xx pass through untouched; a 502/503/504 that is a contract error passes
+/// through (a live upstream reporting its own dependency); any other 5xx is 502.
+pub fn gateway_verdict(upstream: &str, status: u16, body: &[u8]) -> GatewayVerdict {
+    if status < 500 {
+        return GatewayVerdict::PassThrough;
+    }
+    let reports_dependency = matches!(
+        contract_error_code(body),
+        Some(
+            ErrorCode::UpstreamUnavailable
+                | ErrorCode::DatabaseUnavailable
+                | ErrorCode::UpstreamTimeout
+        )
+    );
+    if reports_dependency && matches!(status, 502..=504) {
+        GatewayVerdict::PassThrough
+    } else {
+        GatewayVerdict::Replace(ApiError::upstream_unavailable(upstream))
+    }
+}
+
+/// The order service's reading of customer-service's `GET /customers/{id}`.
+pub fn customer_check(customer_id: i64, status: u16) -> Result<(), ApiError> {
+    match status {
+        200 => Ok(()),
+        404 => Err(ApiError::customer_not_found(customer_id)),
+        _ => Err(ApiError::upstream_unavailable("customer-service")),
+    }
+}
+
+/// `base` + `path_and_query`, whatever trailing slash `base` has.
+pub fn join_url(base: &str, path_and_query: &str) -> String {
+    format!("{}{}", base.trim_end_matches('/'), path_and_query)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn four_hundreds_pass_through_untouched() {
+        for status in [200, 201, 204, 400, 404, 405, 409, 413, 415] {
+            assert_eq!(
+                gateway_verdict("x", status, b"whatever"),
+                GatewayVerdict::PassThrough
+            );
+        }
+    }
+
+    #[test]
+    fn dependency_errors_pass_through_other_5xx_become_502() {
+        let db = ApiError::database_unavailable();
+        assert_eq!(
+            gateway_verdict("x", 503, &db.to_json()),
+            GatewayVerdict::PassThrough
+        );
+        let timeout = ApiError::upstream_timeout("customer-service");
+        assert_eq!(
+            gateway_verdict("x", 504, &timeout.to_json()),
+            GatewayVerdict::PassThrough
+        );
+        for (status, body) in [
+            (500, ApiError::internal().to_json()),
+            (503, b"Service Unavailable".to_vec()),
+            (502, b"<html>bad gateway</html>".to_vec()),
+            (500, db.to_json()),
+        ] {
+            match gateway_verdict("order-service", status, &body) {
+                GatewayVerdict::Replace(e) => assert_eq!(e.code, ErrorCode::UpstreamUnavailable),
+                other => panic!("{status}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn customer_check_outcomes() {
+        assert_eq!(customer_check(1, 200), Ok(()));
+        assert_eq!(
+            customer_check(1, 404).unwrap_err().code,
+            ErrorCode::CustomerNotFound
+        );
+        assert_eq!(
+            customer_check(1, 503).unwrap_err().code,
+            ErrorCode::UpstreamUnavailable
+        );
+        assert_eq!(
+            customer_check(1, 400).unwrap_err().code,
+            ErrorCode::UpstreamUnavailable
+        );
+    }
+
+    #[test]
+    fn urls_join_whatever_the_slash() {
+        assert_eq!(
+            join_url("http://a:1/", "/customers?x=1"),
+            "http://a:1/customers?x=1"
+        );
+        assert_eq!(join_url("http://a:1", "/customers"), "http://a:1/customers");
+    }
+}

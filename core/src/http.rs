@@ -220,4 +220,39 @@ mod tests {
         }
         assert!(decode_json_body::<Probe>(ct, b" {\"a\": 7} ").is_ok());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_decode_or_fail_with_a_contract_code(
+            body in proptest::collection::vec(proptest::num::u8::ANY, 0..512),
+            json in proptest::bool::ANY,
+        ) {
+            let ct = if json { Some("application/json") } else { Some("text/plain") };
+            let allowed = [ErrorCode::InvalidBody, ErrorCode::UnsupportedMediaType];
+            for code in [
+                decode_json_body::<crate::customer::CustomerInput>(ct, &body).err().map(|e| e.code),
+                decode_json_body::<crate::order::NewOrderInput>(ct, &body).err().map(|e| e.code),
+                decode_json_body::<crate::order::OrderUpdateInput>(ct, &body).err().map(|e| e.code),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                proptest::prop_assert!(allowed.contains(&code), "{code:?}");
+            }
+        }
+
+        #[test]
+        fn json_shaped_bodies_never_panic(body in r#"\{("[a-z_]{1,16}": ?(null|-?[0-9]{1,22}|"[^"\\]{0,20}"|\[\]|\{\}|true|1e99),? ?){0,5}\}"#) {
+            let ct = Some("application/json");
+            if let Ok(input) = decode_json_body::<crate::customer::CustomerInput>(ct, body.as_bytes()) {
+                let _ = input.validate();
+            }
+            if let Ok(input) = decode_json_body::<crate::order::NewOrderInput>(ct, body.as_bytes()) {
+                let _ = input.validate();
+            }
+            if let Ok(input) = decode_json_body::<crate::order::OrderUpdateInput>(ct, body.as_bytes()) {
+                let _ = input.validate();
+            }
+        }
+    }
 }

@@ -1,0 +1,207 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034  # the constants are used by the scripts that source this file
+# Shared by the k3d scripts (setup-all, smoke, bench-all, cleanup, tests/cluster/*): the pins,
+# names and ports in one place, plus small helpers. Sourced, never run. Functions that need no
+# cluster (render_images, selector_from_json, now_us, ...) are tested by tests/shell/.
+
+CRM_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+CRM_LIB="$CRM_ROOT/scripts/lib"
+
+# --- pins (docs/k3d.md explains each) -----------------------------------------------------
+K3D_IMAGE="ghcr.io/spinframework/containerd-shim-spin/k3d:v0.22.0" # Spin 3.5 inside the shim
+CERT_MANAGER_VERSION="v1.14.3"
+SPIN_OPERATOR_VERSION="v0.6.1"
+SPIN_OPERATOR_RELEASE="https://github.com/spinframework/spin-operator/releases/download/$SPIN_OPERATOR_VERSION"
+SPIN_OPERATOR_CHART="oci://ghcr.io/spinframework/charts/spin-operator"
+SPIN_CLI_VERSION="3.5.1"
+SPIN_SDK_VERSION="5.1.1"
+POSTGRES_IMAGE="postgres:16-alpine" # also in k8s/postgres.yaml
+
+# --- names and ports ------------------------------------------------------------------------
+CLUSTER_NAME="${CLUSTER_NAME:-crm}"
+# k3d prefixes registry containers with "k3d-"; pods pull by that name inside the cluster
+# network, the host pushes through the published port on localhost (no /etc/hosts edits).
+REGISTRY_NAME="crm-registry.localhost"
+REGISTRY_PORT="${REGISTRY_PORT:-5000}"
+REGISTRY_CONTAINER="k3d-$REGISTRY_NAME"
+REGISTRY_PUSH="localhost:$REGISTRY_PORT"
+REGISTRY_PULL="$REGISTRY_CONTAINER:$REGISTRY_PORT"
+SERVICES=(gateway customer-service order-service)
+STACKS=(axum spin)
+# Host ports mapped by k3d straight onto the gateways' NodePorts (30080, 30081): the
+# benchmark's entry points, without a port-forward tunnel in the measured path.
+AXUM_URL="http://127.0.0.1:18080"
+SPIN_URL="http://127.0.0.1:18081"
+# Where port-forward pids and logs live, so cleanup.sh can stop exactly those.
+CRM_STATE_DIR="${CRM_STATE_DIR:-${TMPDIR:-/tmp}/crm-k3d-$CLUSTER_NAME}"
+
+log() { printf '==> %s\n' "$*" >&2; }
+warn() { printf 'warning: %s\n' "$*" >&2; }
+die() {
+  printf 'error: %s\n' "$*" >&2
+  exit 1
+}
+
+# Fail fast, naming every missing tool at once.
+require_tools() {
+  local missing=() t
+  for t in "$@"; do
+    command -v "$t" >/dev/null 2>&1 || missing+=("$t")
+  done
+  if ((${#missing[@]})); then
+    die "missing tool(s): ${missing[*]}. Run inside devbox ('devbox run -- $0' or 'devbox shell'), or install them (docs/k3d.md)."
+  fi
+}
+
+# EPOCHREALTIME (bash >= 5) gives µs timestamps without forking `date` (macOS's date has no %N).
+require_bash5() {
+  ((BASH_VERSINFO[0] >= 5)) || die "bash >= 5 needed (this is $BASH_VERSION); devbox provides one"
+}
+
+# Microseconds since the epoch. The decimal separator follows the locale: drop either.
+now_us() {
+  local t="${EPOCHREALTIME:?bash >= 5 needed}"
+  printf '%s\n' "${t//[.,]/}"
+}
+
+stack_namespace() {
+  case "$1" in
+    axum) echo containers ;;
+    spin) echo wasm ;;
+    *) return 1 ;;
+  esac
+}
+
+stack_url() {
+  case "$1" in
+    axum) echo "$AXUM_URL" ;;
+    spin) echo "$SPIN_URL" ;;
+    *) return 1 ;;
+  esac
+}
+
+# The port each stack's Service for SERVICE listens on (Axum: the contract's defaults; the
+# spin-operator's Services: always 80).
+service_port() {
+  case "$1:$2" in
+    axum:gateway) echo 8000 ;;
+    axum:customer-service) echo 8001 ;;
+    axum:order-service) echo 8002 ;;
+    spin:*) echo 80 ;;
+    *) return 1 ;;
+  esac
+}
+
+# HTTP status of a GET (000 when there is no answer); never fails, never hangs.
+http_code() {
+  curl -s -o /dev/null -w '%{http_code}' --connect-timeout 2 --max-time "${2:-5}" "$1" 2>/dev/null || true
+}
+
+# wait_until SECONDS DESCRIPTION COMMAND...: retry COMMAND every second until it succeeds.
+wait_until() {
+  local secs="$1" what="$2" deadline
+  shift 2
+  deadline=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    ((SECONDS < deadline)) || {
+      warn "timed out after ${secs}s waiting for $what"
+      return 1
+    }
+    sleep 1
+  done
+}
+
+http_ok() { [[ "$(http_code "$1")" == 200 ]]; }
+
+# render_images FILE NAME=REF...: print FILE with each "$REGISTRY_PULL/crm/NAME:dev" image
+# replaced by REF (a digest reference from the push), so a rollout happens iff content changed.
+render_images() {
+  local file="$1" pair name ref args=()
+  shift
+  for pair in "$@"; do
+    name="${pair%%=*}"
+    ref="${pair#*=}"
+    args+=(-e "s#${REGISTRY_PULL}/crm/${name}:dev#${ref}#g")
+  done
+  if ((${#args[@]})); then sed "${args[@]}" "$file"; else cat "$file"; fi
+}
+
+# A Deployment's .spec.selector.matchLabels JSON -> "k=v,k2=v2" for `kubectl get -l`.
+selector_from_json() {
+  python3 -c 'import json,sys; m=json.load(sys.stdin).get("matchLabels") or {}; print(",".join("%s=%s" % kv for kv in sorted(m.items())))'
+}
+
+deploy_selector() { # NAMESPACE DEPLOYMENT
+  kubectl get deployment -n "$1" "$2" -o jsonpath='{.spec.selector}' | selector_from_json
+}
+
+# Pod names of a Deployment, found through its own selector: works alike for our Deployments
+# and for the ones spin-operator generates (whose label keys we do not hard-code).
+pods_of() { # NAMESPACE DEPLOYMENT
+  local sel
+  sel="$(deploy_selector "$1" "$2")" || return 1
+  [[ -n "$sel" ]] || return 1
+  kubectl get pods -n "$1" -l "$sel" -o jsonpath='{range .items[*]}{.metadata.name}{"\n"}{end}'
+}
+
+# probe_loop URL OUT STOP_FILE MAX_SECONDS [INTERVAL]: one GET per INTERVAL, a line per request
+# "<start_us> <end_us> <code>" to OUT, until STOP_FILE exists or MAX_SECONDS pass.
+probe_loop() {
+  local url="$1" out="$2" stop="$3" max="$4" interval="${5:-0.05}" start end code deadline
+  deadline=$((SECONDS + max))
+  while [[ ! -e "$stop" ]] && ((SECONDS < deadline)); do
+    start="$(now_us)"
+    code="$(curl -s -o /dev/null -w '%{http_code}' --connect-timeout 1 --max-time 2 "$url" 2>/dev/null || true)"
+    end="$(now_us)"
+    printf '%s %s %s\n' "$start" "$end" "${code:-000}" >>"$out"
+    sleep "$interval"
+  done
+}
+
+# --- port-forwards (smoke.sh; cleanup.sh stops them) ----------------------------------------
+
+# port_forward_start NAME NAMESPACE TARGET LOCAL_PORT REMOTE_PORT: background port-forward,
+# pid recorded under CRM_STATE_DIR; returns once LOCAL_PORT answers /healthz (or fails in 30 s).
+port_forward_start() {
+  local name="$1" ns="$2" target="$3" lport="$4" rport="$5"
+  mkdir -p "$CRM_STATE_DIR"
+  port_forward_stop "$name"
+  kubectl port-forward -n "$ns" "$target" "$lport:$rport" --address 127.0.0.1 \
+    >"$CRM_STATE_DIR/$name.log" 2>&1 &
+  echo $! >"$CRM_STATE_DIR/$name.pid"
+  wait_until 30 "port-forward $name on :$lport" http_ok "http://127.0.0.1:$lport/healthz" || {
+    cat "$CRM_STATE_DIR/$name.log" >&2
+    return 1
+  }
+}
+
+# Stop one recorded port-forward, only if that pid still is a kubectl port-forward.
+port_forward_stop() {
+  local pidfile="$CRM_STATE_DIR/$1.pid" pid
+  [[ -f "$pidfile" ]] || return 0
+  pid="$(cat "$pidfile")"
+  if ps -p "$pid" -o args= 2>/dev/null | grep -q 'port-forward'; then
+    kill "$pid" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+}
+
+port_forward_stop_all() {
+  local f
+  [[ -d "$CRM_STATE_DIR" ]] || return 0
+  for f in "$CRM_STATE_DIR"/*.pid; do
+    [[ -e "$f" ]] || continue
+    port_forward_stop "$(basename "$f" .pid)"
+  done
+}
+
+# The kube context k3d writes for our cluster. Every kubectl call in these scripts goes to it
+# (the wrapper below adds --context), so a user's other clusters are never touched and their
+# current context is never switched by us.
+KUBE_CONTEXT="k3d-$CLUSTER_NAME"
+kubectl() { command kubectl --context "$KUBE_CONTEXT" "$@"; }
+
+use_cluster_context() {
+  command kubectl config get-contexts "$KUBE_CONTEXT" >/dev/null 2>&1 ||
+    die "no kube context $KUBE_CONTEXT: run scripts/setup-all.sh first"
+}

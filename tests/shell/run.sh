@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Tests of the benchmark scripts' parsing and reporting logic, on fixtures, without a cluster:
+# k6 summary -> numbers, `kubectl top` parsing, availability/coldstart timing, registry push
+# digests, image rendering, result-file assembly, summary.json, and the manifest rules.
+# Last line: "shell: N passed, M failed" (exit status 1 if any failed).
+set -euo pipefail
+export PYTHONDONTWRITEBYTECODE=1 # no __pycache__ in the work tree
+HERE="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source-path=SCRIPTDIR
+# shellcheck source=../../scripts/lib/cluster.sh
+source "$HERE/../../scripts/lib/cluster.sh"
+FX="$HERE/fixtures"
+BP=(python3 "$CRM_LIB/benchparse.py")
+TMP="$(mktemp -d)"
+trap 'rm -rf "$TMP"' EXIT
+
+PASSED=0
+FAILED=0
+# expect NAME EXPECTED ACTUAL
+expect() {
+  if [[ "$2" == "$3" ]]; then
+    PASSED=$((PASSED + 1))
+    printf 'ok   %s\n' "$1"
+  else
+    FAILED=$((FAILED + 1))
+    printf 'FAIL %s\n     expected: %s\n     actual:   %s\n' "$1" "$2" "$3"
+  fi
+}
+
+# jq-like field access with python: jget FILE EXPR (EXPR in Python, `d` is the document).
+jget() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
+
+# --- k6 summary -> numbers ------------------------------------------------------------------
+"${BP[@]}" k6 "$FX/k6-load.json" >"$TMP/k6.json"
+expect "k6: overall requests" 3765 "$(jget "$TMP/k6.json" 'd["overall"]["requests"]')"
+expect "k6: overall throughput is k6's rate" 1254.8 "$(jget "$TMP/k6.json" 'round(d["overall"]["throughput_rps"], 1)')"
+expect "k6: p50/p95/p99 from med/p(95)/p(99)" "0.517 4.213 7.723" \
+  "$(jget "$TMP/k6.json" '" ".join("%.3f" % d["overall"]["latency_ms"][k] for k in ("p50","p95","p99"))')"
+expect "k6: error rate from http_req_failed" 0.1408 "$(jget "$TMP/k6.json" 'round(d["overall"]["error_rate"], 4)')"
+expect "k6: server-timing trends kept, empty ones dropped" "st_conn st_total" \
+  "$(jget "$TMP/k6.json" '" ".join(sorted(d["overall"]["server_timing"]))')"
+expect "k6: scenario throughput over the scenario's duration" 1381.0 \
+  "$(jget "$TMP/k6.json" 'round(d["scenarios"]["ping"]["throughput_rps"], 1)')"
+expect "k6: scenario server-timing" 3.8 "$(jget "$TMP/k6.json" 'd["scenarios"]["ping"]["server_timing"]["st_total"]["p95"]')"
+expect "k6: missing statistic stays null" None "$(jget "$TMP/k6.json" 'd["scenarios"]["mixed"]["latency_ms"]')"
+expect "k6: failed thresholds listed" "http_req_failed{scenario:mixed} rate<0.01" \
+  "$(jget "$TMP/k6.json" '";".join(d["thresholds_failed"])')"
+expect "k6: duration text" "0.5 90.0 None" \
+  "$(python3 -c "import sys; sys.path.insert(0, '$CRM_LIB'); import benchparse as b; print(b.duration_seconds('500ms'), b.duration_seconds('1m30s'), b.duration_seconds('3x'))")"
+
+# --- kubectl top ----------------------------------------------------------------------------
+"${BP[@]}" top "$FX/top.txt" >"$TMP/top.json"
+expect "top: rows parsed, warnings skipped" 3 "$(jget "$TMP/top.json" 'len(d)')"
+expect "top: pod -> deployment name" "customer-service gateway order-service" \
+  "$(jget "$TMP/top.json" '" ".join(r["service"] for r in d)')"
+expect "top: CPU and memory units" "3.0 12582912 250.0 1073741824" \
+  "$(jget "$TMP/top.json" '"%s %s %s %s" % (d[0]["cpu_m"], d[0]["memory_bytes"], d[2]["cpu_m"], d[2]["memory_bytes"])')"
+expect "top: quantities without unit and in nanocores" "1000.0 0.25 1000" \
+  "$(python3 -c "import sys; sys.path.insert(0, '$CRM_LIB'); import benchparse as b; print(b.cpu_millicores('1'), b.cpu_millicores('250000n'), b.memory_bytes('1k'))")"
+python3 - "$CRM_LIB" "$FX" >"$TMP/agg.txt" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[1])
+import benchparse as b
+s1 = b.parse_top(open(sys.argv[2] + "/top.txt").read())
+s2 = b.parse_top(open(sys.argv[2] + "/top-missing.txt").read())
+a = b.aggregate_top([s1, s2])
+print(a["gateway"]["samples"], a["gateway"]["cpu_m"]["avg"], a["gateway"]["cpu_m"]["max"], a["customer-service"]["samples"])
+PY
+expect "top: aggregation counts only samples where the pod was reported" "2 1.5 2.0 1" "$(cat "$TMP/agg.txt")"
+
+# --- availability and coldstart timing --------------------------------------------------------
+"${BP[@]}" availability "$FX/probe-availability.log" 1000000000 >"$TMP/av.json"
+expect "availability: failures after the kill, by code" "4 {'000': 1, '502': 3}" \
+  "$(jget "$TMP/av.json" '"%s %s" % (d["failed_requests"], dict(sorted(d["failure_codes"].items())))')"
+expect "availability: first success after first failure" 210.0 "$(jget "$TMP/av.json" 'd["time_to_first_success_ms"]')"
+expect "availability: recovery after the last failure" "408.0 True" \
+  "$(jget "$TMP/av.json" '"%s %s" % (d["time_to_recovery_ms"], d["recovered"])')"
+expect "availability: outage window and baseline" "201.0 0 11" \
+  "$(jget "$TMP/av.json" '"%s %s %s" % (d["outage_window_ms"], d["failed_before_kill"], d["requests_total"])')"
+printf '1 2 200\n3 4 200\n' >"$TMP/allok.log"
+"${BP[@]}" availability "$TMP/allok.log" 2 >"$TMP/av2.json"
+expect "availability: an unnoticed kill is 0 ms, 0 failures" "0 0.0" \
+  "$(jget "$TMP/av2.json" '"%s %s" % (d["failed_requests"], d["time_to_recovery_ms"])')"
+"${BP[@]}" coldstart "$FX/probe-coldstart.log" 2000000000 >"$TMP/cs.json"
+expect "coldstart: first 200 and failures before it" "73.5 3" \
+  "$(jget "$TMP/cs.json" '"%s %s" % (d["first_200_ms"], d["failed_probes_before_200"])')"
+printf '5 6 502\n' >"$TMP/never.log"
+"${BP[@]}" coldstart "$TMP/never.log" 1 >"$TMP/cs2.json"
+expect "coldstart: no 200 is null, not 0" None "$(jget "$TMP/cs2.json" 'd["first_200_ms"]')"
+
+# --- registry pushes and manifests ------------------------------------------------------------
+expect "digest: docker push" "sha256:4b2c1f3d5e6a7b8c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e" \
+  "$("${BP[@]}" digest "$FX/push-docker.txt")"
+expect "digest: spin registry push" "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" \
+  "$("${BP[@]}" digest "$FX/push-spin.txt")"
+expect "digest: none found fails" 1 "$("${BP[@]}" digest "$FX/push-none.txt" >/dev/null && echo 0 || echo 1)"
+render_images "$FX/manifest.yaml" "axum-gateway=$REGISTRY_PULL/crm/axum-gateway@sha256:abc" >"$TMP/rendered.yaml"
+expect "render_images: exact image replaced, look-alike untouched" \
+  "$REGISTRY_PULL/crm/axum-gateway@sha256:abc $REGISTRY_PULL/crm/axum-gateway-extra:dev" \
+  "$(awk '/image:/ {printf "%s%s", sep, $2; sep=" "}' "$TMP/rendered.yaml")"
+expect "render_images: no refs prints the file unchanged" "" "$(render_images "$FX/manifest.yaml" | diff - "$FX/manifest.yaml")"
+expect "selector_from_json: matchLabels to -l syntax" "a=1,core.spinkube.dev/app-name=gateway" \
+  "$(echo '{"matchLabels":{"core.spinkube.dev/app-name":"gateway","a":"1"}}' | selector_from_json)"
+expect "stack mapping" "containers wasm 8001 80 http://127.0.0.1:18081" \
+  "$(stack_namespace axum) $(stack_namespace spin) $(service_port axum customer-service) $(service_port spin order-service) $(stack_url spin)"
+t1="$(now_us)"
+t2="$(now_us)"
+expect "now_us: 16 digits, monotonic" "yes" "$([[ "$t1" =~ ^[0-9]{16}$ && "$t2" -ge "$t1" ]] && echo yes || echo no)"
+
+# --- result files and summary.json ------------------------------------------------------------
+"${BP[@]}" json-obj test=x 'n:=3' 'nested.ms:=1.5' "file@=$FX/results/20260101T000000Z/axum/coldstart.json" "gone@=$TMP/nope.json" >"$TMP/obj.json"
+expect "json-obj: strings, raw JSON, nesting, files, absent file -> null" "x 3 1.5 812.5 None" \
+  "$(jget "$TMP/obj.json" '"%s %s %s %s %s" % (d["test"], d["n"], d["nested"]["ms"], d["file"]["first_200_ms"]["median"], d["gone"])')"
+cp -r "$FX/results/20260101T000000Z" "$TMP/run"
+python3 "$CRM_LIB/summarize.py" --quiet "$TMP/run"
+S="$TMP/run/summary.json"
+expect "summary: schema version, run id, environment kind" "1 run k3d" \
+  "$(jget "$S" '"%s %s %s" % (d["schema_version"], d["run_id"], d["environment"]["kind"])')"
+expect "summary: stacks by label, the five k6 tests each" "axum spin | cpu-bound error load ping-db scale" \
+  "$(jget "$S" '" ".join(d["stacks"]) + " | " + " ".join(sorted(d["stacks"]["axum"]["k6"]))')"
+expect "summary: k6 numbers and other tests carried" "3765 812.5 False" \
+  "$(jget "$S" '"%s %s %s" % (d["stacks"]["axum"]["k6"]["load"]["overall"]["requests"], d["stacks"]["axum"]["coldstart"]["first_200_ms"]["median"], d["stacks"]["spin"]["resources"]["available"])')"
+expect "summary: missing raw files listed, not fatal" "yes" \
+  "$(jget "$S" '"yes" if any("axum/k6-scale.json: missing" in p for p in d["problems"]) else "no"')"
+expect "summary: runtime that answered must match the label" "yes" \
+  "$(jget "$S" '"yes" if any("answered by runtime" in p and "spin" in p for p in d["problems"]) else "no"')"
+expect "summary: optional artifacts absent is null, not a problem" "None no" \
+  "$(jget "$S" '"%s %s" % (d["stacks"]["axum"]["artifacts"], "yes" if any("artifacts" in p for p in d["problems"]) else "no")')"
+
+# --- manifest rules -------------------------------------------------------------------------
+python3 "$CRM_LIB/validate_manifests.py" least-privilege "$FX/bad-repo" >"$TMP/lp.txt" 2>&1 && lp=0 || lp=$?
+expect "least-privilege: a bad repo fails" 1 "$lp"
+for rule in "Secrets are generated" "literal database URL" "DATABASE_URL must come from a secretKeyRef" \
+  "readOnlyRootFilesystem must be true" "must run as non-root" "capabilities must drop ALL" "wildcard outbound host"; do
+  expect "least-privilege: reports '$rule'" yes "$(grep -q "$rule" "$TMP/lp.txt" && echo yes || echo no)"
+done
+python3 "$CRM_LIB/validate_manifests.py" least-privilege "$CRM_ROOT" >"$TMP/lp2.txt" 2>&1 && lp=0 || lp=$?
+expect "least-privilege: the project's own manifests pass" 0 "$lp"
+
+echo "shell: $PASSED passed, $FAILED failed"
+((FAILED == 0))

@@ -1,0 +1,198 @@
+//! order-service as a Spin component: `/orders`, `/orders/{id}`, `/healthz`, `/readyz`. Order
+//! create checks the customer with customer-service (`customer_service_url`, within
+//! `upstream_timeout_ms`) before writing. Rules, SQL and documents come from `crm-core`; each
+//! request opens its own `pg4` connection (`database_url`).
+
+use crm_core::http::{decode_json_body, location, routes, Health, Page, Runtime, Service};
+use crm_core::order::{invalid_transition, NewOrderInput, OrderStatus, OrderUpdateInput};
+use crm_core::params::{parse_id, OrderListQuery};
+use crm_core::timing::Phase;
+use crm_core::upstream::{customer_check, join_url};
+use crm_core::{sql, ApiError};
+use spin_common::db::{self, get_text, int, text, Db};
+use spin_common::routing::{self, content_type, query};
+use spin_common::upstream::{self, Call};
+use spin_common::{vars, Ctx};
+use spin_sdk::http::{Method, Params, Request, Response, Router};
+use spin_sdk::http_component;
+
+const SERVICE: Service = Service::OrderService;
+const CUSTOMER_SERVICE: &str = "customer-service";
+
+#[http_component]
+fn handle(req: Request) -> Response {
+    let mut router = Router::new();
+    router.any(routes::ORDERS, |req: Request, _: Params| {
+        with_ctx(|ctx| match req.method() {
+            Method::Get => list(ctx, &req),
+            Method::Post => create(ctx, &req),
+            _ => Err(ApiError::method_not_allowed(routes::ORDERS_ALLOW)),
+        })
+    });
+    router.any("/orders/:id", |req: Request, params: Params| {
+        with_ctx(|ctx| {
+            let allowed = matches!(req.method(), Method::Get | Method::Put | Method::Delete);
+            if !allowed {
+                return Err(ApiError::method_not_allowed(routes::ORDER_ALLOW));
+            }
+            let id = parse_id(params.get("id").unwrap_or_default())?;
+            match req.method() {
+                Method::Get => get(ctx, id),
+                Method::Put => update(ctx, id, &req),
+                _ => delete(ctx, id),
+            }
+        })
+    });
+    router.any(routes::HEALTHZ, |req: Request, _: Params| {
+        with_ctx(|ctx| match req.method() {
+            Method::Get => Ok(ctx.json(200, &Health::ok(SERVICE, Runtime::Spin))),
+            _ => Err(ApiError::method_not_allowed(routes::GET_ONLY)),
+        })
+    });
+    router.any(routes::READYZ, |req: Request, _: Params| {
+        with_ctx(|ctx| match req.method() {
+            Method::Get => ready(ctx),
+            _ => Err(ApiError::method_not_allowed(routes::GET_ONLY)),
+        })
+    });
+    router.any("*", |_: Request, _: Params| routing::not_found(SERVICE));
+    routing::serve(&router, SERVICE, req)
+}
+
+fn with_ctx(f: impl FnOnce(&mut Ctx) -> Result<Response, ApiError>) -> Response {
+    let mut ctx = Ctx::new(SERVICE);
+    let result = f(&mut ctx);
+    ctx.respond(result)
+}
+
+fn open(ctx: &mut Ctx) -> Result<Db, ApiError> {
+    let url = vars::required("database_url")?;
+    Db::open(ctx, &url)
+}
+
+fn orders(rows: Vec<db::Row>) -> Result<Vec<crm_core::order::Order>, ApiError> {
+    rows.into_iter().map(db::order).collect()
+}
+
+fn list(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
+    let q = OrderListQuery::parse(query(req))?;
+    let (limit, offset) = (q.paging.limit, q.paging.offset);
+    let db = open(ctx)?;
+    let rows = match q.customer_id {
+        Some(customer_id) => db.query(
+            ctx,
+            sql::LIST_ORDERS_BY_CUSTOMER,
+            &[int(customer_id), int(limit), int(offset)],
+        )?,
+        None => db.query(ctx, sql::LIST_ORDERS, &[int(limit), int(offset)])?,
+    };
+    let items = orders(rows)?;
+    Ok(ctx.json(
+        200,
+        &Page {
+            items,
+            limit,
+            offset,
+        },
+    ))
+}
+
+/// `GET /customers/{id}` on customer-service, timed as `verify`.
+fn verify_customer(ctx: &mut Ctx, customer_id: i64) -> Result<(), ApiError> {
+    let base = vars::required("customer_service_url")?;
+    let timeout = vars::upstream_timeout()?;
+    let url = join_url(&base, &location(routes::CUSTOMERS, customer_id));
+    let answer = ctx.time(Phase::Verify, || {
+        upstream::send(Call {
+            method: Method::Get,
+            url: &url,
+            headers: vec![("accept".into(), b"application/json".to_vec())],
+            body: None,
+            timeout,
+        })
+    });
+    match answer {
+        Ok(answer) => customer_check(customer_id, answer.status),
+        Err(failure) => Err(failure.to_api_error(CUSTOMER_SERVICE)),
+    }
+}
+
+fn create(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
+    let input: NewOrderInput = decode_json_body(content_type(req), req.body())?;
+    let valid = input.validate()?;
+    verify_customer(ctx, valid.customer_id)?;
+    let db = open(ctx)?;
+    let row = db
+        .query_opt(
+            ctx,
+            sql::INSERT_ORDER,
+            &[
+                int(valid.customer_id),
+                text(&valid.product),
+                int(valid.quantity),
+                int(valid.unit_price_cents),
+            ],
+        )?
+        .ok_or_else(ApiError::internal)?;
+    let order = db::order(row)?;
+    Ok(ctx.created(&location(routes::ORDERS, order.id), &order))
+}
+
+fn get(ctx: &mut Ctx, id: i64) -> Result<Response, ApiError> {
+    let db = open(ctx)?;
+    let row = db
+        .query_opt(ctx, sql::SELECT_ORDER, &[int(id)])?
+        .ok_or_else(ApiError::not_found)?;
+    let order = db::order(row)?;
+    Ok(ctx.json(200, &order))
+}
+
+/// One guarded `UPDATE`; no row back → a second look tells 404 from 409.
+fn update(ctx: &mut Ctx, id: i64, req: &Request) -> Result<Response, ApiError> {
+    let input: OrderUpdateInput = decode_json_body(content_type(req), req.body())?;
+    let valid = input.validate()?;
+    let db = open(ctx)?;
+    let updated = db.query_opt(
+        ctx,
+        sql::UPDATE_ORDER,
+        &[
+            int(id),
+            text(&valid.product),
+            int(valid.quantity),
+            int(valid.unit_price_cents),
+            text(valid.status.as_str()),
+            text(&OrderStatus::predecessors_param(valid.status)),
+        ],
+    )?;
+    match updated {
+        Some(row) => {
+            let order = db::order(row)?;
+            Ok(ctx.json(200, &order))
+        }
+        None => match db.query_opt(ctx, sql::SELECT_ORDER_STATUS, &[int(id)])? {
+            None => Err(ApiError::not_found()),
+            Some(mut row) => {
+                let from = get_text(&mut row, 0)?;
+                Err(invalid_transition(&from, valid.status))
+            }
+        },
+    }
+}
+
+fn delete(ctx: &mut Ctx, id: i64) -> Result<Response, ApiError> {
+    let db = open(ctx)?;
+    match db.execute(ctx, sql::DELETE_ORDER, &[int(id)])? {
+        0 => Err(ApiError::not_found()),
+        _ => Ok(ctx.no_content()),
+    }
+}
+
+/// `GET /readyz`: `SELECT 1`; any failure is 503 `database_unavailable`.
+fn ready(ctx: &mut Ctx) -> Result<Response, ApiError> {
+    let url = vars::required("database_url")?;
+    let probe = Db::open(ctx, &url).and_then(|db| db.query(ctx, sql::PING, &[]));
+    match probe {
+        Ok(_) => Ok(ctx.json(200, &Health::ok(SERVICE, Runtime::Spin))),
+        Err(_) => Err(ApiError::database_unavailable()),
+    }
+}

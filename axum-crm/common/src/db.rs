@@ -40,8 +40,16 @@ impl std::fmt::Debug for DbConfig {
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://crm:crm@localhost:5432/crm_containers";
 
+/// Half the callers' default `UPSTREAM_TIMEOUT_MS` (2000), and it must stay below it: while
+/// Postgres is down sqlx retries the refused connect until this runs out, so with equal values
+/// the caller (gateway, or order-service checking a customer) gives up at the same moment and
+/// a database outage reaches the client as 504 `upstream_timeout` instead of 503
+/// `database_unavailable` (found by tests/reliability).
+pub const DEFAULT_ACQUIRE_TIMEOUT_MS: u64 = 1000;
+
 impl DbConfig {
-    /// `DATABASE_URL`, `DB_POOL_MAX` (default 5), `DB_ACQUIRE_TIMEOUT_MS` (default 2000).
+    /// `DATABASE_URL`, `DB_POOL_MAX` (default 5), `DB_ACQUIRE_TIMEOUT_MS` (default
+    /// [`DEFAULT_ACQUIRE_TIMEOUT_MS`]).
     pub fn from_env(src: &impl Source) -> Result<Self, ConfigError> {
         let url = config::string(src, "DATABASE_URL", DEFAULT_DATABASE_URL);
         Ok(DbConfig {
@@ -49,7 +57,11 @@ impl DbConfig {
             redacted_url: config::redact_url(url.trim()),
             pool: PoolSettings {
                 max_connections: config::positive(src, "DB_POOL_MAX", 5u32)?,
-                acquire_timeout: config::millis(src, "DB_ACQUIRE_TIMEOUT_MS", 2000)?,
+                acquire_timeout: config::millis(
+                    src,
+                    "DB_ACQUIRE_TIMEOUT_MS",
+                    DEFAULT_ACQUIRE_TIMEOUT_MS,
+                )?,
             },
         })
     }
@@ -60,8 +72,8 @@ impl DbConfig {
 pub struct PoolSettings {
     /// `DB_POOL_MAX`, default 5.
     pub max_connections: u32,
-    /// `DB_ACQUIRE_TIMEOUT_MS`, default 2000: how long a request waits for a connection
-    /// (including connecting) before answering 503.
+    /// `DB_ACQUIRE_TIMEOUT_MS`, default [`DEFAULT_ACQUIRE_TIMEOUT_MS`]: how long a request
+    /// waits for a connection (including connecting) before answering 503.
     pub acquire_timeout: Duration,
 }
 
@@ -200,7 +212,7 @@ mod tests {
     fn db_config_defaults_and_redaction() {
         let c = DbConfig::from_env(&[("DATABASE_URL", "postgres://u:hunter2@db:5432/x")]).unwrap();
         assert_eq!(c.pool.max_connections, 5);
-        assert_eq!(c.pool.acquire_timeout, Duration::from_secs(2));
+        assert_eq!(c.pool.acquire_timeout, Duration::from_secs(1));
         assert!(!format!("{c:?}").contains("hunter2"));
         let c = DbConfig::from_env(&[("DB_POOL_MAX", "9")]).unwrap();
         assert_eq!(

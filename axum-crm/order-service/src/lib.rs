@@ -80,3 +80,18 @@ pub fn app(state: AppState, request_timeout: Duration) -> Router {
         StatusCode::SERVICE_UNAVAILABLE,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The defaults layer the timeouts: a request waits less for a database connection than its
+    /// caller waits for the answer, so a database outage reaches the client as 503
+    /// `database_unavailable`, not as the caller's 504 (found by tests/reliability's Postgres
+    /// restart, where both were 2 s).
+    #[test]
+    fn database_wait_is_shorter_than_the_upstream_timeout() {
+        let c = Config::from_env(&[("X", "")]).unwrap();
+        assert!(c.db.pool.acquire_timeout < c.upstream_timeout);
+    }
+}

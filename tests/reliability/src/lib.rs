@@ -1,0 +1,112 @@
+//! Reliability tests that try to break both stacks: concurrent writes checked against the
+//! database, a Postgres restart under load, an upstream that is killed, hung or slow, and
+//! SIGTERM under load (Axum). See `tests/reliability/README.md`.
+//!
+//! The crate starts everything itself: a throwaway Postgres cluster per test ([`pg`]), the
+//! services as processes ([`stack`]), stub upstreams in-process ([`stub`]); it then only talks
+//! HTTP and, to read back what was really stored, SQL.
+
+pub mod client;
+pub mod load;
+pub mod pg;
+pub mod procs;
+pub mod stack;
+pub mod stub;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+/// Why the tests are `#[ignore]`d in a plain `cargo test`: they need binaries and start
+/// processes and Postgres clusters. `scripts/test.sh` runs them with `--ignored`.
+pub const IGNORED: &str =
+    "starts processes and Postgres; run by scripts/test.sh (tests/reliability/README.md)";
+
+/// A required environment variable; a missing one fails the test, naming it.
+pub fn env_var(name: &str) -> String {
+    match std::env::var(name) {
+        Ok(value) if !value.trim().is_empty() => value.trim().to_string(),
+        _ => panic!("environment variable {name} is not set (see tests/reliability/README.md)"),
+    }
+}
+
+/// The repository root (this crate is `tests/reliability`).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A short unique string: lowercase letters and digits.
+pub fn unique_suffix() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{:x}{:x}", std::process::id(), nanos % 0xffff_ffff)
+}
+
+/// Runs one test body on its own runtime, one test at a time per binary (they restart
+/// Postgres and measure latencies: sharing the two cores would blur both), within `limit`:
+/// a test still running then has hung, and fails. Every process and cluster the body started
+/// is stopped when its future is dropped, on success, failure or timeout alike.
+pub fn run_test<F: Future<Output = ()>>(name: &str, limit: Duration, body: F) {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    let _serial = SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(async {
+        if tokio::time::timeout(limit, body).await.is_err() {
+            panic!(
+                "{name}: still running after {limit:?}; a hang is a bug (logs: {})",
+                procs::log_dir().display()
+            );
+        }
+    });
+}
+
+/// Prints a test's figures and, when `CRM_RESULTS` is set, stores them under `name` in
+/// `$CRM_RESULTS/reliability.json` (one object, one key per test).
+pub fn record_figures(name: &str, figures: Value) {
+    println!(
+        "RELIABILITY {name}\n{}",
+        serde_json::to_string_pretty(&figures).unwrap_or_default()
+    );
+    let Ok(dir) = std::env::var("CRM_RESULTS") else {
+        return;
+    };
+    if dir.trim().is_empty() {
+        return;
+    }
+    let dir = PathBuf::from(dir.trim());
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join("reliability.json");
+    let mut all: serde_json::Map<String, Value> = std::fs::read(&path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default();
+    all.insert(name.to_string(), figures);
+    let text = serde_json::to_string_pretty(&Value::Object(all)).expect("json");
+    std::fs::write(&path, text + "\n")
+        .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
+}
+
+/// Fails with every problem listed (the first 25), or does nothing.
+pub fn assert_no_problems(what: &str, problems: &[String]) {
+    if problems.is_empty() {
+        return;
+    }
+    let shown: Vec<&str> = problems.iter().take(25).map(String::as_str).collect();
+    panic!(
+        "{what}: {} problem(s) (logs: {}):\n  {}",
+        problems.len(),
+        procs::log_dir().display(),
+        shown.join("\n  ")
+    );
+}

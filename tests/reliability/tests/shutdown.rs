@@ -1,0 +1,245 @@
+//! Graceful shutdown (Axum): SIGTERM to a service under load. Requests it already accepted
+//! get their answer (no reset), acknowledged writes are all stored, requests it never answered
+//! wrote nothing, it stops taking new connections at once and exits 0 when the last in-flight
+//! request is done.
+//!
+//! To have requests provably in flight at the signal, order creates check their customer with a
+//! stub that holds the check for 1.5 s for one customer id: once the stub has seen all of those
+//! checks, order-service has accepted every one of those requests and is inside the handler.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crm_reliability_tests::client::{
+    self, client, ms, send, spread, status_counts, Answer, CLIENT_TIMEOUT,
+};
+use crm_reliability_tests::pg::Cluster;
+use crm_reliability_tests::procs::{free_port, Proc};
+use crm_reliability_tests::stack::{
+    start_ready, start_service, Runtime, ServiceConfig, Svc, NOWHERE,
+};
+use crm_reliability_tests::stub::Stub;
+use crm_reliability_tests::{assert_no_problems, record_figures, run_test, unique_suffix};
+use reqwest::Method;
+use serde_json::json;
+
+/// Customer ids the stub delays, and answers at once.
+const SLOW_CUSTOMER: i64 = 900_001;
+const FAST_CUSTOMER: i64 = 900_002;
+const HOLD: Duration = Duration::from_millis(1500);
+const IN_FLIGHT: usize = 12;
+
+#[test]
+#[ignore = "starts processes and Postgres; run by scripts/test.sh (tests/reliability/README.md)"]
+fn axum_order_service_sigterm_under_load() {
+    run_test(
+        "axum_order_service_sigterm_under_load",
+        Duration::from_secs(120),
+        graceful_shutdown(Svc::OrderService),
+    );
+}
+
+#[test]
+#[ignore = "starts processes and Postgres; run by scripts/test.sh (tests/reliability/README.md)"]
+fn axum_gateway_sigterm_under_load() {
+    run_test(
+        "axum_gateway_sigterm_under_load",
+        Duration::from_secs(120),
+        graceful_shutdown(Svc::Gateway),
+    );
+}
+
+async fn graceful_shutdown(target: Svc) {
+    let cluster = Cluster::start().await;
+    let db = cluster.create_database("crm").await;
+    let slow_checks = Arc::new(AtomicUsize::new(0));
+    let counter = slow_checks.clone();
+    let slow_path = format!("/customers/{SLOW_CUSTOMER}");
+    let (_stub, stub_port) = Stub::start(
+        0,
+        Arc::new(move |path: &str| {
+            if path == slow_path {
+                counter.fetch_add(1, Ordering::SeqCst);
+                HOLD
+            } else {
+                Duration::ZERO
+            }
+        }),
+    )
+    .await;
+    let os_config = ServiceConfig {
+        runtime: Runtime::Axum,
+        svc: Svc::OrderService,
+        port: free_port(),
+        database_url: db.clone(),
+        customer_service_url: format!("http://127.0.0.1:{stub_port}"),
+        order_service_url: NOWHERE.to_string(),
+        upstream_timeout_ms: 5000,
+    };
+    let mut order_service = start_ready(&os_config).await;
+    let mut gateway: Option<Proc> = None;
+    let mut base = os_config.url();
+    if target == Svc::Gateway {
+        let gw_config = ServiceConfig {
+            svc: Svc::Gateway,
+            port: free_port(),
+            customer_service_url: NOWHERE.to_string(),
+            order_service_url: os_config.url(),
+            ..os_config.clone()
+        };
+        gateway = Some(start_service(&gw_config).await);
+        base = gw_config.url();
+    }
+    let run = format!("sigterm-{}", unique_suffix());
+    let http = client(CLIENT_TIMEOUT);
+
+    // Background load: quick order creates from 8 workers until the target has exited.
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for worker in 0..8 {
+        let (http, base, stop, run) = (http.clone(), base.clone(), stop.clone(), run.clone());
+        workers.push(tokio::spawn(async move {
+            let mut answers = Vec::new();
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let product = format!("{run}-load-{worker}x{n}");
+                let body = json!({"customer_id": FAST_CUSTOMER, "product": product, "quantity": 1});
+                let answer =
+                    send(&http, Method::POST, &format!("{base}/orders"), Some(&body)).await;
+                let refused = answer.status.is_none();
+                answers.push((product, answer));
+                n += 1;
+                if refused {
+                    // The listener is gone; do not spin.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+            answers
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // Requests provably in flight: their customer checks are held by the stub.
+    let mut held = Vec::new();
+    for i in 0..IN_FLIGHT {
+        let (http, base) = (http.clone(), base.clone());
+        let product = format!("{run}-held-{i}");
+        held.push(tokio::spawn(async move {
+            let body =
+                json!({"customer_id": SLOW_CUSTOMER, "product": product.clone(), "quantity": 3});
+            (
+                product,
+                send(&http, Method::POST, &format!("{base}/orders"), Some(&body)).await,
+            )
+        }));
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while slow_checks.load(Ordering::SeqCst) < IN_FLIGHT {
+        assert!(
+            Instant::now() < deadline,
+            "the held requests never reached the stub"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    let proc = match gateway.as_mut() {
+        Some(gateway) => gateway,
+        None => &mut order_service,
+    };
+    let sigterm_at = Instant::now();
+    proc.signal(libc::SIGTERM);
+    // A new request after the signal: refused at once (the listener is closed), never held.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let newcomer = client::send(
+        &client(Duration::from_secs(3)),
+        Method::GET,
+        &format!("{base}/healthz"),
+        None,
+    )
+    .await;
+    let mut held_answers = Vec::new();
+    for task in held {
+        held_answers.push(task.await.expect("held request"));
+    }
+    let exit = proc.wait_exit(Duration::from_secs(15));
+    let exit_after = sigterm_at.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let mut load = Vec::new();
+    for task in workers {
+        load.extend(task.await.expect("load worker"));
+    }
+
+    let mut problems = Vec::new();
+    match exit {
+        Some(status) if status.success() => {}
+        other => problems.push(format!(
+            "{} did not exit 0 after SIGTERM: {other:?}",
+            target.name()
+        )),
+    }
+    for (product, a) in &held_answers {
+        if a.status != Some(201) {
+            problems.push(format!(
+                "in-flight {product}: {} ({}) instead of its answer",
+                a.label(),
+                a.error.as_deref().unwrap_or("")
+            ));
+        }
+    }
+    if newcomer.status.is_some() || newcomer.elapsed > Duration::from_secs(2) {
+        problems.push(format!(
+            "a new request after SIGTERM got {} after {:?}; expected a refused connection",
+            newcomer.label(),
+            newcomer.elapsed
+        ));
+    }
+    // Stored: exactly the acknowledged creates; nothing that went unanswered.
+    let pool = cluster.pool("crm").await;
+    let stored: Vec<String> =
+        sqlx::query_scalar("SELECT product FROM orders WHERE product LIKE $1")
+            .bind(format!("{run}-%"))
+            .fetch_all(&pool)
+            .await
+            .expect("read orders back");
+    let all: Vec<&(String, Answer)> = load.iter().chain(held_answers.iter()).collect();
+    for (product, a) in &all {
+        let is_stored = stored.contains(product);
+        if a.is_2xx() != is_stored {
+            problems.push(format!(
+                "{product}: answered {} but stored: {is_stored} (an accepted request lost its answer, or an acknowledged write was lost)",
+                a.label()
+            ));
+        }
+        if let Some(status) = a.status {
+            if status != 201 {
+                problems.push(format!("{product}: {} during shutdown", a.label()));
+            }
+        }
+    }
+    let load_after: Vec<&Answer> = load
+        .iter()
+        .map(|(_, a)| a)
+        .filter(|a| a.started > sigterm_at)
+        .collect();
+    let load_before: Vec<&Answer> = load
+        .iter()
+        .map(|(_, a)| a)
+        .filter(|a| a.started <= sigterm_at)
+        .collect();
+    record_figures(
+        &format!("axum_{}_sigterm", target.name().replace('-', "_")),
+        json!({
+            "in_flight_at_sigterm": IN_FLIGHT,
+            "in_flight_answered": status_counts(held_answers.iter().map(|(_, a)| a)),
+            "in_flight_answer_time": spread(&mut held_answers.iter().map(|(_, a)| a.elapsed).collect::<Vec<_>>()),
+            "exit_after_sigterm_ms": ms(exit_after),
+            "exit_status": exit.map(|s| s.to_string()),
+            "load_started_before_sigterm": status_counts(load_before),
+            "load_started_after_sigterm": status_counts(load_after),
+            "new_request_after_sigterm": newcomer.label(),
+            "orders_stored": stored.len(),
+        }),
+    );
+    assert_no_problems("graceful shutdown", &problems);
+}

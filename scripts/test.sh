@@ -80,11 +80,20 @@ k6_quick() {
   scripts/k6-quick.sh "$CRM_BASE_URL" "$CRM_RESULTS/k6-$CRM_RUNTIME"
 }
 
+# Schema-driven fuzzing (tests/fuzz/schemathesis.sh): schemathesis from docs/openapi.yaml with
+# every check, against the stack that is up; about a minute per stack. Its JUnit report and log
+# go to $CRM_RESULTS/schemathesis-<runtime>.
+schemathesis_fuzz() {
+  CRM_FUZZ_REPORT_DIR="$CRM_RESULTS/schemathesis-$CRM_RUNTIME" \
+    tests/fuzz/schemathesis.sh "$CRM_BASE_URL"
+}
+
 axum_stack() {
   local db
   db=$(crm_db_create crm_containers_test) || return 1
   crm_stack_up axum "$db" || { crm_stop_all; return 1; }
   stage "contract suite (axum)" contract_suite
+  stage "schemathesis (axum)" schemathesis_fuzz
   stage "k6 scripts (axum)" k6_quick
   crm_stop_all
 }
@@ -95,8 +104,24 @@ spin_stack() {
   crm_db_migrate "$db" || return 1
   crm_stack_up spin "$db" || { crm_stop_all; return 1; }
   stage "contract suite (spin, wasmtime test host)" contract_suite
+  stage "schemathesis (spin, wasmtime test host)" schemathesis_fuzz
   stage "k6 scripts (spin, wasmtime test host)" k6_quick
   crm_stop_all
+}
+
+# ── Reliability (tests/reliability): no lost writes under load and across a Postgres restart
+# and crash, upstream faults (killed, hung, slow), SIGTERM under load (Axum). The crate starts
+# the services itself (the Axum binaries, the Spin components in the test host) and its own
+# throwaway Postgres clusters, never the one above; figures go to $CRM_RESULTS/reliability.json.
+reliability_tests() {
+  crm_pg_install_server || return 1
+  if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
+    useradd --system --no-create-home postgres || return 1
+  fi
+  CRM_PG_BIN=$CRM_PG_BIN CRM_AXUM_BIN_DIR="$CARGO_TARGET_DIR/debug" \
+    CRM_SPIN_HOST_BIN="$CARGO_TARGET_DIR/debug/crm-spin-host" \
+    CRM_RELIABILITY_LOG_DIR="$CRM_LOG_DIR/reliability" CRM_RESULTS="$CRM_RESULTS" \
+    cargo test --locked -p crm-reliability-tests -- --include-ignored --nocapture --test-threads 1
 }
 
 ensure_tools
@@ -117,6 +142,7 @@ else
   else
     stage "spin stack up" spin_stack
   fi
+  stage "reliability: writes, Postgres restart, upstream faults, SIGTERM" reliability_tests
 fi
 stage "fuzzing crm-core (scripts/fuzz.sh)" scripts/fuzz.sh
 stage "OpenAPI document" docs/check-openapi.sh

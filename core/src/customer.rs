@@ -109,7 +109,7 @@ pub fn normalize_email(raw: &str) -> Result<String, &'static str> {
         return Err("must be at most 254 characters");
     }
     if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("must not contain whitespace");
+        return Err("must not contain whitespace or control characters");
     }
     let mut parts = email.split('@');
     let (Some(local), Some(domain), None) = (parts.next(), parts.next(), parts.next()) else {

@@ -111,11 +111,28 @@ struct ErrorBody<'a> {
     fields: Option<&'a [FieldError]>,
 }
 
+/// The longest `message` (in characters): messages quote the offending input (a path id, a
+/// query value, serde's view of a body), which a client controls; past this they are cut, so an
+/// answer never reflects kilobytes of a hostile URL or body back.
+pub const MESSAGE_MAX_CHARS: usize = 200;
+
+fn bounded(mut message: String) -> String {
+    if message.char_indices().nth(MESSAGE_MAX_CHARS).is_some() {
+        let (cut, _) = message
+            .char_indices()
+            .nth(MESSAGE_MAX_CHARS - 1)
+            .expect("longer");
+        message.truncate(cut);
+        message.push('…');
+    }
+    message
+}
+
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError {
             code,
-            message: message.into(),
+            message: bounded(message.into()),
             fields: Vec::new(),
             allow: None,
         }
@@ -241,6 +258,17 @@ pub fn contract_error_code(body: &[u8]) -> Option<ErrorCode> {
 mod tests {
     use super::*;
     use serde_json::Value;
+
+    #[test]
+    fn messages_quoting_hostile_input_are_cut() {
+        let short = ApiError::invalid_parameter("id must be a positive integer, got \"x\"");
+        assert_eq!(short.message, "id must be a positive integer, got \"x\"");
+        let long = ApiError::invalid_parameter(format!("got {:?}", "é".repeat(100_000)));
+        assert_eq!(long.message.chars().count(), MESSAGE_MAX_CHARS);
+        assert!(long.message.ends_with('…'));
+        let exact = ApiError::new(ErrorCode::InvalidBody, "x".repeat(MESSAGE_MAX_CHARS));
+        assert_eq!(exact.message, "x".repeat(MESSAGE_MAX_CHARS));
+    }
 
     #[test]
     fn every_code_round_trips_and_has_its_contract_status() {

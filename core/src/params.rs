@@ -135,6 +135,14 @@ impl ComputeQuery {
             Algo::Recursive => N_MAX_RECURSIVE,
         };
         let n = match query.get("n") {
+            // The default (1000) is beyond the recursive bound (40): running it would pin a
+            // CPU for longer than the universe has left, so `algo=recursive` needs an explicit n.
+            None if N_DEFAULT > max => {
+                return Err(ApiError::invalid_parameter(format!(
+                    "n is required with algo={}: its default {N_DEFAULT} is over {max}",
+                    algo.as_str()
+                )))
+            }
             None => N_DEFAULT,
             Some(raw) => raw
                 .parse::<u64>()
@@ -243,6 +251,9 @@ mod tests {
         );
         for bad in [
             "n=41&algo=recursive",
+            // the default n (1000) is out of the recursive range
+            "algo=recursive",
+            "algo=recursive&N=5",
             "n=100000001",
             "n=-1",
             "n=abc",

@@ -22,6 +22,14 @@ use crate::config::{self, ConfigError, LogFormat, Source};
 use crate::error::{contract_errors, methods, not_found};
 use crate::timing::{Reply, Timer};
 
+/// The default `HEADER_READ_TIMEOUT_MS`. Service-to-service clients keep idle connections for
+/// less than this (see `upstream::client`), so they never reuse one the server is closing.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The largest request head (request line, URL and headers) a connection may send; past it
+/// hyper answers a bare `431` and closes, before any handler runs. The same 64 KiB as a body.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+
 /// Settings every service reads.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -29,6 +37,10 @@ pub struct ServerConfig {
     pub listen_addr: SocketAddr,
     /// `REQUEST_TIMEOUT_MS`, default 30000: the backstop for a handler that hangs.
     pub request_timeout: Duration,
+    /// `HEADER_READ_TIMEOUT_MS`, default 10000: how long a connection may take to send a
+    /// request's head (request line and headers), and how long it may stay idle between two
+    /// requests; then it is closed. Bounds slow clients (slowloris) before any handler runs.
+    pub header_read_timeout: Duration,
     /// `LOG_FORMAT`: text (key=value) or json.
     pub log_format: LogFormat,
     /// `RUST_LOG`, default `info`.
@@ -47,6 +59,11 @@ impl ServerConfig {
         Ok(ServerConfig {
             listen_addr: config::socket_addr(src, "LISTEN_ADDR", default_listen)?,
             request_timeout: config::millis(src, "REQUEST_TIMEOUT_MS", 30_000)?,
+            header_read_timeout: config::millis(
+                src,
+                "HEADER_READ_TIMEOUT_MS",
+                DEFAULT_HEADER_READ_TIMEOUT.as_millis() as u64,
+            )?,
             log_format: config::log_format(src)?,
             log_filter,
         })
@@ -129,9 +146,10 @@ pub async fn run(service: Service, config: &ServerConfig, app: Router) -> ExitCo
         service = service.as_str(),
         listen_addr = %config.listen_addr,
         request_timeout_ms = config.request_timeout.as_millis() as u64,
+        header_read_timeout_ms = config.header_read_timeout.as_millis() as u64,
         "listening"
     );
-    match serve(listener, app).await {
+    match serve_with(listener, app, config.header_read_timeout).await {
         Ok(()) => {
             tracing::info!(service = service.as_str(), "stopped");
             ExitCode::SUCCESS
@@ -153,9 +171,54 @@ pub fn config_or_exit<T>(service: Service, config: Result<T, ConfigError>) -> Re
 
 /// Serves until SIGTERM or SIGINT, then stops accepting and lets in-flight requests finish.
 pub async fn serve(listener: tokio::net::TcpListener, app: Router) -> std::io::Result<()> {
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
+    serve_with(listener, app, DEFAULT_HEADER_READ_TIMEOUT).await
+}
+
+/// [`serve`] with a header read timeout. Like `axum::serve` (one task per connection, HTTP/1.1,
+/// graceful shutdown), but on hyper's connection builder directly, because `axum::serve` sets no
+/// timer: there a client that sends its head one byte at a time, or never, holds its connection
+/// (and a file descriptor) for ever.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    header_read_timeout: Duration,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout)
+        .max_header_size(MAX_HEAD_BYTES);
+    let graceful = GracefulShutdown::new();
+    let mut signal = std::pin::pin!(shutdown_signal());
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors, say: keep serving the connections we have.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut signal => break,
+        };
+        let connection =
+            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                // A header timeout, a malformed request (hyper answered 400/431), a reset.
+                tracing::debug!(%peer, %error, "connection ended");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
 }
 
 async fn shutdown_signal() {
@@ -268,11 +331,85 @@ mod tests {
         }
     }
 
+    /// Reads until the server closes the connection; what it sent, and when it closed.
+    async fn read_until_closed(stream: &mut tokio::net::TcpStream) -> (Vec<u8>, Duration) {
+        use tokio::io::AsyncReadExt;
+        let started = std::time::Instant::now();
+        let mut received = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return (received, started.elapsed()),
+                Ok(n) => received.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn slow_heads_are_cut_off_and_oversized_heads_refused() {
+        use tokio::io::AsyncWriteExt;
+        use tokio::net::{TcpListener, TcpStream};
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(serve_with(listener, app(), Duration::from_millis(500)));
+
+        // A head that never ends, dribbled a byte at a time: closed after the timeout, however
+        // often bytes arrive.
+        let mut slow = TcpStream::connect(addr).await.unwrap();
+        slow.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n")
+            .await
+            .unwrap();
+        let dribble = async {
+            for _ in 0..40 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                if slow.write_all(b"x").await.is_err() {
+                    break;
+                }
+            }
+        };
+        let mut watcher = TcpStream::connect(addr).await.unwrap();
+        watcher
+            .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n")
+            .await
+            .unwrap();
+        let (_, (silent, closed_after)) = tokio::join!(dribble, read_until_closed(&mut watcher));
+        assert!(silent.is_empty(), "no answer to an unfinished head");
+        assert!(
+            closed_after >= Duration::from_millis(400) && closed_after < Duration::from_secs(3),
+            "closed after {closed_after:?}"
+        );
+        let (_, slow_closed_after) = read_until_closed(&mut slow).await;
+        assert!(slow_closed_after < Duration::from_secs(3));
+
+        // A head over MAX_HEAD_BYTES: a bare 431, then the connection closes.
+        let mut big = TcpStream::connect(addr).await.unwrap();
+        let head = format!(
+            "GET /healthz HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n",
+            "a".repeat(MAX_HEAD_BYTES)
+        );
+        let _ = big.write_all(head.as_bytes()).await;
+        let (answer, _) = read_until_closed(&mut big).await;
+        assert!(
+            answer.starts_with(b"HTTP/1.1 431"),
+            "{}",
+            String::from_utf8_lossy(&answer)
+        );
+
+        // Meanwhile ordinary requests are served.
+        let mut ok = TcpStream::connect(addr).await.unwrap();
+        ok.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let (answer, _) = read_until_closed(&mut ok).await;
+        assert!(answer.starts_with(b"HTTP/1.1 200"));
+    }
+
     #[test]
     fn server_config_defaults_and_errors() {
         let c = ServerConfig::from_env(&[("X", "")], "0.0.0.0:8000").unwrap();
         assert_eq!(c.listen_addr.port(), 8000);
         assert_eq!(c.request_timeout, Duration::from_secs(30));
+        assert_eq!(c.header_read_timeout, Duration::from_secs(10));
         assert_eq!(c.log_filter, "info");
         let e = ServerConfig::from_env(&[("RUST_LOG", "info,[")], "0.0.0.0:8000").unwrap_err();
         assert_eq!(e.var, "RUST_LOG");

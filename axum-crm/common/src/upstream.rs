@@ -13,9 +13,9 @@ pub fn client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout)
-        // Below hyper's server-side idle limits, so the pool rarely reuses a socket the
-        // upstream is closing.
-        .pool_idle_timeout(Duration::from_secs(20))
+        // Below the upstream's idle limit (`serve::DEFAULT_HEADER_READ_TIMEOUT`, 10 s), so the
+        // pool rarely reuses a socket the upstream is closing.
+        .pool_idle_timeout(Duration::from_secs(5))
         .tcp_nodelay(true)
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())

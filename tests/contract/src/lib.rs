@@ -311,6 +311,54 @@ impl Api {
         reply
     }
 
+    /// The host and port of this service, for raw requests' `host` header and connections.
+    pub fn host_port(&self) -> (String, u16) {
+        let parsed = reqwest::Url::parse(&self.base).expect("a valid URL");
+        let host = parsed.host_str().expect("a host").to_string();
+        (host, parsed.port_or_known_default().expect("a port"))
+    }
+
+    /// Writes `request` byte for byte on a fresh connection (hostile tests: malformed heads,
+    /// invalid UTF-8 in the request line, oversized heads) and returns the answer, or None when
+    /// the server closed or reset the connection without one. Unlike every other request, no
+    /// invariant is checked here: the HTTP server may refuse a malformed head itself, before
+    /// any service code runs (`Reply::is_bare_protocol_rejection`). The answer must still
+    /// arrive within the usual bound: a hang is a bug.
+    pub async fn send_raw(&self, request: &[u8]) -> Option<Reply> {
+        let (host, port) = self.host_port();
+        let exchange = async {
+            let mut stream = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
+            let (mut reader, mut writer) = stream.split();
+            let write = async {
+                let _ = writer.write_all(request).await;
+            };
+            let read = read_raw_response(&mut reader);
+            tokio::pin!(write, read);
+            let mut written = false;
+            loop {
+                tokio::select! {
+                    _ = &mut write, if !written => written = true,
+                    answer = &mut read => break answer,
+                }
+            }
+        };
+        let what = String::from_utf8_lossy(&request[..request.len().min(120)]).into_owned();
+        match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(Ok((status, headers, body))) => Some(Reply {
+                method: Method::GET,
+                url: format!("{} (raw: {what:?})", self.base),
+                status,
+                headers,
+                body,
+            }),
+            Ok(Err(_)) => None,
+            Err(_) => panic!(
+                "raw request {what:?}: no answer within {:?}; a hang is a bug",
+                self.timeout
+            ),
+        }
+    }
+
     fn transport_failure(&self, method: &Method, url: &str, err: &reqwest::Error) -> String {
         if err.is_timeout() {
             format!(
@@ -684,6 +732,25 @@ impl Reply {
                 self.describe()
             );
         }
+    }
+
+    /// Asserts what every service answer owes (the checks `Api` runs on each reply), for an
+    /// answer read with `Api::send_raw`.
+    #[track_caller]
+    pub fn assert_contract_answer(&self) {
+        self.check_invariants(&expected_runtime());
+    }
+
+    /// A refusal by the HTTP server itself, before any service code ran: hyper answers a
+    /// malformed or oversized request head with a bare 400 or 431 (no body, no contract
+    /// headers) and closes the connection (docs/decisions.md, "Hostile input").
+    pub fn is_bare_protocol_rejection(&self) -> bool {
+        matches!(self.status, 400 | 408 | 413 | 414 | 431)
+            && self.body.is_empty()
+            && self.header("x-crm-runtime").is_none()
+            && self
+                .header("connection")
+                .is_some_and(|c| c.eq_ignore_ascii_case("close"))
     }
 
     /// The checks every response of every service must pass, whatever the test is about.

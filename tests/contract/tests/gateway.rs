@@ -115,6 +115,27 @@ async fn compute_rejects_out_of_range_and_malformed_parameters() {
     }
 }
 
+/// Found by schemathesis: `algo=recursive` without `n` took the default n = 1000 and ran the
+/// naive recursion for ever, pinning a CPU per request (and the gateway's blocking pool). The
+/// default is outside the recursive range: 400 at once (docs/decisions.md).
+#[tokio::test]
+async fn compute_recursive_without_n_is_invalid_parameter_at_once() {
+    let api = Api::gateway();
+    for query in ["algo=recursive", "algo=recursive&N=5", "algo=recursive&n"] {
+        let started = std::time::Instant::now();
+        let reply = api.get(&format!("/compute?{query}")).await;
+        reply.assert_error(400, "invalid_parameter");
+        reply.assert_service(Service::Gateway);
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{query}: {:?}",
+            started.elapsed()
+        );
+    }
+    // Still serving.
+    compute(&api, "?n=10", 10, "iterative").await;
+}
+
 #[tokio::test]
 async fn compute_ignores_unknown_parameters_and_takes_the_first_of_a_repeat() {
     let api = Api::gateway();

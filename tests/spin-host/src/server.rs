@@ -49,6 +49,8 @@ const IMPLEMENTED_INTERFACE_PREFIXES: &[&str] = &[
 
 /// How long shutdown waits for in-flight requests before giving up on them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How long a client may take to send a request head; also closes idle keep-alive connections.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 struct LoadedComponent {
     runtime: Arc<ComponentRuntime>,
@@ -148,7 +150,11 @@ impl App {
                     )
                 }
             });
+            // A client that dribbles its request head is cut off, as the Axum services do
+            // (HEADER_READ_TIMEOUT_MS there), so slow clients cannot pile up connections.
             let connection = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
                 .keep_alive(true)
                 .serve_connection(TokioIo::new(stream), service);
             let connection = graceful.watch(connection);

@@ -59,12 +59,14 @@ fmt_check() {
 }
 
 clippy_check() {
-  cargo clippy --workspace --all-targets --locked -- -D warnings
+  cargo clippy --workspace --all-targets --locked -- -D warnings &&
+    (cd spin-crm && cargo clippy --workspace --all-targets --locked -- -D warnings)
 }
 
 unit_and_integration_tests() {
   # sqlx::test creates (and drops) a database per test from this admin URL.
-  DATABASE_URL=$CRM_PG_ADMIN_URL cargo test --workspace --exclude crm-contract-tests --locked
+  DATABASE_URL=$CRM_PG_ADMIN_URL cargo test --workspace --exclude crm-contract-tests --locked &&
+    (cd spin-crm && cargo test --locked -p spin-common)
 }
 
 build_native() {

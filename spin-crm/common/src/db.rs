@@ -9,10 +9,12 @@
 #![allow(clippy::result_large_err)]
 
 use crm_core::customer::Customer;
+use crm_core::http::{Health, Runtime};
 use crm_core::order::Order;
 use crm_core::sql::sqlstate_is_unavailable;
 use crm_core::timing::Phase;
 use crm_core::ApiError;
+use spin_sdk::http::Response;
 use spin_sdk::pg4::{Connection, DbValue, ParameterValue, PgError, QueryError};
 
 use crate::Ctx;
@@ -69,6 +71,21 @@ impl Db {
 }
 
 /// `BIGINT` parameter.
+/// The component's database (`database_url`), opened for this request: one connection per
+/// request is the design under comparison.
+pub fn open_database(ctx: &mut Ctx) -> Result<Db, ApiError> {
+    let url = crate::vars::required("database_url")?;
+    Db::open(ctx, &url)
+}
+
+/// `GET /readyz` of a data service: a connection and `SELECT 1`, else 503.
+pub fn ready(ctx: &mut Ctx) -> Result<Response, ApiError> {
+    match open_database(ctx).and_then(|db| db.query(ctx, crm_core::sql::PING, &[])) {
+        Ok(_) => Ok(ctx.json(200, &Health::ok(ctx.service, Runtime::Spin))),
+        Err(_) => Err(ApiError::database_unavailable()),
+    }
+}
+
 pub fn int(value: i64) -> ParameterValue {
     ParameterValue::Int64(value)
 }

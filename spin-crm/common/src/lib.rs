@@ -9,4 +9,4 @@ pub mod routing;
 pub mod upstream;
 pub mod vars;
 
-pub use reply::Ctx;
+pub use reply::{run, Ctx};

@@ -22,6 +22,14 @@ pub struct Ctx {
     timing_override: Option<String>,
 }
 
+/// Runs a handler body with a fresh context for `service`, and turns its result (a response or
+/// a contract error) into the response, with the headers and timing every answer carries.
+pub fn run(service: Service, f: impl FnOnce(&mut Ctx) -> Result<Response, ApiError>) -> Response {
+    let mut ctx = Ctx::new(service);
+    let result = f(&mut ctx);
+    ctx.respond(result)
+}
+
 impl Ctx {
     pub fn new(service: Service) -> Self {
         Ctx {

@@ -3,9 +3,9 @@
 //! wrong method its 405 with `allow` (the `Router`'s own fallbacks are plain-text, and its
 //! per-method tables would send `PUT /customers/ping` to `/customers/:id`, or serve HEAD as GET).
 
-use crm_core::http::Service;
+use crm_core::http::{routes, Health, Runtime, Service};
 use crm_core::ApiError;
-use spin_sdk::http::{Request, Response, Router};
+use spin_sdk::http::{Method, Params, Request, Response, Router};
 
 use crate::Ctx;
 
@@ -17,6 +17,26 @@ pub fn serve(router: &Router, service: Service, req: Request) -> Response {
         return Ctx::new(service).error(&ApiError::not_found());
     }
     router.handle(req)
+}
+
+/// `GET /healthz` (no dependency touched) and `GET /readyz` (`ready` decides), 405 otherwise.
+pub fn health_routes(
+    router: &mut Router,
+    service: Service,
+    ready: fn(&mut Ctx) -> Result<Response, ApiError>,
+) {
+    router.any(routes::HEALTHZ, move |req: Request, _: Params| {
+        crate::run(service, |ctx| match req.method() {
+            Method::Get => Ok(ctx.json(200, &Health::ok(service, Runtime::Spin))),
+            _ => Err(ApiError::method_not_allowed(routes::GET_ONLY)),
+        })
+    });
+    router.any(routes::READYZ, move |req: Request, _: Params| {
+        crate::run(service, |ctx| match req.method() {
+            Method::Get => ready(ctx),
+            _ => Err(ApiError::method_not_allowed(routes::GET_ONLY)),
+        })
+    });
 }
 
 /// The catch-all route's handler body: the contract's 404.

@@ -3,14 +3,14 @@
 //! own `pg4` connection (`database_url`).
 
 use crm_core::customer::CustomerInput;
-use crm_core::http::{decode_json_body, location, routes, Health, Page, Ping, Runtime, Service};
+use crm_core::http::{decode_json_body, location, routes, Page, Ping, Service};
 use crm_core::params::{parse_id, parse_paging};
 use crm_core::sql;
 use crm_core::timing::{millis, Phase};
 use crm_core::ApiError;
-use spin_common::db::{self, int, opt_text, text, Db};
+use spin_common::db::{self, int, opt_text, text};
 use spin_common::routing::{self, content_type, query};
-use spin_common::{vars, Ctx};
+use spin_common::Ctx;
 use spin_sdk::http::{Method, Params, Request, Response, Router};
 use spin_sdk::http_component;
 
@@ -46,36 +46,18 @@ fn handle(req: Request) -> Response {
             }
         })
     });
-    router.any(routes::HEALTHZ, |req: Request, _: Params| {
-        with_ctx(|ctx| match req.method() {
-            Method::Get => Ok(ctx.json(200, &Health::ok(SERVICE, Runtime::Spin))),
-            _ => Err(ApiError::method_not_allowed(routes::GET_ONLY)),
-        })
-    });
-    router.any(routes::READYZ, |req: Request, _: Params| {
-        with_ctx(|ctx| match req.method() {
-            Method::Get => ready(ctx),
-            _ => Err(ApiError::method_not_allowed(routes::GET_ONLY)),
-        })
-    });
+    routing::health_routes(&mut router, SERVICE, db::ready);
     router.any("*", |_: Request, _: Params| routing::not_found(SERVICE));
     routing::serve(&router, SERVICE, req)
 }
 
 fn with_ctx(f: impl FnOnce(&mut Ctx) -> Result<Response, ApiError>) -> Response {
-    let mut ctx = Ctx::new(SERVICE);
-    let result = f(&mut ctx);
-    ctx.respond(result)
-}
-
-fn open(ctx: &mut Ctx) -> Result<Db, ApiError> {
-    let url = vars::required("database_url")?;
-    Db::open(ctx, &url)
+    spin_common::run(SERVICE, f)
 }
 
 fn list(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
     let paging = parse_paging(query(req))?;
-    let db = open(ctx)?;
+    let db = db::open_database(ctx)?;
     let rows = db.query(
         ctx,
         sql::LIST_CUSTOMERS,
@@ -98,7 +80,7 @@ fn list(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
 fn create(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
     let input: CustomerInput = decode_json_body(content_type(req), req.body())?;
     let valid = input.validate()?;
-    let db = open(ctx)?;
+    let db = db::open_database(ctx)?;
     let row = db
         .query_opt(
             ctx,
@@ -115,7 +97,7 @@ fn create(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
 }
 
 fn get(ctx: &mut Ctx, id: i64) -> Result<Response, ApiError> {
-    let db = open(ctx)?;
+    let db = db::open_database(ctx)?;
     let row = db
         .query_opt(ctx, sql::SELECT_CUSTOMER, &[int(id)])?
         .ok_or_else(ApiError::not_found)?;
@@ -126,7 +108,7 @@ fn get(ctx: &mut Ctx, id: i64) -> Result<Response, ApiError> {
 fn update(ctx: &mut Ctx, id: i64, req: &Request) -> Result<Response, ApiError> {
     let input: CustomerInput = decode_json_body(content_type(req), req.body())?;
     let valid = input.validate()?;
-    let db = open(ctx)?;
+    let db = db::open_database(ctx)?;
     let row = db
         .query_opt(
             ctx,
@@ -144,7 +126,7 @@ fn update(ctx: &mut Ctx, id: i64, req: &Request) -> Result<Response, ApiError> {
 }
 
 fn delete(ctx: &mut Ctx, id: i64) -> Result<Response, ApiError> {
-    let db = open(ctx)?;
+    let db = db::open_database(ctx)?;
     match db.execute(ctx, sql::DELETE_CUSTOMER, &[int(id)])? {
         0 => Err(ApiError::not_found()),
         _ => Ok(ctx.no_content()),
@@ -153,7 +135,7 @@ fn delete(ctx: &mut Ctx, id: i64) -> Result<Response, ApiError> {
 
 /// `GET /customers/ping`: a connection and `SELECT 1`, their durations in the body too.
 fn ping(ctx: &mut Ctx) -> Result<Response, ApiError> {
-    let db = open(ctx)?;
+    let db = db::open_database(ctx)?;
     db.query(ctx, sql::PING, &[])?;
     let ping = Ping {
         status: "ok",
@@ -161,14 +143,4 @@ fn ping(ctx: &mut Ctx) -> Result<Response, ApiError> {
         query_ms: ctx.timing.get(Phase::Query).map(millis).unwrap_or_default(),
     };
     Ok(ctx.json(200, &ping))
-}
-
-/// `GET /readyz`: `SELECT 1`; any failure is 503 `database_unavailable`.
-fn ready(ctx: &mut Ctx) -> Result<Response, ApiError> {
-    let url = vars::required("database_url")?;
-    let probe = Db::open(ctx, &url).and_then(|db| db.query(ctx, sql::PING, &[]));
-    match probe {
-        Ok(_) => Ok(ctx.json(200, &Health::ok(SERVICE, Runtime::Spin))),
-        Err(_) => Err(ApiError::database_unavailable()),
-    }
 }

@@ -81,9 +81,7 @@ fn is_under(path: &str, collection: &str) -> bool {
 }
 
 fn with_ctx(f: impl FnOnce(&mut Ctx) -> Result<Response, ApiError>) -> Response {
-    let mut ctx = Ctx::new(SERVICE);
-    let result = f(&mut ctx);
-    ctx.respond(result)
+    spin_common::run(SERVICE, f)
 }
 
 /// `GET /compute?n=&algo=`: Fibonacci in the component, `server-timing: compute;dur=`.

@@ -3,13 +3,13 @@
 //! `upstream_timeout_ms`) before writing. Rules, SQL and documents come from `crm-core`; each
 //! request opens its own `pg4` connection (`database_url`).
 
-use crm_core::http::{decode_json_body, location, routes, Health, Page, Runtime, Service};
+use crm_core::http::{decode_json_body, location, routes, Page, Service};
 use crm_core::order::{invalid_transition, NewOrderInput, OrderStatus, OrderUpdateInput};
 use crm_core::params::{parse_id, OrderListQuery};
 use crm_core::timing::Phase;
 use crm_core::upstream::{customer_check, join_url};
 use crm_core::{sql, ApiError};
-use spin_common::db::{self, get_text, int, text, Db};
+use spin_common::db::{self, get_text, int, text};
 use spin_common::routing::{self, content_type, query};
 use spin_common::upstream::{self, Call};
 use spin_common::{vars, Ctx};
@@ -43,31 +43,13 @@ fn handle(req: Request) -> Response {
             }
         })
     });
-    router.any(routes::HEALTHZ, |req: Request, _: Params| {
-        with_ctx(|ctx| match req.method() {
-            Method::Get => Ok(ctx.json(200, &Health::ok(SERVICE, Runtime::Spin))),
-            _ => Err(ApiError::method_not_allowed(routes::GET_ONLY)),
-        })
-    });
-    router.any(routes::READYZ, |req: Request, _: Params| {
-        with_ctx(|ctx| match req.method() {
-            Method::Get => ready(ctx),
-            _ => Err(ApiError::method_not_allowed(routes::GET_ONLY)),
-        })
-    });
+    routing::health_routes(&mut router, SERVICE, db::ready);
     router.any("*", |_: Request, _: Params| routing::not_found(SERVICE));
     routing::serve(&router, SERVICE, req)
 }
 
 fn with_ctx(f: impl FnOnce(&mut Ctx) -> Result<Response, ApiError>) -> Response {
-    let mut ctx = Ctx::new(SERVICE);
-    let result = f(&mut ctx);
-    ctx.respond(result)
-}
-
-fn open(ctx: &mut Ctx) -> Result<Db, ApiError> {
-    let url = vars::required("database_url")?;
-    Db::open(ctx, &url)
+    spin_common::run(SERVICE, f)
 }
 
 fn orders(rows: Vec<db::Row>) -> Result<Vec<crm_core::order::Order>, ApiError> {
@@ -77,7 +59,7 @@ fn orders(rows: Vec<db::Row>) -> Result<Vec<crm_core::order::Order>, ApiError> {
 fn list(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
     let q = OrderListQuery::parse(query(req))?;
     let (limit, offset) = (q.paging.limit, q.paging.offset);
-    let db = open(ctx)?;
+    let db = db::open_database(ctx)?;
     let rows = match q.customer_id {
         Some(customer_id) => db.query(
             ctx,
@@ -121,7 +103,7 @@ fn create(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
     let input: NewOrderInput = decode_json_body(content_type(req), req.body())?;
     let valid = input.validate()?;
     verify_customer(ctx, valid.customer_id)?;
-    let db = open(ctx)?;
+    let db = db::open_database(ctx)?;
     let row = db
         .query_opt(
             ctx,
@@ -139,7 +121,7 @@ fn create(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
 }
 
 fn get(ctx: &mut Ctx, id: i64) -> Result<Response, ApiError> {
-    let db = open(ctx)?;
+    let db = db::open_database(ctx)?;
     let row = db
         .query_opt(ctx, sql::SELECT_ORDER, &[int(id)])?
         .ok_or_else(ApiError::not_found)?;
@@ -151,7 +133,7 @@ fn get(ctx: &mut Ctx, id: i64) -> Result<Response, ApiError> {
 fn update(ctx: &mut Ctx, id: i64, req: &Request) -> Result<Response, ApiError> {
     let input: OrderUpdateInput = decode_json_body(content_type(req), req.body())?;
     let valid = input.validate()?;
-    let db = open(ctx)?;
+    let db = db::open_database(ctx)?;
     let updated = db.query_opt(
         ctx,
         sql::UPDATE_ORDER,
@@ -180,19 +162,9 @@ fn update(ctx: &mut Ctx, id: i64, req: &Request) -> Result<Response, ApiError> {
 }
 
 fn delete(ctx: &mut Ctx, id: i64) -> Result<Response, ApiError> {
-    let db = open(ctx)?;
+    let db = db::open_database(ctx)?;
     match db.execute(ctx, sql::DELETE_ORDER, &[int(id)])? {
         0 => Err(ApiError::not_found()),
         _ => Ok(ctx.no_content()),
-    }
-}
-
-/// `GET /readyz`: `SELECT 1`; any failure is 503 `database_unavailable`.
-fn ready(ctx: &mut Ctx) -> Result<Response, ApiError> {
-    let url = vars::required("database_url")?;
-    let probe = Db::open(ctx, &url).and_then(|db| db.query(ctx, sql::PING, &[]));
-    match probe {
-        Ok(_) => Ok(ctx.json(200, &Health::ok(SERVICE, Runtime::Spin))),
-        Err(_) => Err(ApiError::database_unavailable()),
     }
 }

@@ -10,6 +10,7 @@
 #                            as `db=$(crm_db_create x)` does).
 #   crm_db_url NAME          the admin URL with its database replaced by NAME.
 #   crm_pg_stop / crm_pg_start   stop and restart the throwaway cluster (fault tests).
+#   crm_pg_ensure_any        crm_pg_ensure, then docker compose, then a message (bench-local.sh).
 
 CRM_PG_ADMIN_URL=${CRM_PG_ADMIN_URL:-}
 CRM_PG_DATA=""
@@ -110,4 +111,48 @@ crm_db_drop_all() {
     while read -r name; do
       psql "$CRM_PG_ADMIN_URL" -XqAtc "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" >/dev/null 2>&1 || true
     done
+}
+
+# crm_pg_ensure_any — crm_pg_ensure for scripts/bench-local.sh, with two more fallbacks: when
+# neither DATABASE_URL nor 127.0.0.1:5432 answers and Debian's postgresql binaries are neither
+# installed nor installable (not root, no apt-get), `docker compose up -d postgres` on a free
+# port (stopped at exit); failing that, a message saying what to install. Sets CRM_PG_ADMIN_URL.
+crm_pg_ensure_any() {
+  if ! command -v psql >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      crm_apt_install postgresql-client
+    else
+      crm_die "psql not found: install the PostgreSQL client (Debian/Ubuntu: apt-get install postgresql-client; macOS: brew install libpq)"
+    fi
+  fi
+  if [ -n "${DATABASE_URL:-}" ] || crm_pg_reachable "postgres://postgres@127.0.0.1:5432/postgres"; then
+    crm_pg_ensure
+    return
+  fi
+  local initdbs=(/usr/lib/postgresql/*/bin/initdb)
+  if [ -x "${initdbs[0]}" ] || { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; }; then
+    crm_pg_ensure
+    return
+  fi
+  if command -v docker >/dev/null && docker compose version >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
+    local port _
+    port=$(crm_free_port)
+    crm_log "starting Postgres with docker compose on 127.0.0.1:$port"
+    (cd "$CRM_ROOT" && CRM_PG_PORT=$port docker compose up -d postgres >/dev/null) ||
+      crm_die "docker compose up -d postgres failed"
+    crm_on_exit "(cd '$CRM_ROOT' && CRM_PG_PORT=$port docker compose stop postgres >/dev/null 2>&1)"
+    CRM_PG_ADMIN_URL="postgres://crm:crm@127.0.0.1:$port/postgres"
+    for _ in $(seq 1 60); do
+      if crm_pg_reachable "$CRM_PG_ADMIN_URL"; then
+        export CRM_PG_ADMIN_URL
+        crm_on_exit crm_db_drop_all
+        return 0
+      fi
+      sleep 1
+    done
+    crm_die "the docker compose Postgres did not answer on 127.0.0.1:$port within 60 s"
+  fi
+  crm_die "no Postgres found. Either set DATABASE_URL to a Postgres you may create databases on, \
+start one on 127.0.0.1:5432 (user postgres), install Debian's server (sudo apt-get install \
+postgresql) so a throwaway cluster can be started, or install Docker with Compose v2"
 }

@@ -25,6 +25,8 @@ OTHER_TESTS = ["coldstart", "availability", "resources", "artifacts", "compute"]
 # /compute at several n): absent means null, not a problem.
 OPTIONAL_TESTS = ["artifacts", "compute"]
 LABEL_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+# Directories a results folder may hold that are not stacks (crm-bench report writes charts/).
+NOT_STACKS = {"charts"}
 
 
 def load_json(path, problems):
@@ -38,7 +40,7 @@ def load_json(path, problems):
     return None
 
 
-def stack_summary(results_dir, label, problems):
+def stack_summary(results_dir, label, problems, kind=None):
     d = os.path.join(results_dir, label)
     out = {"label": label, "k6": {}}
     for test in K6_TESTS:
@@ -63,7 +65,9 @@ def stack_summary(results_dir, label, problems):
             problems.append("%s: answered by runtime %r, filed under %r" % (rel, parsed["runtime"], label))
     for test in OTHER_TESTS:
         path = os.path.join(d, "%s.json" % test)
-        if test in OPTIONAL_TESTS and not os.path.exists(path):
+        # A local run has no pods to kill: availability is a cluster test.
+        optional = test in OPTIONAL_TESTS or (kind == "local" and test == "availability")
+        if optional and not os.path.exists(path):
             out[test] = None
             continue
         out[test] = load_json(path, problems)
@@ -75,7 +79,7 @@ def summarize(results_dir):
     env = load_json(os.path.join(results_dir, "environment.json"), problems) or {"kind": "unknown"}
     labels = sorted(
         n for n in os.listdir(results_dir)
-        if os.path.isdir(os.path.join(results_dir, n)) and LABEL_RE.match(n)
+        if os.path.isdir(os.path.join(results_dir, n)) and LABEL_RE.match(n) and n not in NOT_STACKS
     )
     if not labels:
         problems.append("%s: no stack directories" % results_dir)
@@ -84,7 +88,7 @@ def summarize(results_dir):
         "run_id": os.path.basename(os.path.normpath(results_dir)),
         "generated_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "environment": env,
-        "stacks": {label: stack_summary(results_dir, label, problems) for label in labels},
+        "stacks": {label: stack_summary(results_dir, label, problems, env.get("kind")) for label in labels},
         "problems": problems,
     }
 

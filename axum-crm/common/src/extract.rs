@@ -8,7 +8,7 @@ use bytes::Bytes;
 use crm_core::http::{decode_json_body, MAX_BODY_BYTES};
 use crm_core::params::parse_id;
 use crm_core::ApiError;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Limited};
 use serde::de::DeserializeOwned;
 
 use crate::error::AppError;
@@ -27,10 +27,19 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
     }
 }
 
-/// A request body of at most [`MAX_BODY_BYTES`]; larger → 413 `payload_too_large`, refused
-/// from `content-length` before reading when the client announces it.
+/// A request body of at most [`MAX_BODY_BYTES`]; larger → 413 `payload_too_large`.
+///
+/// An oversized body is still read to its end (up to [`DRAIN_MAX_BYTES`], within
+/// [`DRAIN_TIMEOUT`]) and dropped before the 413 goes out: answering while the client is still
+/// sending makes hyper close the connection under it, and most clients then report a reset
+/// instead of the answer. Beyond that bound the 413 goes out at once and the connection closes.
 #[derive(Debug, Clone)]
 pub struct LimitedBody(pub Bytes);
+
+/// The most an oversized body is read (and dropped) for, so its sender gets the 413.
+pub const DRAIN_MAX_BYTES: u64 = 1024 * 1024;
+/// How long an oversized body is drained for at most.
+pub const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl<S: Send + Sync> FromRequest<S> for LimitedBody {
     type Rejection = AppError;
@@ -42,21 +51,35 @@ impl<S: Send + Sync> FromRequest<S> for LimitedBody {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
         if announced.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+            if announced.is_some_and(|len| len <= DRAIN_MAX_BYTES) {
+                drain(req.into_body()).await;
+            }
             return Err(AppError(ApiError::payload_too_large()));
         }
-        match Limited::new(req.into_body(), MAX_BODY_BYTES)
-            .collect()
-            .await
-        {
-            Ok(collected) => Ok(LimitedBody(collected.to_bytes())),
-            Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-                Err(AppError(ApiError::payload_too_large()))
+        let mut body = req.into_body();
+        let mut collected = Vec::new();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| {
+                AppError(ApiError::invalid_body(format_args!(
+                    "the body could not be read ({e})"
+                )))
+            })?;
+            if let Ok(data) = frame.into_data() {
+                if collected.len() + data.len() > MAX_BODY_BYTES {
+                    drain(body).await;
+                    return Err(AppError(ApiError::payload_too_large()));
+                }
+                collected.extend_from_slice(&data);
             }
-            Err(e) => Err(AppError(ApiError::invalid_body(format_args!(
-                "the body could not be read ({e})"
-            )))),
         }
+        Ok(LimitedBody(Bytes::from(collected)))
     }
+}
+
+/// Reads and drops what is left of a body, within the drain bounds.
+async fn drain(body: axum::body::Body) {
+    let bounded = Limited::new(body, DRAIN_MAX_BYTES as usize).collect();
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, bounded).await;
 }
 
 /// A JSON request body decoded by [`decode_json_body`]: 413, 415, then 400 `invalid_body`.
@@ -134,8 +157,9 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_announced_oversize_body_is_refused_unread() {
-        // The announced length is a lie the body never backs: refused from the header alone.
+    async fn an_announced_oversize_body_is_refused() {
+        // The announced length is a lie the body never backs: refused from the header, the
+        // little there is drained.
         let req = Request::builder()
             .method("POST")
             .header(CONTENT_TYPE, "application/json")

@@ -126,6 +126,17 @@ reliability_tests() {
     cargo test --locked -p crm-reliability-tests -- --include-ignored --nocapture --test-threads 1
 }
 
+# The main job in its quick mode (scripts/bench-local.sh): release builds, both columns (the
+# Spin one in the wasmtime test host, labelled so), the k6 suites in seconds, and a report that
+# must name both stacks. Its results stay under $CRM_RESULTS/bench-local.
+bench_local_quick() {
+  local out="$CRM_RESULTS/bench-local"
+  # shellcheck disable=SC2016 # the backticks are the report's Markdown, not an expansion
+  scripts/bench-local.sh --quick --spin-host --out "$out" &&
+    grep -qF '| `axum` |' "$out/report.md" && grep -qF '| `spin-testhost` |' "$out/report.md" &&
+    [ -s "$out/summary.json" ] && ls "$out"/charts/*.svg >/dev/null
+}
+
 ensure_tools
 crm_pg_ensure
 crm_log "Postgres: ${CRM_PG_ADMIN_URL%%@*}@${CRM_PG_ADMIN_URL#*@}"
@@ -145,6 +156,7 @@ else
     stage "spin stack up" spin_stack
   fi
   stage "reliability: writes, Postgres restart, upstream faults, SIGTERM" reliability_tests
+  stage "main job: scripts/bench-local.sh --quick --spin-host" bench_local_quick
 fi
 stage "fuzzing crm-core (scripts/fuzz.sh)" scripts/fuzz.sh
 stage "OpenAPI document" docs/check-openapi.sh

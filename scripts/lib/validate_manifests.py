@@ -14,6 +14,7 @@ Least-privilege rules (ROOT = repository root):
   - Axum containers (namespace containers): non-root, read-only root filesystem, no privilege
     escalation, every capability dropped;
   - spin-crm/*/spin.toml and SpinApps: no wildcard in allowed_outbound_hosts.
+  - every SpinApp sets every variable of its spin.toml (no local default leaks into a pod).
 """
 import glob
 import os
@@ -160,7 +161,34 @@ def check_least_privilege(root):
         for where, key, value in walk(doc):
             if key == "allowed_outbound_hosts" and wildcard_hosts(value):
                 problems.append("%s: %s: wildcard outbound host %s" % (rel, where or "(root)", wildcard_hosts(value)))
+    if tomllib is not None:
+        problems.extend(check_spinapp_wiring(root))
     return problems, notes
+
+
+def check_spinapp_wiring(root):
+    """Each SpinApp sets every variable its spin.toml declares: the manifests' defaults are for a
+    local `spin up` (127.0.0.1), and a variable left to them would point the pod, and its
+    allowed_outbound_hosts, at the wrong host."""
+    problems = []
+    for path in sorted(glob.glob(os.path.join(root, "k8s", "wasm", "*.yaml"))):
+        for doc in load_docs(path):
+            if doc.get("kind") != "SpinApp":
+                continue
+            name = (doc.get("metadata") or {}).get("name")
+            toml_path = os.path.join(root, "spin-crm", str(name), "spin.toml")
+            rel = "%s SpinApp/%s" % (os.path.relpath(path, root), name)
+            if not os.path.exists(toml_path):
+                problems.append("%s: no spin-crm/%s/spin.toml to wire it to" % (rel, name))
+                continue
+            with open(toml_path, "rb") as f:
+                declared = set((tomllib.load(f).get("variables") or {}).keys())
+            given = {v.get("name") for v in (doc.get("spec") or {}).get("variables") or []}
+            for missing in sorted(declared - given):
+                problems.append("%s: variable %s of its spin.toml is not set" % (rel, missing))
+            for unknown in sorted(given - declared):
+                problems.append("%s: variable %s is not declared in its spin.toml" % (rel, unknown))
+    return problems
 
 
 def main(argv):

@@ -131,7 +131,8 @@ expect "summary: optional artifacts absent is null, not a problem" "None no" \
 python3 "$CRM_LIB/validate_manifests.py" least-privilege "$FX/bad-repo" >"$TMP/lp.txt" 2>&1 && lp=0 || lp=$?
 expect "least-privilege: a bad repo fails" 1 "$lp"
 for rule in "Secrets are generated" "literal database URL" "DATABASE_URL must come from a secretKeyRef" \
-  "readOnlyRootFilesystem must be true" "must run as non-root" "capabilities must drop ALL" "wildcard outbound host"; do
+  "readOnlyRootFilesystem must be true" "must run as non-root" "capabilities must drop ALL" "wildcard outbound host" \
+  "variable order_service_url of its spin.toml is not set" "variable not_declared is not declared"; do
   expect "least-privilege: reports '$rule'" yes "$(grep -q "$rule" "$TMP/lp.txt" && echo yes || echo no)"
 done
 python3 "$CRM_LIB/validate_manifests.py" least-privilege "$CRM_ROOT" >"$TMP/lp2.txt" 2>&1 && lp=0 || lp=$?

@@ -20,11 +20,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-/// Why the tests are `#[ignore]`d in a plain `cargo test`: they need binaries and start
-/// processes and Postgres clusters. `scripts/test.sh` runs them with `--ignored`.
-pub const IGNORED: &str =
-    "starts processes and Postgres; run by scripts/test.sh (tests/reliability/README.md)";
-
 /// A required environment variable; a missing one fails the test, naming it.
 pub fn env_var(name: &str) -> String {
     match std::env::var(name) {

@@ -30,7 +30,6 @@ const GATEWAY_TIMEOUT: Duration = Duration::from_millis(2000);
 const MARGIN: Duration = Duration::from_secs(2);
 
 #[test]
-#[ignore = "starts processes and Postgres; run by scripts/test.sh (tests/reliability/README.md)"]
 fn axum_upstream_faults() {
     run_test(
         "axum_upstream_faults",
@@ -40,7 +39,6 @@ fn axum_upstream_faults() {
 }
 
 #[test]
-#[ignore = "starts processes and Postgres; run by scripts/test.sh (tests/reliability/README.md)"]
 fn spin_upstream_faults() {
     run_test(
         "spin_upstream_faults",

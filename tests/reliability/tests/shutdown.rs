@@ -31,7 +31,6 @@ const HOLD: Duration = Duration::from_millis(1500);
 const IN_FLIGHT: usize = 12;
 
 #[test]
-#[ignore = "starts processes and Postgres; run by scripts/test.sh (tests/reliability/README.md)"]
 fn axum_order_service_sigterm_under_load() {
     run_test(
         "axum_order_service_sigterm_under_load",
@@ -41,7 +40,6 @@ fn axum_order_service_sigterm_under_load() {
 }
 
 #[test]
-#[ignore = "starts processes and Postgres; run by scripts/test.sh (tests/reliability/README.md)"]
 fn axum_gateway_sigterm_under_load() {
     run_test(
         "axum_gateway_sigterm_under_load",

@@ -30,7 +30,6 @@ const OUTAGE_ANSWER_BOUND: Duration = Duration::from_secs(6);
 const RECOVERY_BOUND: Duration = Duration::from_secs(10);
 
 #[test]
-#[ignore = "starts processes and Postgres; run by scripts/test.sh (tests/reliability/README.md)"]
 fn axum_no_lost_writes_under_load() {
     run_test(
         "axum_no_lost_writes_under_load",
@@ -40,7 +39,6 @@ fn axum_no_lost_writes_under_load() {
 }
 
 #[test]
-#[ignore = "starts processes and Postgres; run by scripts/test.sh (tests/reliability/README.md)"]
 fn spin_no_lost_writes_under_load() {
     run_test(
         "spin_no_lost_writes_under_load",
@@ -50,7 +48,6 @@ fn spin_no_lost_writes_under_load() {
 }
 
 #[test]
-#[ignore = "starts processes and Postgres; run by scripts/test.sh (tests/reliability/README.md)"]
 fn axum_postgres_restart_under_load() {
     run_test(
         "axum_postgres_restart_under_load",
@@ -60,7 +57,6 @@ fn axum_postgres_restart_under_load() {
 }
 
 #[test]
-#[ignore = "starts processes and Postgres; run by scripts/test.sh (tests/reliability/README.md)"]
 fn spin_postgres_restart_under_load() {
     run_test(
         "spin_postgres_restart_under_load",
@@ -70,7 +66,6 @@ fn spin_postgres_restart_under_load() {
 }
 
 #[test]
-#[ignore = "starts processes and Postgres; run by scripts/test.sh (tests/reliability/README.md)"]
 fn axum_postgres_crash_under_load() {
     run_test(
         "axum_postgres_crash_under_load",
@@ -80,7 +75,6 @@ fn axum_postgres_crash_under_load() {
 }
 
 #[test]
-#[ignore = "starts processes and Postgres; run by scripts/test.sh (tests/reliability/README.md)"]
 fn spin_postgres_crash_under_load() {
     run_test(
         "spin_postgres_crash_under_load",

@@ -138,5 +138,11 @@ done
 python3 "$CRM_LIB/validate_manifests.py" least-privilege "$CRM_ROOT" >"$TMP/lp2.txt" 2>&1 && lp=0 || lp=$?
 expect "least-privilege: the project's own manifests pass" 0 "$lp"
 
+# --- scripts/lib/spin.sh, the one Spin resolver ------------------------------------------------
+# shellcheck source=../../scripts/lib/spin.sh
+source "$CRM_ROOT/scripts/lib/spin.sh"
+# shellcheck source=spin-resolver.sh
+source "$HERE/spin-resolver.sh"
+
 echo "shell: $PASSED passed, $FAILED failed"
 ((FAILED == 0))

@@ -1,5 +1,5 @@
 //! What a service does with an upstream's answer: the gateway's pass-through rule and the
-//! order service's customer check (docs/decisions.md, "Upstreams").
+//! order service's customer check (docs/api.md#pass-through-rules, #the-customer-check).
 
 use crate::error::{contract_error_code, ErrorCode};
 use crate::ApiError;

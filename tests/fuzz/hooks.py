@@ -3,7 +3,7 @@
 Every exclusion here is a known false positive of the tool, scoped as narrowly as the failure
 allows (one check, one operation, one answer), and says why. Anything else schemathesis reports
 is a finding: fix the service, or docs/openapi.yaml where the document is wrong against
-shared/crm-api.md and docs/decisions.md, and add a regression case to tests/contract.
+docs/api.md (the contract), and add a regression case to tests/contract.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def _error_code(response) -> str | None:
 
 def _query_value(case, name: str) -> str | None:
     value = (case.query or {}).get(name)
-    if isinstance(value, list):  # a repeated parameter: the first wins (docs/decisions.md)
+    if isinstance(value, list):  # a repeated parameter: first wins (docs/api.md#query-parameters)
         value = value[0] if value else None
     return None if value is None else str(value)
 

@@ -76,7 +76,7 @@ impl Ctx {
     }
 
     /// `err`'s document under another status: the gateway's `/readyz` answers 503 with
-    /// `upstream_unavailable` (docs/decisions.md, "Health").
+    /// `upstream_unavailable` (docs/api.md#health-and-readiness).
     pub fn error_with_status(&mut self, status: u16, err: &ApiError) -> Response {
         let extra: Vec<(&str, &str)> = err
             .allow

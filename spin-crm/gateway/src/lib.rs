@@ -104,7 +104,7 @@ fn compute(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
 
 /// Sends the request on: method, path, query, body and the forwarded headers. The service judges
 /// everything but the body size, which the gateway limits itself, as the Axum gateway does
-/// (docs/decisions.md): an oversized body is never forwarded.
+/// (docs/api.md#forwarding): an oversized body is never forwarded.
 fn forward(req: &Request, upstream: Upstream) -> Response {
     if req.body().len() > MAX_BODY_BYTES {
         return with_ctx(|_| Err(ApiError::payload_too_large()));

@@ -1,4 +1,4 @@
-//! Helpers of the black-box contract suite (`/work/shared/crm-api.md` plus `docs/decisions.md`).
+//! Helpers of the black-box contract suite: the contract is `docs/api.md`.
 //!
 //! Everything a test needs to read as behaviour lives here: the environment, one HTTP client,
 //! the invariants *every* response must satisfy (checked on each request, so no test can forget
@@ -743,7 +743,7 @@ impl Reply {
 
     /// A refusal by the HTTP server itself, before any service code ran: hyper answers a
     /// malformed or oversized request head with a bare 400 or 431 (no body, no contract
-    /// headers) and closes the connection (docs/decisions.md, "Hostile input").
+    /// headers) and closes the connection (docs/api.md#hostile-input).
     pub fn is_bare_protocol_rejection(&self) -> bool {
         matches!(self.status, 400 | 408 | 413 | 414 | 431)
             && self.body.is_empty()
@@ -849,7 +849,7 @@ fn check_error_document(body: &Value, status: u16, readyz: bool, what: &str) {
         .find(|(c, _)| *c == code)
         .map(|(_, s)| *s)
         .unwrap_or_else(|| panic!("{code:?} is not a contract error code: {what}"));
-    // The one documented exception (docs/decisions.md, Health): a gateway that is not ready
+    // The one documented exception (docs/api.md#health-and-readiness): a gateway that is not ready
     // answers 503 with `upstream_unavailable`.
     let not_ready_gateway = status == 503 && code == "upstream_unavailable" && readyz;
     assert!(

@@ -177,7 +177,7 @@ async fn put_validates_like_post() {
 }
 
 /// Found by schemathesis: the OpenAPI document allowed control characters in `email`, which the
-/// rules refuse (docs/decisions.md: "no whitespace" includes control characters). Refused on
+/// rules refuse (docs/api.md#customer-rules: "no whitespace" includes controls). Refused on
 /// create and update; a trailing control that is also whitespace is trimmed as usual.
 #[tokio::test]
 async fn email_with_control_characters_is_refused() {

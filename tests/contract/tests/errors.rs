@@ -1,5 +1,5 @@
 //! Cross-cutting HTTP errors — 405 with `allow`, HEAD, 413, 415 — and the order in which a
-//! request's checks answer (docs/decisions.md, "Request handling order"). Each check runs
+//! request's checks answer (docs/api.md#request-handling-order). Each check runs
 //! through the gateway and directly on the service that owns the path.
 
 use std::collections::BTreeSet;

@@ -117,7 +117,7 @@ async fn compute_rejects_out_of_range_and_malformed_parameters() {
 
 /// Found by schemathesis: `algo=recursive` without `n` took the default n = 1000 and ran the
 /// naive recursion for ever, pinning a CPU per request (and the gateway's blocking pool). The
-/// default is outside the recursive range: 400 at once (docs/decisions.md).
+/// default is outside the recursive range: 400 at once (docs/api.md#compute).
 #[tokio::test]
 async fn compute_recursive_without_n_is_invalid_parameter_at_once() {
     let api = Api::gateway();

@@ -2,7 +2,7 @@
 //! stacks. Each request is answered with the contract's error code, or refused by the HTTP
 //! server itself before any service code runs (a bare 400/431 without body, then a close), or
 //! its connection is closed; never a 500, a panic, a hang or a leaked detail, and the service
-//! keeps serving everybody else (docs/decisions.md, "Hostile input").
+//! keeps serving everybody else (docs/api.md#hostile-input).
 //!
 //! Raw requests go over TCP (`Api::send_raw`), since most of these cannot be expressed with an
 //! HTTP client library: invalid UTF-8 in the request line, oversized heads, heads dribbled a
@@ -415,7 +415,7 @@ for_each_target!(deeply_nested_json_is_invalid_body => check_deep_nesting:
 
 // --- numbers ------------------------------------------------------------------------------------
 
-/// Integers beyond i64, floats, exponents: invalid_body (docs/decisions.md, step 5).
+/// Integers past i64, floats, exponents: invalid_body (docs/api.md#request-handling-order, step 5).
 const NOT_I64: [&str; 9] = [
     "9223372036854775808",
     "-9223372036854775809",

@@ -259,7 +259,7 @@ async fn postgres_restart(runtime: Runtime, stop: Stop) {
         let allowed = match a.label().as_str() {
             "503 database_unavailable" => true,
             // Order create checks the customer first; customer-service answering 503 (its
-            // database is down) is a 5xx upstream → 502 (docs/decisions.md).
+            // database is down) is a 5xx upstream → 502 (docs/api.md#the-customer-check).
             "502 upstream_unavailable" => record.op == Op::CreateOrder,
             _ => false,
         };

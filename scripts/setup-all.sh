@@ -8,8 +8,10 @@
 # changed (images are referenced by the digest just pushed).
 #
 # Usage: scripts/setup-all.sh [--no-build] [--no-smoke]
-#   --no-build  reuse the images already in the registry (their digests are looked up)
-# Needs: docker (engine running), k3d, kubectl, helm, spin, cargo, curl, python3, timeout.
+#   --no-build  build and push nothing: deploy the :dev images already in the registry, pinned
+#               by the digests the registry reports for them now
+# Needs: docker (engine running), k3d, kubectl, helm, cargo, curl, python3, timeout, and
+# spin 3.5.1 (found or fetched by scripts/lib/spin.sh).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
 # shellcheck source=lib/cluster.sh
@@ -22,7 +24,7 @@ for arg in "$@"; do
     --no-build) BUILD=0 ;;
     --no-smoke) SMOKE=0 ;;
     -h | --help)
-      sed -n '2,13p' "$0"
+      sed -n '2,14p' "$0"
       exit 0
       ;;
     *) die "unknown argument: $arg (see --help)" ;;
@@ -30,11 +32,11 @@ for arg in "$@"; do
 done
 
 require_bash5
-require_tools docker k3d kubectl helm spin cargo curl python3 timeout
+require_tools docker k3d kubectl helm cargo curl python3 timeout git
 timeout 30 docker info >/dev/null 2>&1 || die "docker is installed but its engine does not answer (is Docker running?)"
-spin_version="$(spin --version 2>/dev/null | awk '{print $2}')"
-[[ "$spin_version" == "$SPIN_CLI_VERSION" ]] ||
-  warn "spin $spin_version found, the project pins $SPIN_CLI_VERSION (devbox.json); continuing"
+if ((BUILD)); then
+  SPIN="$(crm_spin_resolve)" || die "spin $SPIN_CLI_VERSION is needed to build the Spin apps (see above)"
+fi
 
 MANIFEST_CACHE="$CRM_STATE_DIR/manifests"
 mkdir -p "$MANIFEST_CACHE"
@@ -60,6 +62,9 @@ ensure_namespace() {
 if docker inspect "$REGISTRY_CONTAINER" >/dev/null 2>&1; then
   log "registry $REGISTRY_CONTAINER exists"
   docker start "$REGISTRY_CONTAINER" >/dev/null
+  # A registry (and the cluster wired to it) made with another REGISTRY_PORT cannot be reused.
+  docker port "$REGISTRY_CONTAINER" 2>/dev/null | grep -q ":$REGISTRY_PORT\$" ||
+    die "registry $REGISTRY_CONTAINER is not published on port $REGISTRY_PORT ($(docker port "$REGISTRY_CONTAINER" 2>/dev/null | tr '\n' ' ')): run scripts/cleanup.sh, or set REGISTRY_PORT to its port"
 else
   log "creating registry $REGISTRY_CONTAINER on 127.0.0.1:$REGISTRY_PORT"
   k3d registry create "$REGISTRY_NAME" --port "127.0.0.1:$REGISTRY_PORT"
@@ -85,6 +90,9 @@ else
 fi
 use_cluster_context
 kubectl wait --for=condition=Ready nodes --all --timeout=180s >/dev/null
+server_version="$(kubectl version -o json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["serverVersion"]["gitVersion"])' 2>/dev/null || true)"
+[[ "$server_version" == "v$K8S_SERVER_VERSION"* ]] ||
+  warn "the cluster runs Kubernetes ${server_version:-?}, the manifests are validated against $K8S_SERVER_VERSION (K8S_SERVER_VERSION in scripts/lib/cluster.sh)"
 
 # --- cert-manager and spin-operator ---------------------------------------------------------
 log "cert-manager $CERT_MANAGER_VERSION"
@@ -96,17 +104,16 @@ kubectl apply -f "$(fetch "$SPIN_OPERATOR_RELEASE/spin-operator.crds.yaml")" >/d
 kubectl apply -f "$(fetch "$SPIN_OPERATOR_RELEASE/spin-operator.runtime-class.yaml")" >/dev/null
 kubectl wait --for=condition=Established crd/spinapps.core.spinkube.dev crd/spinappexecutors.core.spinkube.dev --timeout=60s >/dev/null
 # cert-manager's webhook can refuse the chart's Certificate for a few seconds after its
-# Deployment reports Available (CA injection): retry a bounded number of times.
-for attempt in 1 2 3; do
-  if timeout 600 helm upgrade --install spin-operator "$SPIN_OPERATOR_CHART" \
-    --namespace spin-operator --create-namespace \
-    --version "${SPIN_OPERATOR_VERSION#v}" --kube-context "$KUBE_CONTEXT" --wait --timeout 5m >/dev/null; then
-    break
-  fi
-  ((attempt < 3)) || die "helm could not install spin-operator ${SPIN_OPERATOR_VERSION#v}"
-  warn "helm install of spin-operator failed (attempt $attempt); retrying in 15 s"
-  sleep 15
-done
+# Deployment reports Available (CA injection), and the operator's own webhook (which checks
+# SpinApps and SpinAppExecutors) until its serving certificate is injected: every apply that
+# goes through one of them is retried a bounded number of times.
+WEBHOOK_ATTEMPTS=3
+WEBHOOK_DELAY=15
+retry "$WEBHOOK_ATTEMPTS" "$WEBHOOK_DELAY" "helm install of spin-operator" \
+  timeout 600 helm upgrade --install spin-operator "$SPIN_OPERATOR_CHART" \
+  --namespace spin-operator --create-namespace \
+  --version "${SPIN_OPERATOR_VERSION#v}" --kube-context "$KUBE_CONTEXT" --wait --timeout 5m >/dev/null ||
+  die "helm could not install spin-operator ${SPIN_OPERATOR_VERSION#v}"
 
 # --- namespaces, secrets, schema ------------------------------------------------------------
 for ns in db containers wasm; do ensure_namespace "$ns"; done
@@ -151,36 +158,26 @@ tar -C "$CRM_ROOT/migrations" -cf - . |
     'rm -rf /tmp/m && mkdir /tmp/m && tar -xf - -C /tmp/m && MIGRATIONS_DIR=/tmp/m sh /docker-entrypoint-initdb.d/10-crm.sh' >/dev/null
 
 # --- images ---------------------------------------------------------------------------------
-# push_ref LOCAL_REPO PUSH_OUTPUT_FILE -> the in-cluster reference by digest.
-push_ref() {
-  local repo="$1" out="$2" digest
-  digest="$(python3 "$CRM_LIB/benchparse.py" digest "$out")" ||
-    die "no digest in the output of pushing $repo (see $out)"
-  echo "$REGISTRY_PULL/${repo#"$REGISTRY_PUSH"/}@$digest"
-}
-
+# Every image is deployed by digest (scripts/lib/cluster.sh: push_axum, push_spin, registry_ref).
 refs=()
 if ((BUILD)); then
   [[ -f "$CRM_ROOT/axum-crm/Dockerfile" ]] || die "axum-crm/Dockerfile is missing"
   for svc in "${SERVICES[@]}"; do
-    repo="$REGISTRY_PUSH/crm/axum-$svc"
-    log "axum $svc: docker build + push"
-    timeout 3600 docker build -f "$CRM_ROOT/axum-crm/Dockerfile" --build-arg "SERVICE=$svc" -t "$repo:dev" "$CRM_ROOT"
-    timeout 600 docker push "$repo:dev" | tee "$CRM_STATE_DIR/push-axum-$svc.log"
-    refs+=("axum-$svc=$(push_ref "$repo" "$CRM_STATE_DIR/push-axum-$svc.log")")
+    ref="$(push_axum "$svc")" || die "axum $svc: build or push failed"
+    refs+=("axum-$svc=$ref")
   done
   for svc in "${SERVICES[@]}"; do
-    manifest="$CRM_ROOT/spin-crm/$svc/spin.toml"
-    [[ -f "$manifest" ]] || die "$manifest is missing"
-    repo="$REGISTRY_PUSH/crm/spin-$svc"
-    log "spin $svc: spin build + spin registry push"
-    timeout 3600 spin build -f "$manifest"
-    # --insecure: the local registry speaks plain HTTP.
-    timeout 600 spin registry push -f "$manifest" --insecure "$repo:dev" | tee "$CRM_STATE_DIR/push-spin-$svc.log"
-    refs+=("spin-$svc=$(push_ref "$repo" "$CRM_STATE_DIR/push-spin-$svc.log")")
+    ref="$(push_spin "$SPIN" "$svc")" || die "spin $svc: build or push failed"
+    refs+=("spin-$svc=$ref")
   done
 else
-  log "--no-build: using the :dev tags already in the registry"
+  log "--no-build: deploying the :dev images in the registry by their current digests"
+  for stack in axum spin; do
+    for svc in "${SERVICES[@]}"; do
+      ref="$(registry_ref "$stack-$svc")" || die "--no-build needs every image in the registry"
+      refs+=("$stack-$svc=$ref")
+    done
+  done
 fi
 
 # --- workloads ------------------------------------------------------------------------------
@@ -190,9 +187,13 @@ for svc in "${SERVICES[@]}"; do
 done
 
 log "spin stack (namespace wasm)"
-kubectl apply -n wasm -f "$(fetch "$SPIN_OPERATOR_RELEASE/spin-operator.shim-executor.yaml")" >/dev/null
+executor="$(fetch "$SPIN_OPERATOR_RELEASE/spin-operator.shim-executor.yaml")"
+retry "$WEBHOOK_ATTEMPTS" "$WEBHOOK_DELAY" "apply of the SpinAppExecutor" \
+  kubectl apply -n wasm -f "$executor" >/dev/null || die "the SpinAppExecutor was not accepted"
 for svc in "${SERVICES[@]}"; do
-  render_images "$CRM_ROOT/k8s/wasm/$svc.yaml" "${refs[@]}" | kubectl apply -f - >/dev/null
+  render_images "$CRM_ROOT/k8s/wasm/$svc.yaml" "${refs[@]}" >"$CRM_STATE_DIR/wasm-$svc.yaml"
+  retry "$WEBHOOK_ATTEMPTS" "$WEBHOOK_DELAY" "apply of SpinApp $svc" \
+    kubectl apply -f "$CRM_STATE_DIR/wasm-$svc.yaml" >/dev/null || die "SpinApp $svc was not accepted"
 done
 
 for svc in "${SERVICES[@]}"; do

@@ -6,14 +6,19 @@
 
 CRM_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 CRM_LIB="$CRM_ROOT/scripts/lib"
+# shellcheck source=spin.sh
+source "$CRM_LIB/spin.sh"
 
 # --- pins (docs/k3d.md explains each) -----------------------------------------------------
 K3D_IMAGE="ghcr.io/spinframework/containerd-shim-spin/k3d:v0.22.0" # Spin 3.5 inside the shim
+# The Kubernetes that image runs: its Dockerfile (v0.22.0) is FROM rancher/k3s:v1.27.8-k3s2.
+# validate.sh validates the manifests against it; devbox's kubectl stays within one minor of it.
+K8S_SERVER_VERSION="1.27.8"
 CERT_MANAGER_VERSION="v1.14.3"
 SPIN_OPERATOR_VERSION="v0.6.1"
 SPIN_OPERATOR_RELEASE="https://github.com/spinframework/spin-operator/releases/download/$SPIN_OPERATOR_VERSION"
 SPIN_OPERATOR_CHART="oci://ghcr.io/spinframework/charts/spin-operator"
-SPIN_CLI_VERSION="3.5.1"
+SPIN_CLI_VERSION="$CRM_SPIN_VERSION" # scripts/lib/spin.sh
 SPIN_SDK_VERSION="5.1.1"
 POSTGRES_IMAGE="postgres:16-alpine" # also in k8s/postgres.yaml
 
@@ -21,11 +26,16 @@ POSTGRES_IMAGE="postgres:16-alpine" # also in k8s/postgres.yaml
 CLUSTER_NAME="${CLUSTER_NAME:-crm}"
 # k3d prefixes registry containers with "k3d-"; pods pull by that name inside the cluster
 # network, the host pushes through the published port on localhost (no /etc/hosts edits).
+# 5001, not 5000: macOS's AirPlay receiver listens on 5000.
 REGISTRY_NAME="crm-registry.localhost"
-REGISTRY_PORT="${REGISTRY_PORT:-5000}"
+REGISTRY_PORT="${REGISTRY_PORT:-5001}"
 REGISTRY_CONTAINER="k3d-$REGISTRY_NAME"
 REGISTRY_PUSH="localhost:$REGISTRY_PORT"
 REGISTRY_PULL="$REGISTRY_CONTAINER:$REGISTRY_PORT"
+# What k8s/ writes instead of a registry host:port; render_images puts REGISTRY_PULL there. A
+# reserved .invalid name, so a manifest applied unrendered fails to pull instead of pulling
+# something else.
+REGISTRY_PLACEHOLDER="crm-registry.invalid"
 SERVICES=(gateway customer-service order-service)
 STACKS=(axum spin)
 # Host ports mapped by k3d straight onto the gateways' NodePorts (30080, 30081): the
@@ -113,17 +123,95 @@ wait_until() {
 
 http_ok() { [[ "$(http_code "$1")" == 200 ]]; }
 
-# render_images FILE NAME=REF...: print FILE with each "$REGISTRY_PULL/crm/NAME:dev" image
-# replaced by REF (a digest reference from the push), so a rollout happens iff content changed.
+# render_images FILE NAME=REF...: print FILE with each "<placeholder>/crm/NAME:dev" image
+# replaced by REF (a digest reference from the push), so a rollout happens iff content changed,
+# and any other placeholder by this registry's in-cluster name.
 render_images() {
-  local file="$1" pair name ref args=()
+  local file="$1" pair name ref args=() ph="${REGISTRY_PLACEHOLDER//./\\.}"
   shift
   for pair in "$@"; do
     name="${pair%%=*}"
     ref="${pair#*=}"
-    args+=(-e "s#${REGISTRY_PULL}/crm/${name}:dev#${ref}#g")
+    args+=(-e "s#${ph}/crm/${name}:dev#${ref}#")
   done
-  if ((${#args[@]})); then sed "${args[@]}" "$file"; else cat "$file"; fi
+  sed "${args[@]}" -e "s#${ph}/#${REGISTRY_PULL}/#g" "$file"
+}
+
+# retry ATTEMPTS DELAY WHAT COMMAND...: for steps a webhook can refuse for a while after its
+# Deployment is Available (cert-manager injecting the CA bundle).
+retry() {
+  local attempts="$1" delay="$2" what="$3" n
+  shift 3
+  for ((n = 1; ; n++)); do
+    "$@" && return 0
+    if ((n >= attempts)); then
+      warn "$what failed $n times; giving up"
+      return 1
+    fi
+    warn "$what failed (attempt $n of $attempts); retrying in ${delay}s"
+    sleep "$delay"
+  done
+}
+
+# --- images (setup-all.sh) ------------------------------------------------------------------
+# A push of unchanged content must keep its digest, or every rerun rolls out everything: the
+# timestamps that go into the images are the last commit's, not the clock's.
+source_epoch() { git -C "$CRM_ROOT" log -1 --format=%ct 2>/dev/null || echo 0; }
+epoch_rfc3339() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u -r "$1" +%Y-%m-%dT%H:%M:%SZ; }
+
+# push_ref REPO PUSH_OUTPUT_FILE -> the in-cluster reference by digest.
+push_ref() {
+  local repo="$1" out="$2" digest
+  digest="$(python3 "$CRM_LIB/benchparse.py" digest "$out")" || {
+    warn "no digest in the output of pushing $repo (see $out)"
+    return 1
+  }
+  echo "$REGISTRY_PULL/${repo#"$REGISTRY_PUSH"/}@$digest"
+}
+
+# push_axum SERVICE -> ref. No provenance/SBOM attestations: BuildKit stamps them with the
+# build's start time, which would give every build a new index digest.
+push_axum() {
+  local svc="$1" repo="$REGISTRY_PUSH/crm/axum-$1" epoch
+  epoch="$(source_epoch)"
+  log "axum $svc: docker build + push"
+  timeout 3600 docker build -f "$CRM_ROOT/axum-crm/Dockerfile" --build-arg "SERVICE=$svc" \
+    --build-arg "SOURCE_DATE_EPOCH=$epoch" --provenance=false --sbom=false \
+    -t "$repo:dev" "$CRM_ROOT" >&2 || return 1
+  timeout 600 docker push "$repo:dev" | tee "$CRM_STATE_DIR/push-axum-$svc.log" >&2 || return 1
+  push_ref "$repo" "$CRM_STATE_DIR/push-axum-$svc.log"
+}
+
+# push_spin SPIN SERVICE -> ref. `spin registry push` annotates the manifest with
+# org.opencontainers.image.created = now unless given one.
+push_spin() {
+  local spin="$1" svc="$2" repo="$REGISTRY_PUSH/crm/spin-$2" manifest="$CRM_ROOT/spin-crm/$2/spin.toml"
+  [[ -f "$manifest" ]] || { warn "$manifest is missing"; return 1; }
+  log "spin $svc: spin build + spin registry push"
+  timeout 3600 "$spin" build -f "$manifest" >&2 || return 1
+  # --insecure: the local registry speaks plain HTTP.
+  timeout 600 "$spin" registry push -f "$manifest" --insecure \
+    --annotation "org.opencontainers.image.created=$(epoch_rfc3339 "$(source_epoch)")" \
+    "$repo:dev" | tee "$CRM_STATE_DIR/push-spin-$svc.log" >&2 || return 1
+  push_ref "$repo" "$CRM_STATE_DIR/push-spin-$svc.log"
+}
+
+# registry_ref NAME -> the in-cluster reference by digest of crm/NAME:dev as the registry has it
+# now (--no-build).
+registry_ref() {
+  local digest
+  digest="$(curl -fsSI --connect-timeout 5 --max-time 20 \
+    -H 'Accept: application/vnd.oci.image.index.v1+json' \
+    -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+    -H 'Accept: application/vnd.docker.distribution.manifest.list.v2+json' \
+    -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+    "http://$REGISTRY_PUSH/v2/crm/$1/manifests/dev" |
+    awk 'tolower($1) == "docker-content-digest:" {print $2}' | tr -d '\r')"
+  [[ "$digest" == sha256:* ]] || {
+    warn "no crm/$1:dev in the registry at $REGISTRY_PUSH (run setup-all.sh without --no-build)"
+    return 1
+  }
+  echo "$REGISTRY_PULL/crm/$1@$digest"
 }
 
 # A Deployment's .spec.selector.matchLabels JSON -> "k=v,k2=v2" for `kubectl get -l`.
@@ -166,8 +254,10 @@ port_forward_start() {
   local name="$1" ns="$2" target="$3" lport="$4" rport="$5"
   mkdir -p "$CRM_STATE_DIR"
   port_forward_stop "$name"
-  kubectl port-forward -n "$ns" "$target" "$lport:$rport" --address 127.0.0.1 \
-    >"$CRM_STATE_DIR/$name.log" 2>&1 &
+  # `command`: the kubectl function would run in a forked subshell, and $! would be that
+  # subshell (its command line the script's), not kubectl.
+  command kubectl --context "$KUBE_CONTEXT" port-forward -n "$ns" "$target" "$lport:$rport" \
+    --address 127.0.0.1 >"$CRM_STATE_DIR/$name.log" 2>&1 &
   echo $! >"$CRM_STATE_DIR/$name.pid"
   wait_until 30 "port-forward $name on :$lport" http_ok "http://127.0.0.1:$lport/healthz" || {
     cat "$CRM_STATE_DIR/$name.log" >&2
@@ -182,6 +272,12 @@ port_forward_stop() {
   pid="$(cat "$pidfile")"
   if ps -p "$pid" -o args= 2>/dev/null | grep -q 'port-forward'; then
     kill "$pid" 2>/dev/null || true
+    local i
+    for ((i = 0; i < 50; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    ! kill -0 "$pid" 2>/dev/null || warn "port-forward $1 (pid $pid) did not stop"
   fi
   rm -f "$pidfile"
 }

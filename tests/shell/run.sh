@@ -98,7 +98,24 @@ render_images "$FX/manifest.yaml" "axum-gateway=$REGISTRY_PULL/crm/axum-gateway@
 expect "render_images: exact image replaced, look-alike untouched" \
   "$REGISTRY_PULL/crm/axum-gateway@sha256:abc $REGISTRY_PULL/crm/axum-gateway-extra:dev" \
   "$(awk '/image:/ {printf "%s%s", sep, $2; sep=" "}' "$TMP/rendered.yaml")"
-expect "render_images: no refs prints the file unchanged" "" "$(render_images "$FX/manifest.yaml" | diff - "$FX/manifest.yaml")"
+expect "render_images: no refs: the registry put in, :dev kept" \
+  "$REGISTRY_PULL/crm/axum-gateway:dev $REGISTRY_PULL/crm/axum-gateway-extra:dev" \
+  "$(render_images "$FX/manifest.yaml" | awk '/image:/ {printf "%s%s", sep, $2; sep=" "}')"
+# Every image of k8s/ pinned for a registry on a port other than the default (REGISTRY_PORT is
+# read when cluster.sh is sourced, as the scripts do).
+# shellcheck disable=SC2016 # expanded by the inner bash
+REGISTRY_PORT=5999 bash -c '
+  source "$1/scripts/lib/cluster.sh"
+  refs=()
+  for s in axum spin; do
+    for svc in "${SERVICES[@]}"; do refs+=("$s-$svc=$REGISTRY_PULL/crm/$s-$svc@sha256:$s$svc"); done
+  done
+  for f in "$1"/k8s/*.yaml "$1"/k8s/*/*.yaml; do render_images "$f" "${refs[@]}"; done
+' _ "$CRM_ROOT" >"$TMP/all-rendered.yaml"
+expect "render_images, REGISTRY_PORT=5999: all six images pinned by digest on that port" 6 \
+  "$(grep -cE '^ *image: k3d-crm-registry\.localhost:5999/crm/(axum|spin)-[a-z-]+@sha256:' "$TMP/all-rendered.yaml")"
+expect "render_images, REGISTRY_PORT=5999: no other image than postgres" "postgres:16-alpine" \
+  "$(grep -E '^ *image:' "$TMP/all-rendered.yaml" | grep -v '@sha256:' | awk '{print $2}' | paste -sd ' ' -)"
 expect "selector_from_json: matchLabels to -l syntax" "a=1,core.spinkube.dev/app-name=gateway" \
   "$(echo '{"matchLabels":{"core.spinkube.dev/app-name":"gateway","a":"1"}}' | selector_from_json)"
 expect "stack mapping" "containers wasm 8001 80 http://127.0.0.1:18081" \
@@ -143,6 +160,8 @@ expect "least-privilege: the project's own manifests pass" 0 "$lp"
 source "$CRM_ROOT/scripts/lib/spin.sh"
 # shellcheck source=spin-resolver.sh
 source "$HERE/spin-resolver.sh"
+# shellcheck source=devbox-init.sh
+source "$HERE/devbox-init.sh"
 
 echo "shell: $PASSED passed, $FAILED failed"
 ((FAILED == 0))

@@ -3,6 +3,7 @@
 
   validate_manifests.py spinapps CRD.yaml FILE...   each SpinApp against the CRD's openAPIV3Schema
   validate_manifests.py least-privilege ROOT        the project's security rules (below)
+  validate_manifests.py cluster-rules ROOT          rules the k3d scripts rely on (below)
 
 Prints one line per finding and exits 1 if there is any. Needs PyYAML and jsonschema (both come
 with kubernetes-validate, which scripts/validate.sh installs when missing).
@@ -15,6 +16,12 @@ Least-privilege rules (ROOT = repository root):
     escalation, every capability dropped;
   - spin-crm/*/spin.toml and SpinApps: no wildcard in allowed_outbound_hosts.
   - every SpinApp sets every variable of its spin.toml (no local default leaks into a pod).
+
+Cluster rules:
+  - every image of ours is "crm-registry.invalid/crm/<name>:dev", the placeholder setup-all.sh
+    renders (the registry's host:port lives in scripts/lib/cluster.sh only);
+  - every SpinApp sets enableAutoscaling: false (each apply undoes coldstart-test.sh's switch);
+  - the gateways' readiness probes use /healthz, never /readyz (which needs both upstreams).
 """
 import glob
 import os
@@ -191,6 +198,38 @@ def check_spinapp_wiring(root):
     return problems
 
 
+REGISTRY_PLACEHOLDER = "crm-registry.invalid"
+
+
+def check_cluster_rules(root):
+    problems = []
+    for path in sorted(glob.glob(os.path.join(root, "k8s", "**", "*.yaml"), recursive=True)):
+        rel = os.path.relpath(path, root)
+        for doc in load_docs(path):
+            kind = doc.get("kind")
+            meta = doc.get("metadata") or {}
+            name = "%s %s/%s" % (rel, kind, meta.get("name"))
+            spec = doc.get("spec") or {}
+            for where, key, value in walk(doc):
+                if key == "image" and isinstance(value, str) and "/crm/" in value:
+                    head, _, tail = value.partition("/crm/")
+                    if head != REGISTRY_PLACEHOLDER or not tail.endswith(":dev"):
+                        problems.append("%s: image %s must be %s/crm/<name>:dev" % (name, value, REGISTRY_PLACEHOLDER))
+            if kind == "SpinApp":
+                if spec.get("enableAutoscaling") is not False:
+                    problems.append("%s: enableAutoscaling must be set to false" % name)
+                if meta.get("name") == "gateway":
+                    path_ = (((spec.get("checks") or {}).get("readiness") or {}).get("httpGet") or {}).get("path")
+                    if path_ != "/healthz":
+                        problems.append("%s: readiness probe must be /healthz, not %s" % (name, path_))
+            if kind == "Deployment" and meta.get("name") == "gateway":
+                for c in ((spec.get("template") or {}).get("spec") or {}).get("containers") or []:
+                    path_ = ((c.get("readinessProbe") or {}).get("httpGet") or {}).get("path")
+                    if path_ != "/healthz":
+                        problems.append("%s: readiness probe must be /healthz, not %s" % (name, path_))
+    return problems
+
+
 def main(argv):
     if len(argv) >= 4 and argv[1] == "spinapps":
         problems, seen = check_spinapps(argv[2], argv[3:])
@@ -204,6 +243,11 @@ def main(argv):
         for p in problems:
             print("  " + p)
         print("least-privilege: %d problem(s)" % len(problems))
+    elif len(argv) == 3 and argv[1] == "cluster-rules":
+        problems = check_cluster_rules(argv[2])
+        for p in problems:
+            print("  " + p)
+        print("cluster-rules: %d problem(s)" % len(problems))
     else:
         sys.exit(__doc__)
     return 1 if problems else 0

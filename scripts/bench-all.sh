@@ -2,7 +2,8 @@
 # Run the seven benchmark tests against both stacks in the k3d cluster and collect everything in
 # results/<UTC timestamp>/ (layout: docs/results-schema.md):
 #   five k6 scripts (load, cpu-bound, scale, error, ping-db), then availability, coldstart and
-#   resources (tests/cluster/), then summary.json via scripts/lib/summarize.py.
+#   resources (tests/cluster/), then summary.json via scripts/lib/summarize.py. What each
+#   figure includes: docs/k3d.md ("What each figure includes").
 # k6 reaches each gateway through the NodePort k3d maps to 127.0.0.1:18080 (axum) and :18081
 # (spin), so no port-forward tunnel sits in the measured path.
 #
@@ -22,7 +23,7 @@ while (($#)); do
   case "$1" in
     --quick) QUICK=1; shift ;;
     --stacks) IFS=, read -r -a stacks <<<"${2:?--stacks needs a value}"; shift 2 ;;
-    -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
 done
@@ -88,7 +89,7 @@ run_k6() { # STACK TEST
 for stack in "${stacks[@]}"; do
   dir="$RUN_DIR/$stack"
   mkdir -p "$dir"
-  python3 "$CRM_LIB/artifacts.py" --stack "$stack" >"$dir/artifacts.json" ||
+  REGISTRY_PUSH="$REGISTRY_PUSH" python3 "$CRM_LIB/artifacts.py" --stack "$stack" >"$dir/artifacts.json" ||
     warn "could not measure $stack artifact sizes"
   for test in "${K6_TESTS[@]}"; do
     record "$stack k6 $test" run_k6 "$stack" "$test"

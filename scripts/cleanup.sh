@@ -3,8 +3,9 @@
 # cluster and its registry, and the cached release manifests.
 #
 # Usage: scripts/cleanup.sh [--all]
-#   --all  also the images built for the cluster (localhost:5000/crm/*) and the build output
-#          (target/, spin-crm/target/). results/ is always kept: it is the point of the exercise.
+#   --all  also the images built for the cluster (localhost:$REGISTRY_PORT/crm/*, 5001 by
+#          default) and the build output (target/, spin-crm/target/). results/ is always
+#          kept: it is the point of the exercise.
 # Safe to run twice: whatever is already gone is skipped.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# The test command: everything that can run on one machine without Docker or a cluster.
+# The test command: everything that can run on one machine without a cluster.
 #
 #   scripts/test.sh
 #
 # Installs what is missing (Debian packages, PyPI tools), finds or starts Postgres (see
 # scripts/lib/postgres.sh), then runs every stage below and exits non-zero if any failed:
 # formatting and lints, unit and integration tests (real Postgres, a throwaway database per
-# test), the contract suite against the Axum stack and against the Spin components in the
-# wasmtime test host, the k6 scripts in seconds-long runs against both, and the validation of
-# everything that needs a cluster (manifests, scripts, compose, Dockerfile, OpenAPI).
+# test), the contract suite against the Axum stack and against the Spin components on the real
+# Spin CLI (3.5.1, found by scripts/lib/spin.sh) in both shapes users deploy, the k6 scripts in
+# seconds-long runs against both, and the validation of everything that needs a cluster
+# (manifests, scripts, compose, Dockerfile, OpenAPI).
 set -euo pipefail
 
 # shellcheck source=lib/procs.sh
@@ -72,12 +73,16 @@ unit_and_integration_tests() {
 }
 
 build_native() {
-  cargo build --locked -p axum-gateway -p axum-customer-service -p axum-order-service \
-    -p crm-spin-host && cargo test --locked -p crm-contract-tests --no-run
+  cargo build --locked -p axum-gateway -p axum-customer-service -p axum-order-service &&
+    cargo test --locked -p crm-contract-tests --no-run
 }
 
 contract_suite() {
-  cargo test --locked -p crm-contract-tests -- --test-threads 8
+  scripts/contract.sh all
+}
+
+contract_gateway_selection() {
+  CRM_CONTRACT_REPORT_DIR="$CRM_RESULTS/contract-$1" scripts/contract.sh gateway
 }
 
 k6_quick() {
@@ -102,20 +107,35 @@ axum_stack() {
   crm_stop_all
 }
 
+# The Spin stack as Kubernetes runs it: one `spin up` per service manifest, plus the fault
+# topology; every case of the contract suite.
 spin_stack() {
-  local db
+  local db spin
   db=$(crm_db_create crm_wasm_test) || return 1
   crm_db_migrate "$db" || return 1
   crm_stack_up spin "$db" || { crm_stop_all; return 1; }
-  stage "contract suite (spin, wasmtime test host)" contract_suite
-  stage "schemathesis (spin, wasmtime test host)" schemathesis_fuzz
-  stage "k6 scripts (spin, wasmtime test host)" k6_quick
+  spin=$("$CRM_SPIN" --version | cut -d' ' -f1,2)
+  stage "contract suite ($spin, per-service manifests)" contract_suite
+  stage "schemathesis ($spin)" schemathesis_fuzz
+  stage "k6 scripts ($spin)" k6_quick
+  crm_stop_all
+}
+
+# The Spin stack as `spin up` in spin-crm/ runs it: one application, the services private and
+# chained in-process; the contract suite's gateway selection.
+spin_combined() {
+  local db spin
+  db=$(crm_db_create crm_wasm_combined_test) || return 1
+  crm_db_migrate "$db" || return 1
+  crm_stack_up_combined "$db" || { crm_stop_all; return 1; }
+  spin=$("$CRM_SPIN" --version | cut -d' ' -f1,2)
+  stage "contract suite, gateway selection ($spin, combined manifest)" contract_gateway_selection spin-combined
   crm_stop_all
 }
 
 # ── Reliability (tests/reliability): no lost writes under load and across a Postgres restart
-# and crash, upstream faults (killed, hung, slow), SIGTERM under load (Axum). The crate starts
-# the services itself (the Axum binaries, the Spin components in the test host) and its own
+# and crash, upstream faults (killed, hung, slow), SIGTERM under load. The crate starts the
+# services itself (the Axum binaries, the Spin components under `spin up`) and its own
 # throwaway Postgres clusters, never the one above; figures go to $CRM_RESULTS/reliability.json.
 reliability_tests() {
   crm_pg_install_server || return 1
@@ -123,23 +143,25 @@ reliability_tests() {
     useradd --system --no-create-home postgres || return 1
   fi
   CRM_PG_BIN=$CRM_PG_BIN CRM_AXUM_BIN_DIR="$CARGO_TARGET_DIR/debug" \
-    CRM_SPIN_HOST_BIN="$CARGO_TARGET_DIR/debug/crm-spin-host" \
+    CRM_SPIN_BIN="$CRM_SPIN" \
     CRM_RELIABILITY_LOG_DIR="$CRM_LOG_DIR/reliability" CRM_RESULTS="$CRM_RESULTS" \
     cargo test --locked -p crm-reliability-tests -- --nocapture --test-threads 1
 }
 
 # The main job in its quick mode (scripts/bench-local.sh): release builds, both columns (the
-# Spin one in the wasmtime test host, labelled so), the k6 suites in seconds, and a report that
-# must name both stacks. Its results stay under $CRM_RESULTS/bench-local.
+# Spin one on `spin up`), the k6 suites in seconds, and a report that must name both stacks.
+# Its results stay under $CRM_RESULTS/bench-local.
 bench_local_quick() {
   local out="$CRM_RESULTS/bench-local"
   # shellcheck disable=SC2016 # the backticks are the report's Markdown, not an expansion
-  scripts/bench-local.sh --quick --spin-host --out "$out" &&
-    grep -qF '| `axum` |' "$out/report.md" && grep -qF '| `spin-testhost` |' "$out/report.md" &&
+  scripts/bench-local.sh --quick --out "$out" &&
+    grep -qF '| `axum` |' "$out/report.md" && grep -qF '| `spin` |' "$out/report.md" &&
     [ -s "$out/summary.json" ] && ls "$out"/charts/*.svg >/dev/null
 }
 
 ensure_tools
+crm_spin_ensure || crm_die "no usable Spin CLI (see above)"
+crm_log "Spin: $CRM_SPIN ($("$CRM_SPIN" --version))"
 crm_pg_ensure
 crm_log "Postgres: ${CRM_PG_ADMIN_URL%%@*}@${CRM_PG_ADMIN_URL#*@}"
 
@@ -155,10 +177,11 @@ else
   if [[ " ${FAILED[*]} " == *"wasm components"* ]]; then
     FAILED+=("spin stack (not run: no components)")
   else
-    stage "spin stack up" spin_stack
+    stage "spin stack up (per-service manifests)" spin_stack
+    stage "spin stack up (combined manifest)" spin_combined
   fi
   stage "reliability: writes, Postgres restart, upstream faults, SIGTERM" reliability_tests
-  stage "main job: scripts/bench-local.sh --quick --spin-host" bench_local_quick
+  stage "main job: scripts/bench-local.sh --quick" bench_local_quick
 fi
 stage "fuzzing crm-core (scripts/fuzz.sh)" scripts/fuzz.sh
 stage "OpenAPI document" docs/check-openapi.sh

@@ -3,21 +3,79 @@
 # order-service on one database) and the fault topology the contract suite needs (upstreams
 # that refuse or hang, services whose database is unreachable). Needs procs.sh.
 #
-#   crm_stack_up axum|spin DATABASE_URL   starts both topologies and exports the CRM_* URLs
-#                                         the contract suite reads (tests/contract/README.md);
+#   crm_stack_up axum|spin DATABASE_URL   starts both topologies, one process per service (for
+#                                         Spin: one `spin up` per service manifest, as
+#                                         Kubernetes runs them), and exports the CRM_* URLs the
+#                                         contract suite reads (tests/contract/README.md);
 #                                         with CRM_STACK_FAULTS=0 only the main topology.
+#   crm_stack_up_combined DATABASE_URL    the combined Spin manifest (spin-crm/spin.toml) under
+#                                         one `spin up`: the gateway public, the services
+#                                         private (*.spin.internal); exports only CRM_BASE_URL
+#                                         and CRM_RUNTIME (the contract suite's gateway selection).
 #   crm_stack_spawn RUNTIME DATABASE_URL GW_PORT CS_PORT OS_PORT
 #                                         starts only the main topology on those ports and
 #                                         returns at once (no waiting: cold-start timing);
 #                                         sets CRM_STACK_PIDS ("service=pid" words).
 #   crm_stack_wait GW_PORT CS_PORT OS_PORT [SECONDS]   until all three are ready.
 #
-# RUNTIME: axum, spin (the wasmtime test host) or spin-cli (`spin up`, when Spin is installed).
-#
-# Axum binaries come from $CRM_BIN_DIR (default $CARGO_TARGET_DIR/debug); Spin components run
-# in the wasmtime test host ($CRM_BIN_DIR/crm-spin-host) from spin-crm/<service>/spin.toml.
+# Axum binaries come from $CRM_BIN_DIR (default $CARGO_TARGET_DIR/debug); the Spin components
+# (built by scripts/build-wasm.sh) run under the real Spin CLI, found by scripts/lib/spin.sh.
 
 CRM_FAULT_TIMEOUT_MS=${CRM_FAULT_TIMEOUT_MS:-500}
+
+# Sets CRM_SPIN to the Spin binary, resolved once (SPIN_BIN, PATH, or the release cache:
+# scripts/lib/spin.sh, which refuses any version but 3.5.1).
+crm_spin_ensure() {
+  [ -z "${CRM_SPIN:-}" ] || return 0
+  # shellcheck source=spin.sh
+  source "$CRM_ROOT/scripts/lib/spin.sh"
+  CRM_SPIN=$(crm_spin_resolve) || return 1
+  export CRM_SPIN
+}
+
+# The database variables of the Spin manifests (spin-crm/*/spin.toml), from one database URL
+# postgres://user[:password]@host[:port]/name[?sslmode=...]: the manifests build the URL from
+# these parts because database_host is also their allowed outbound host. sslmode defaults to
+# disable (Spin's Postgres client insists on TLS otherwise).
+crm_spin_db_env() {
+  local url=$1 rest authority userinfo="" query="" sslmode=disable
+  rest=${url#*://}
+  authority=${rest%%/*}
+  if [[ "$authority" == *@* ]]; then userinfo=${authority%@*}; fi
+  [[ "$rest" != *\?* ]] || query=${rest#*\?}
+  if [[ "&$query" =~ \&sslmode=([^&]*) ]]; then sslmode=${BASH_REMATCH[1]}; fi
+  local name=${rest#*/}
+  printf 'SPIN_VARIABLE_DATABASE_HOST=%s\n' "$(crm_url_host_port "$url")"
+  printf 'SPIN_VARIABLE_DATABASE_NAME=%s\n' "${name%%\?*}"
+  printf 'SPIN_VARIABLE_DATABASE_USER=%s\n' "${userinfo%%:*}"
+  if [[ "$userinfo" == *:* ]]; then
+    printf 'SPIN_VARIABLE_DATABASE_PASSWORD=%s\n' "${userinfo#*:}"
+  else
+    printf 'SPIN_VARIABLE_DATABASE_PASSWORD=\n'
+  fi
+  printf 'SPIN_VARIABLE_DATABASE_SSLMODE=%s\n' "$sslmode"
+}
+
+# host:port of a URL (port 5432 when it has none).
+crm_url_host_port() {
+  local rest=${1#*://}
+  rest=${rest%%[/?]*}
+  rest=${rest##*@}
+  [[ "$rest" == *:* ]] || rest="$rest:5432"
+  printf '%s\n' "$rest"
+}
+
+# crm_spin_up NAME PORT MANIFEST VAR=VALUE... — one `spin up` with its own state directory
+# (several instances of one manifest run side by side) and Spin's logs kept out of the tree.
+crm_spin_up() {
+  local name=$1 port=$2 manifest=$3
+  shift 3
+  crm_spin_ensure || return 1
+  mkdir -p "$CRM_LOG_DIR/$name.state"
+  crm_spawn "$name" env "$@" RUST_LOG="${RUST_LOG:-info}" \
+    "$CRM_SPIN" up --from "$manifest" --listen "127.0.0.1:$port" \
+    --state-dir "$CRM_LOG_DIR/$name.state" --log-dir ""
+}
 
 # crm_service RUNTIME SERVICE NAME PORT DATABASE_URL CUSTOMER_URL ORDER_URL TIMEOUT_MS
 crm_service() {
@@ -31,39 +89,32 @@ crm_service() {
         "$bin_dir/axum-$service"
       ;;
     spin)
-      # allowed_outbound_hosts takes scheme://host:port only, so the manifests also need the
-      # database's host:port on its own.
-      local db_host
-      db_host=$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(f"{p.hostname}:{p.port or 5432}")' "$db")
-      crm_spawn "$name" env SPIN_VARIABLE_DATABASE_URL="$db" SPIN_VARIABLE_DATABASE_HOST="$db_host" \
+      local db_env
+      mapfile -t db_env < <(crm_spin_db_env "$db")
+      crm_spin_up "$name" "$port" "$CRM_ROOT/spin-crm/$service/spin.toml" "${db_env[@]}" \
         SPIN_VARIABLE_CUSTOMER_SERVICE_URL="$customers" SPIN_VARIABLE_ORDER_SERVICE_URL="$orders" \
-        SPIN_VARIABLE_UPSTREAM_TIMEOUT_MS="$timeout" RUST_LOG="${RUST_LOG:-info}" \
-        "$bin_dir/crm-spin-host" --manifest "$CRM_ROOT/spin-crm/$service/spin.toml" \
-        --listen "127.0.0.1:$port"
-      ;;
-    spin-cli)
-      # The real Spin CLI, one `spin up` per service manifest (scripts/bench-local.sh).
-      crm_spawn "$name" env SPIN_VARIABLE_DATABASE_URL="$db" \
-        SPIN_VARIABLE_CUSTOMER_SERVICE_URL="$customers" SPIN_VARIABLE_ORDER_SERVICE_URL="$orders" \
-        SPIN_VARIABLE_UPSTREAM_TIMEOUT_MS="$timeout" RUST_LOG="${RUST_LOG:-info}" \
-        spin up --from "$CRM_ROOT/spin-crm/$service/spin.toml" --listen "127.0.0.1:$port"
+        SPIN_VARIABLE_UPSTREAM_TIMEOUT_MS="$timeout"
       ;;
     *) crm_die "unknown runtime $runtime" ;;
   esac
 }
 
-# The Spin host wants sslmode=disable (Spin's Postgres client uses TLS otherwise).
-crm_stack_db_url() {
-  local runtime=$1 url=$2
-  if { [ "$runtime" = spin ] || [ "$runtime" = spin-cli ]; } && [[ "$url" != *sslmode=* ]]; then
-    if [[ "$url" == *\?* ]]; then url="$url&sslmode=disable"; else url="$url?sslmode=disable"; fi
-  fi
-  printf '%s\n' "$url"
+crm_stack_up_combined() {
+  local gw db_env
+  gw=$(crm_free_port)
+  mapfile -t db_env < <(crm_spin_db_env "$1")
+  crm_spin_up spin-combined "$gw" "$CRM_ROOT/spin-crm/spin.toml" "${db_env[@]}" || return 1
+  crm_wait_http "http://127.0.0.1:$gw/healthz" 120 || return 1
+  crm_wait_http "http://127.0.0.1:$gw/readyz" 60 || return 1
+  unset CRM_CUSTOMER_SERVICE_URL CRM_ORDER_SERVICE_URL CRM_FAULT_GATEWAY_URL \
+    CRM_FAULT_ORDER_SERVICE_URL CRM_HANG_ORDER_SERVICE_URL CRM_NODB_CUSTOMER_SERVICE_URL \
+    CRM_NODB_ORDER_SERVICE_URL CRM_NODB_GATEWAY_URL
+  export CRM_RUNTIME=spin CRM_BASE_URL="http://127.0.0.1:$gw"
+  crm_log "spin (combined manifest, $("$CRM_SPIN" --version)) up: gateway $CRM_BASE_URL (logs: $CRM_LOG_DIR)"
 }
 
 crm_stack_up() {
-  local runtime=$1 db
-  db=$(crm_stack_db_url "$runtime" "$2")
+  local runtime=$1 db=$2
   local gw cs os fgw fos hos ncs nos ngw dead hang
   gw=$(crm_free_port); cs=$(crm_free_port); os=$(crm_free_port)
   fgw=$(crm_free_port); fos=$(crm_free_port); hos=$(crm_free_port)
@@ -71,8 +122,7 @@ crm_stack_up() {
   dead=$(crm_free_port); hang=$(crm_free_port)
   local cs_url="http://127.0.0.1:$cs" os_url="http://127.0.0.1:$os"
   local dead_url="http://127.0.0.1:$dead" hang_url="http://127.0.0.1:$hang"
-  local dead_db
-  dead_db=$(crm_stack_db_url "$runtime" "postgres://crm:crm@127.0.0.1:$dead/crm")
+  local dead_db="postgres://crm:crm@127.0.0.1:$dead/crm"
 
   # The main topology.
   crm_service "$runtime" customer-service "$runtime-customer-service" "$cs" "$db" "$dead_url" "$dead_url" 2000
@@ -113,12 +163,13 @@ crm_stack_up() {
   export CRM_NODB_ORDER_SERVICE_URL="http://127.0.0.1:$nos"
   export CRM_NODB_GATEWAY_URL="http://127.0.0.1:$ngw"
   export CRM_FAULT_TIMEOUT_MS
-  crm_log "$runtime stack up: gateway $CRM_BASE_URL (logs: $CRM_LOG_DIR)"
+  local version=$runtime
+  [ "$runtime" != spin ] || version="spin (per-service manifests, $("$CRM_SPIN" --version))"
+  crm_log "$version stack up: gateway $CRM_BASE_URL (logs: $CRM_LOG_DIR)"
 }
 
 crm_stack_spawn() {
-  local runtime=$1 db gw=$3 cs=$4 os=$5
-  db=$(crm_stack_db_url "$runtime" "$2")
+  local runtime=$1 db=$2 gw=$3 cs=$4 os=$5
   local cs_url="http://127.0.0.1:$cs" os_url="http://127.0.0.1:$os" none="http://127.0.0.1:9"
   CRM_STACK_PIDS=()
   crm_service "$runtime" customer-service "$runtime-customer-service" "$cs" "$db" "$none" "$none" 2000

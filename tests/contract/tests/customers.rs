@@ -105,7 +105,7 @@ async fn get_returns_the_customer() {
 }
 
 #[tokio::test]
-async fn direct_call_and_gateway_call_agree() {
+async fn gateway_and_customer_service_agree() {
     let gateway = Api::gateway();
     let service = Api::customer_service();
     let created = create_customer(&service).await;

@@ -191,7 +191,7 @@ for_each_target!(a_body_of_exactly_64_kib_is_accepted => check_exactly_64_kib: g
 
 /// On the service itself: the gateway only limits size and cannot know the id is malformed.
 #[tokio::test]
-async fn path_parameters_are_checked_before_size_and_media_type() {
+async fn path_parameters_are_checked_before_size_and_media_type_on_customer_service() {
     let api = Api::customer_service();
     let reply = api
         .send_over_tcp(

@@ -182,7 +182,7 @@ async fn empty_or_extra_path_segments_are_404() {
 }
 
 #[tokio::test]
-async fn services_answer_404_for_empty_or_extra_segments_too() {
+async fn customer_service_and_order_service_answer_404_for_empty_or_extra_segments_too() {
     let customers = Api::customer_service();
     for path in ["/customers/", "/customers/1/x", "/nope"] {
         let reply = customers.get(path).await;
@@ -223,7 +223,7 @@ async fn assert_passes_through(method: Method, path: &str, body: Option<&str>, s
 }
 
 #[tokio::test]
-async fn upstream_404_passes_through_untouched() {
+async fn customer_service_and_order_service_404s_pass_through_untouched() {
     assert_passes_through(
         Method::GET,
         "/customers/9223372036854775807",
@@ -241,7 +241,7 @@ async fn upstream_404_passes_through_untouched() {
 }
 
 #[tokio::test]
-async fn upstream_400s_pass_through_untouched() {
+async fn customer_service_and_order_service_400s_pass_through_untouched() {
     assert_passes_through(
         Method::POST,
         "/customers",
@@ -261,13 +261,13 @@ async fn upstream_400s_pass_through_untouched() {
 }
 
 #[tokio::test]
-async fn upstream_405_passes_through_with_allow() {
+async fn customer_service_and_order_service_405s_pass_through_with_allow() {
     assert_passes_through(Method::PATCH, "/customers/1", None, Api::customer_service()).await;
     assert_passes_through(Method::DELETE, "/orders", None, Api::order_service()).await;
 }
 
 #[tokio::test]
-async fn upstream_409_passes_through() {
+async fn order_service_409_passes_through() {
     let gateway = Api::gateway();
     let order = order_in_status(&gateway, "shipped").await;
     let body = serde_json::to_string(&order_update(&order, "pending")).unwrap();

@@ -364,6 +364,17 @@ async fn check_invalid_utf8(api: Api) {
     bytes.truncate(bytes.len() - 2);
     bytes.extend_from_slice(format!("content-length: {}\r\n\r\n", body.len()).as_bytes());
     bytes.extend_from_slice(body);
+    // Spin 3.5.1's HTTP trigger cannot hand such a header to a component: it answers a bare
+    // 500 itself (no body, no service headers) and logs the UTF-8 error; nothing of ours runs
+    // (docs/api.md#runtime-notes).
+    if expected_runtime() == "spin" {
+        if let Some(reply) = api.send_raw(&bytes).await {
+            if reply.status == 500 && reply.body.is_empty() {
+                assert!(reply.header("x-crm-runtime").is_none(), "{}", reply.describe());
+                return;
+            }
+        }
+    }
     match raw(&api, &bytes).await {
         Outcome::Contract(reply) => {
             assert!(matches!(reply.status, 400 | 415), "{}", reply.describe())
@@ -429,8 +440,10 @@ const NOT_I64: [&str; 9] = [
 ];
 
 async fn check_numbers_beyond_i64(api: Api) {
-    let customer = create_customer(&Api::customer_service()).await;
-    let order = create_order(&Api::order_service(), customer.id, 1, 100).await;
+    // Fixtures through the gateway: the gateway selection has no direct service URLs.
+    let gateway = Api::gateway();
+    let customer = create_customer(&gateway).await;
+    let order = create_order(&gateway, customer.id, 1, 100).await;
     for number in NOT_I64 {
         for field in ["customer_id", "quantity", "unit_price_cents"] {
             let mut body = json!({"customer_id": customer.id, "product": "p", "quantity": 1});

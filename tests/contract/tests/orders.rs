@@ -127,7 +127,7 @@ async fn get_returns_the_order() {
 }
 
 #[tokio::test]
-async fn direct_call_and_gateway_call_agree() {
+async fn gateway_and_order_service_agree() {
     let gateway = Api::gateway();
     let service = Api::order_service();
     let customer = create_customer(&gateway).await;

@@ -1,6 +1,6 @@
-//! Starting the services under test: Axum binaries natively, Spin components in the wasmtime
-//! test host (`crm-spin-host`), each on its own free loopback port, configured only through
-//! the environment variables they document.
+//! Starting the services under test: Axum binaries natively, Spin components under the real
+//! Spin CLI (`spin up`, one per service manifest, as Kubernetes runs them), each on its own free
+//! loopback port, configured only through the environment variables they document.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -82,15 +82,21 @@ pub async fn start_service(config: &ServiceConfig) -> Proc {
             cmd
         }
         Runtime::Spin => {
-            let (db_url, db_host) = spin_database(&config.database_url);
             let manifest = spin_dir().join(config.svc.name()).join("spin.toml");
-            let mut cmd = Command::new(spin_host_bin());
-            cmd.arg("--manifest")
+            // Its own state directory: several instances of one manifest run side by side,
+            // and nothing is written into the source tree. Component output goes to our log.
+            let state_dir = crate::procs::log_dir().join(format!("{name}-{}.state", config.port));
+            let mut cmd = Command::new(spin_bin());
+            cmd.arg("up")
+                .arg("--from")
                 .arg(&manifest)
                 .arg("--listen")
                 .arg(format!("127.0.0.1:{}", config.port))
-                .env("SPIN_VARIABLE_DATABASE_URL", db_url)
-                .env("SPIN_VARIABLE_DATABASE_HOST", db_host)
+                .arg("--state-dir")
+                .arg(&state_dir)
+                .arg("--log-dir")
+                .arg("")
+                .envs(spin_database(&config.database_url))
                 .env(
                     "SPIN_VARIABLE_CUSTOMER_SERVICE_URL",
                     &config.customer_service_url,
@@ -226,12 +232,12 @@ pub fn axum_bin_dir() -> PathBuf {
     dir
 }
 
-/// `CRM_SPIN_HOST_BIN`: the wasmtime test host.
-pub fn spin_host_bin() -> PathBuf {
-    let bin = PathBuf::from(crate::env_var("CRM_SPIN_HOST_BIN"));
+/// `CRM_SPIN_BIN`: the Spin CLI (3.5.1; `scripts/lib/spin.sh` prints its path).
+pub fn spin_bin() -> PathBuf {
+    let bin = PathBuf::from(crate::env_var("CRM_SPIN_BIN"));
     assert!(
         bin.exists(),
-        "{} missing (CRM_SPIN_HOST_BIN); build with `cargo build -p crm-spin-host`",
+        "{} missing (CRM_SPIN_BIN); `scripts/lib/spin.sh` finds or installs Spin 3.5.1",
         bin.display()
     );
     bin
@@ -253,43 +259,54 @@ pub fn spin_dir() -> PathBuf {
     dir
 }
 
-/// Spin's Postgres client wants `sslmode=disable`, and `allowed_outbound_hosts` the bare
-/// `host:port`.
-fn spin_database(url: &str) -> (String, String) {
-    let with_ssl = if url.contains("sslmode=") {
-        url.to_string()
-    } else if url.contains('?') {
-        format!("{url}&sslmode=disable")
-    } else {
-        format!("{url}?sslmode=disable")
-    };
-    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = after_scheme.split(['/', '?']).next().unwrap_or_default();
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
-    let host_port = if host_port.contains(':') {
-        host_port.to_string()
-    } else {
-        format!("{host_port}:5432")
-    };
-    (with_ssl, host_port)
+/// The database variables of the Spin manifests, from one database URL: the manifests build
+/// the URL from these parts, because `database_host` is also their allowed outbound host.
+/// `sslmode` defaults to `disable` (Spin's Postgres client insists on TLS otherwise).
+fn spin_database(url: &str) -> Vec<(&'static str, String)> {
+    let parsed = reqwest::Url::parse(url).unwrap_or_else(|e| panic!("database URL {url}: {e}"));
+    let sslmode = parsed
+        .query_pairs()
+        .find(|(k, _)| k == "sslmode")
+        .map_or_else(|| "disable".to_string(), |(_, v)| v.into_owned());
+    vec![
+        (
+            "SPIN_VARIABLE_DATABASE_HOST",
+            format!(
+                "{}:{}",
+                parsed.host_str().unwrap_or("127.0.0.1"),
+                parsed.port().unwrap_or(5432)
+            ),
+        ),
+        (
+            "SPIN_VARIABLE_DATABASE_NAME",
+            parsed.path().trim_start_matches('/').to_string(),
+        ),
+        ("SPIN_VARIABLE_DATABASE_USER", parsed.username().to_string()),
+        (
+            "SPIN_VARIABLE_DATABASE_PASSWORD",
+            parsed.password().unwrap_or_default().to_string(),
+        ),
+        ("SPIN_VARIABLE_DATABASE_SSLMODE", sslmode),
+    ]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn values(url: &str) -> Vec<String> {
+        spin_database(url).into_iter().map(|(_, v)| v).collect()
+    }
+
     #[test]
-    fn spin_database_urls() {
+    fn spin_database_variables() {
         assert_eq!(
-            spin_database("postgres://postgres@127.0.0.1:5999/x"),
-            (
-                "postgres://postgres@127.0.0.1:5999/x?sslmode=disable".to_string(),
-                "127.0.0.1:5999".to_string()
-            )
+            values("postgres://postgres@127.0.0.1:5999/x"),
+            ["127.0.0.1:5999", "x", "postgres", "", "disable"]
         );
         assert_eq!(
-            spin_database("postgres://u:p@db/x?a=b").1,
-            "db:5432".to_string()
+            values("postgres://u:p%40ss@db/x?a=b&sslmode=require"),
+            ["db:5432", "x", "u", "p%40ss", "require"]
         );
     }
 }

@@ -137,8 +137,8 @@ db_host="postgres.db.svc.cluster.local:5432"
 kubectl create secret generic crm-database -n containers \
   --from-literal=url="postgres://crm:$crm_password@$db_host/crm_containers?sslmode=disable" \
   --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-kubectl create secret generic crm-database -n wasm \
-  --from-literal=url="postgres://crm:$crm_password@$db_host/crm_wasm?sslmode=disable" \
+# The Spin components take the database in parts (spin-crm/*/spin.toml): only the password is secret.
+kubectl create secret generic crm-database -n wasm --from-literal=password="$crm_password" \
   --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 
 migrations=("$CRM_ROOT"/migrations/*.sql)

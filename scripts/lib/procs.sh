@@ -41,24 +41,29 @@ crm_free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# crm_spawn NAME CMD... — starts CMD in the background, output to $CRM_LOG_DIR/NAME.log,
-# stopped (SIGTERM, then SIGKILL) at exit. Sets CRM_LAST_PID.
+# crm_spawn NAME CMD... — starts CMD in the background in a process group of its own, output
+# to $CRM_LOG_DIR/NAME.log, stopped (SIGTERM, then SIGKILL, to the group) at exit. Sets
+# CRM_LAST_PID (also the group id). The group matters for `spin up`, whose HTTP trigger is a
+# child process that would outlive a SIGKILL to `spin up` alone and keep its port.
 crm_spawn() {
   local name=$1; shift
-  "$@" >"$CRM_LOG_DIR/$name.log" 2>&1 &
+  setsid "$@" >"$CRM_LOG_DIR/$name.log" 2>&1 &
   CRM_LAST_PID=$!
   CRM_PIDS+=("$CRM_LAST_PID")
   if [ "${#CRM_PIDS[@]}" = 1 ]; then crm_on_exit crm_stop_all; fi
 }
 
+# crm_stop_pid PID — its process group when it leads one (crm_spawn), else the process alone.
 crm_stop_pid() {
-  local pid=$1 i
-  kill -TERM "$pid" 2>/dev/null || return 0
+  local target=$1 i
+  if kill -0 -- "-$1" 2>/dev/null; then target="-$1"; fi
+  kill -CONT -- "$target" 2>/dev/null || true
+  kill -TERM -- "$target" 2>/dev/null || return 0
   for i in $(seq 1 50); do
-    kill -0 "$pid" 2>/dev/null || return 0
+    kill -0 -- "$target" 2>/dev/null || return 0
     sleep 0.1
   done
-  kill -KILL "$pid" 2>/dev/null || true
+  kill -KILL -- "$target" 2>/dev/null || true
 }
 
 crm_stop_all() {

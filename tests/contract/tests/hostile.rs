@@ -370,7 +370,11 @@ async fn check_invalid_utf8(api: Api) {
     if expected_runtime() == "spin" {
         if let Some(reply) = api.send_raw(&bytes).await {
             if reply.status == 500 && reply.body.is_empty() {
-                assert!(reply.header("x-crm-runtime").is_none(), "{}", reply.describe());
+                assert!(
+                    reply.header("x-crm-runtime").is_none(),
+                    "{}",
+                    reply.describe()
+                );
                 return;
             }
         }

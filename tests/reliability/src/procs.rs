@@ -1,6 +1,9 @@
-//! Processes under test: spawned with their output in a log file, signalled by pid, and always
-//! stopped (SIGTERM, then SIGKILL) when dropped. Each also gets `PR_SET_PDEATHSIG`, so nothing
-//! outlives a test binary that is itself killed. That signal follows the *thread* that spawned
+//! Processes under test: spawned with their output in a log file, each in a process group of its
+//! own, signalled as a group, and always stopped (SIGTERM, then SIGKILL) when dropped. The group
+//! matters for Spin: `spin up` runs the HTTP trigger as a child process (`spin trigger http`),
+//! which outlives a SIGKILLed `spin up` and keeps serving its port, so a crash, a hang or a stop
+//! of "the service" is a signal to the whole group, as a terminal's Ctrl-C or systemd sends it.
+//! Each also gets `PR_SET_PDEATHSIG`, so nothing outlives a test binary that is itself killed. That signal follows the *thread* that spawned
 //! the child, so processes are spawned from the test's main future (the `block_on` thread,
 //! alive for the whole test), never from a spawned task or a blocking-pool thread.
 
@@ -59,7 +62,10 @@ impl Proc {
         let out =
             File::create(&log).unwrap_or_else(|e| panic!("cannot create {}: {e}", log.display()));
         let err = out.try_clone().expect("cannot duplicate a log file handle");
-        cmd.stdin(Stdio::null()).stdout(out).stderr(err);
+        cmd.stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0);
         // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
         unsafe {
             cmd.pre_exec(|| {
@@ -83,14 +89,19 @@ impl Proc {
         i32::try_from(self.child.id()).expect("pid fits i32")
     }
 
-    /// Sends `signal` (no-op once the process has been reaped).
+    /// Sends `signal` to the process group: the process and whatever it started (a group id
+    /// is not reused while any member is alive, so this never reaches a stranger).
     pub fn signal(&self, signal: i32) {
-        if self.exited.is_none() {
-            // SAFETY: plain syscall on our own child's pid.
-            unsafe {
-                libc::kill(self.pid(), signal);
-            }
+        // SAFETY: plain syscall on our own child's process group.
+        unsafe {
+            libc::kill(-self.pid(), signal);
         }
+    }
+
+    /// Whether any process of the group is still alive (the leader may be gone already).
+    fn group_alive(&self) -> bool {
+        // SAFETY: signal 0 only checks for existence.
+        unsafe { libc::kill(-self.pid(), 0) == 0 }
     }
 
     /// Waits up to `limit` for the process to exit; its status, or `None` if still running.
@@ -118,12 +129,21 @@ impl Proc {
         self.wait_exit(Duration::ZERO).is_none()
     }
 
-    /// SIGKILL and reap: the process is gone without any chance to clean up.
+    /// SIGKILL to the group and reap: gone without any chance to clean up, its ports free.
     pub fn kill(&mut self) {
         self.signal(libc::SIGCONT);
         self.signal(libc::SIGKILL);
         self.wait_exit(Duration::from_secs(10))
             .unwrap_or_else(|| panic!("{} survived SIGKILL", self.name));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.group_alive() {
+            assert!(
+                Instant::now() < deadline,
+                "a child of {} survived SIGKILL",
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// The stop signal, up to `grace` to exit, then SIGKILL. Returns the exit status.
@@ -154,6 +174,9 @@ impl Drop for Proc {
     fn drop(&mut self) {
         if self.exited.is_none() {
             self.stop(Duration::from_secs(5));
+        }
+        if self.group_alive() {
+            self.signal(libc::SIGKILL);
         }
     }
 }

@@ -1,7 +1,15 @@
-//! Graceful shutdown (Axum): SIGTERM to a service under load. Requests it already accepted
-//! get their answer (no reset), acknowledged writes are all stored, requests it never answered
-//! wrote nothing, it stops taking new connections at once and exits 0 when the last in-flight
-//! request is done.
+//! SIGTERM to a service under load (to its process group, as Ctrl-C or systemd sends it).
+//!
+//! Axum drains: requests it already accepted get their answer (no reset), acknowledged writes
+//! are all stored, requests it never answered wrote nothing, it stops taking new connections at
+//! once and exits 0 when the last in-flight request is done.
+//!
+//! `spin up` (Spin 3.5.1) does not drain: it exits 0 within a fraction of a second and closes
+//! the connections of requests still in flight without an answer (measured here; see
+//! docs/api.md#runtime-notes). What still holds, and is asserted: no hang, new connections are
+//! refused at once, and no acknowledged write is lost. An unanswered request through a Spin
+//! gateway may still have been written by the order-service behind it: its outcome is unknown
+//! to the client, as with any proxy that dies mid-request.
 //!
 //! To have requests provably in flight at the signal, order creates check their customer with a
 //! stub that holds the check for 1.5 s for one customer id: once the stub has seen all of those
@@ -35,7 +43,7 @@ fn axum_order_service_sigterm_under_load() {
     run_test(
         "axum_order_service_sigterm_under_load",
         Duration::from_secs(120),
-        graceful_shutdown(Svc::OrderService),
+        graceful_shutdown(Runtime::Axum, Svc::OrderService),
     );
 }
 
@@ -44,13 +52,34 @@ fn axum_gateway_sigterm_under_load() {
     run_test(
         "axum_gateway_sigterm_under_load",
         Duration::from_secs(120),
-        graceful_shutdown(Svc::Gateway),
+        graceful_shutdown(Runtime::Axum, Svc::Gateway),
     );
 }
 
-async fn graceful_shutdown(target: Svc) {
+#[test]
+fn spin_order_service_sigterm_under_load() {
+    run_test(
+        "spin_order_service_sigterm_under_load",
+        Duration::from_secs(120),
+        graceful_shutdown(Runtime::Spin, Svc::OrderService),
+    );
+}
+
+#[test]
+fn spin_gateway_sigterm_under_load() {
+    run_test(
+        "spin_gateway_sigterm_under_load",
+        Duration::from_secs(120),
+        graceful_shutdown(Runtime::Spin, Svc::Gateway),
+    );
+}
+
+async fn graceful_shutdown(runtime: Runtime, target: Svc) {
     let cluster = Cluster::start().await;
     let db = cluster.create_database("crm").await;
+    if runtime == Runtime::Spin {
+        crm_reliability_tests::pg::migrate(&db).await;
+    }
     let slow_checks = Arc::new(AtomicUsize::new(0));
     let counter = slow_checks.clone();
     let slow_path = format!("/customers/{SLOW_CUSTOMER}");
@@ -67,7 +96,7 @@ async fn graceful_shutdown(target: Svc) {
     )
     .await;
     let os_config = ServiceConfig {
-        runtime: Runtime::Axum,
+        runtime,
         svc: Svc::OrderService,
         port: free_port(),
         database_url: db.clone(),
@@ -177,12 +206,20 @@ async fn graceful_shutdown(target: Svc) {
         )),
     }
     for (product, a) in &held_answers {
-        if a.status != Some(201) {
-            problems.push(format!(
+        match runtime {
+            Runtime::Axum if a.status != Some(201) => problems.push(format!(
                 "in-flight {product}: {} ({}) instead of its answer",
                 a.label(),
                 a.error.as_deref().unwrap_or("")
-            ));
+            )),
+            // Dropped, not hung: the connection closes with the process.
+            Runtime::Spin if a.label() != "no answer (connection)" => problems.push(format!(
+                "in-flight {product}: {} ({}); spin up 3.5.1 closes in-flight connections \
+                 on SIGTERM (if it now drains, update docs/api.md#runtime-notes and this test)",
+                a.label(),
+                a.error.as_deref().unwrap_or("")
+            )),
+            _ => {}
         }
     }
     if newcomer.status.is_some() || newcomer.elapsed > Duration::from_secs(2) {
@@ -203,7 +240,9 @@ async fn graceful_shutdown(target: Svc) {
     let all: Vec<&(String, Answer)> = load.iter().chain(held_answers.iter()).collect();
     for (product, a) in &all {
         let is_stored = stored.contains(product);
-        if a.is_2xx() != is_stored {
+        let unknown_outcome =
+            runtime == Runtime::Spin && target == Svc::Gateway && a.status.is_none();
+        if a.is_2xx() != is_stored && !unknown_outcome {
             problems.push(format!(
                 "{product}: answered {} but stored: {is_stored} (an accepted request lost its answer, or an acknowledged write was lost)",
                 a.label()
@@ -226,7 +265,11 @@ async fn graceful_shutdown(target: Svc) {
         .filter(|a| a.started <= sigterm_at)
         .collect();
     record_figures(
-        &format!("axum_{}_sigterm", target.name().replace('-', "_")),
+        &format!(
+            "{}_{}_sigterm",
+            runtime.name(),
+            target.name().replace('-', "_")
+        ),
         json!({
             "in_flight_at_sigterm": IN_FLIGHT,
             "in_flight_answered": status_counts(held_answers.iter().map(|(_, a)| a)),

@@ -3,14 +3,15 @@
 # the Spin components, measured one after the other with the same k6 scripts, data and settings,
 # ending in results/<UTC timestamp>/report.md with SVG charts.
 #
-#   scripts/bench-local.sh [--quick] [--spin-host] [--stacks axum,spin] [--out DIR]
+#   scripts/bench-local.sh [--quick] [--stacks axum,spin,spin-combined] [--out DIR]
 #
-#   --quick       short runs (about 2-3 minutes with both stacks on 2 cores, once built): checks
+#   --quick       short runs (about 3-4 minutes with all stacks on 2 cores, once built): checks
 #                 the pipeline end to end; the numbers are indicative only
-#   --spin-host   run the Spin components in the project's wasmtime TEST HOST (tests/spin-host)
-#                 instead of `spin up`; that column is labelled spin-testhost everywhere, never
-#                 "spin": it is not Spin
-#   --stacks      restrict to some of: axum, spin (default both)
+#   --stacks      restrict to some of: axum, spin, spin-combined (default all three). `spin` is
+#                 the headline Spin column: three `spin up`s, one per service manifest, talking
+#                 HTTP as on Kubernetes (and as the three Axum processes do); `spin-combined` is
+#                 the variant row: one `spin up` of spin-crm/spin.toml, the services chained
+#                 in-process (cold start, memory and the inter-service path only)
 #   --out DIR     results folder (default results/<UTC timestamp>)
 #
 # What it does: finds or starts Postgres (DATABASE_URL; else 127.0.0.1:5432; else a throwaway
@@ -21,7 +22,8 @@
 # idle RSS, the k6 suites (load with RSS/CPU sampling, cpu-bound at several n, scale, error,
 # ping-db), sizes; finally summary.json (scripts/lib/summarize.py) and report.md + charts
 # (crm-bench report). Everything it started is stopped at exit, Ctrl-C and failure included.
-# The Spin column needs `spin` (3.5.1: `devbox shell`) on PATH, or --spin-host.
+# The Spin columns run on the real Spin CLI 3.5.1, found by scripts/lib/spin.sh (SPIN_BIN,
+# PATH, or Spin's release downloaded into ~/.cache/crm); never on a stand-in.
 #
 # Env overrides: VUS, DURATION, SCALE_LEVELS, LEVEL_DURATION, COMPUTE_PAIRS ("ITER_N:REC_N ..."),
 # COMPUTE_DURATION, COLD_RUNS, SEED_ROWS ("CUSTOMERS:ORDERS"), CARGO_TARGET_DIR.
@@ -38,13 +40,11 @@ cd "$CRM_ROOT"
 LIB="$CRM_ROOT/scripts/lib"
 
 QUICK=0
-SPIN_HOST=0
-WANT_STACKS=(axum spin)
+WANT_STACKS=(axum spin spin-combined)
 RUN_DIR=""
 while (($#)); do
   case "$1" in
     --quick) QUICK=1; shift ;;
-    --spin-host) SPIN_HOST=1; shift ;;
     --stacks) IFS=, read -r -a WANT_STACKS <<<"${2:?--stacks needs a value}"; shift 2 ;;
     --out) RUN_DIR=${2:?--out needs a value}; shift 2 ;;
     -h | --help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -94,20 +94,11 @@ LABELS=()
 declare -A RUNTIME=()
 SPIN_NOTE=""
 want axum && { LABELS+=(axum); RUNTIME[axum]=axum; }
-if want spin; then
-  if ((SPIN_HOST)); then
-    LABELS+=(spin-testhost)
-    RUNTIME[spin-testhost]=spin
-    SPIN_NOTE="Spin column: the Spin components in the wasmtime TEST HOST (label spin-testhost) — not Spin"
-  elif command -v spin >/dev/null; then
-    LABELS+=(spin)
-    RUNTIME[spin]=spin-cli
-    SPIN_NOTE="Spin column: $(spin --version 2>/dev/null | head -n 1), three \`spin up\` processes"
-    [[ "$(spin --version 2>/dev/null)" == *" 3.5."* ]] ||
-      crm_log "warning: the project pins Spin 3.5.1; this is $(spin --version 2>/dev/null | head -n 1)"
-  else
-    SPIN_NOTE="Spin column SKIPPED: no \`spin\` on PATH. Get Spin 3.5.1 with \`devbox shell\` (devbox.json pins it; see docs/k3d.md) or https://spinframework.dev/install, then rerun; or pass --spin-host to run the components in the wasmtime test host (labelled spin-testhost, not Spin)"
-  fi
+if want spin || want spin-combined; then
+  crm_spin_ensure || crm_die "the Spin columns need Spin 3.5.1 (above); or measure Axum alone with --stacks axum"
+  want spin && { LABELS+=(spin); RUNTIME[spin]=spin; }
+  want spin-combined && { LABELS+=(spin-combined); RUNTIME[spin-combined]=spin-combined; }
+  SPIN_NOTE="Spin columns: $("$CRM_SPIN" --version | cut -d' ' -f1,2) ($CRM_SPIN); spin = three \`spin up\` (one per service manifest), spin-combined = one \`spin up\` of spin-crm/spin.toml"
 fi
 ((${#LABELS[@]})) || crm_die "nothing to measure (--stacks ${WANT_STACKS[*]})"
 crm_log "$SPIN_NOTE"
@@ -174,12 +165,10 @@ step_postgres() {
 
 step_build() {
   # Separate invocations: building packages together unifies their dependencies' features,
-  # which would rebuild the (heavy) test host, or crm-bench, whenever it is built alongside the
-  # services (scripts/test.sh and scripts/report.sh build them alone).
+  # which would rebuild crm-bench whenever it is built alongside the services
+  # (scripts/test.sh and scripts/report.sh build them alone).
   local build
-  for build in "-p axum-gateway -p axum-customer-service -p axum-order-service" "-p crm-bench" \
-    "-p crm-spin-host"; do
-    [[ "$build" != *crm-spin-host* || " ${LABELS[*]} " == *" spin-testhost "* ]] || continue
+  for build in "-p axum-gateway -p axum-customer-service -p axum-order-service" "-p crm-bench"; do
     crm_log "cargo build --release $build (target: $CARGO_TARGET_DIR)"
     # shellcheck disable=SC2086 # $build is a list of words
     cargo build --release --locked $build >>"$CRM_LOG_DIR/build.log" 2>&1 ||
@@ -211,7 +200,7 @@ step_environment() {
     --setting "compute_duration=$COMPUTE_DURATION" --setting "coldstart_runs=$COLD_RUNS (+1 warm-up)" \
     --setting "seed_rows=$SEED_ROWS (customers:orders, SQL generate_series)" \
     --setting "k6_seed=$K6_SEED_CUSTOMERS customers, $K6_SEED_ORDERS orders (through the API)" \
-    --setting "build=cargo --release (axum-crm, crm-spin-host); wasm32-wasip1 release + wasm-opt -Oz" \
+    --setting "build=cargo --release (axum-crm); wasm32-wasip1 release + wasm-opt -Oz" \
     --setting "db_pool_max_axum=${DB_POOL_MAX:-5 (default)}" \
     --setting "postgres_server=$pg_version" \
     --setting "cpu_sharing=k6 and the stack share $(nproc) cores; stacks measured one after the other" \
@@ -308,8 +297,7 @@ step_coldstart() {
   done
   rm -f "$dir/.coldstart.timing"
   local note=""
-  [ "$label" = spin-testhost ] && note="wasmtime compile cache on (the test host's default): the warm-up run compiled the components"
-  [ "$label" = spin ] && note="Spin's own defaults (its wasmtime compile cache); the warm-up run filled it"
+  [[ "$label" != spin* ]] || note="Spin's own defaults: spin up keeps compiled components in wasmtime's cache (~/.cache/wasmtime), which the warm-up run filled; a start with an empty cache also compiles them (docs/benchmark.md)"
   python3 "$LIB/bench-local.py" coldstart --stack "$label" --runs "$runs_file" \
     --healthz "http://127.0.0.1:<gateway port>/healthz" --db "http://127.0.0.1:<gateway port>/customers/1" \
     --out "$dir/coldstart.json" ${note:+--note "$note"} && rm -f "$runs_file"
@@ -320,6 +308,7 @@ step_start() {
   gw=$(crm_free_port); cs=$(crm_free_port); os=$(crm_free_port)
   crm_stack_spawn "${RUNTIME[$label]}" "${DB_OF[$label]}" "$gw" "$cs" "$os"
   STACK_PIDS_NOW=("${CRM_STACK_PIDS[@]}")
+  [ "$label" != spin-combined ] || { cs=$gw; os=$gw; }
   if ! crm_stack_wait "$gw" "$cs" "$os" 120; then
     STACK_DOWN[$label]=1
     crm_stop_all
@@ -418,12 +407,7 @@ step_artifacts() {
         --file "order-service=$CRM_BIN_DIR/axum-order-service" --out "$dir/artifacts.json"
       ;;
     *)
-      local rt
-      if [ "$label" = spin-testhost ]; then
-        rt="wasmtime-test-host=$CRM_BIN_DIR/crm-spin-host"
-      else
-        rt="spin-cli=$(command -v spin || true)"
-      fi
+      local rt="spin-cli=$CRM_SPIN"
       python3 "$LIB/artifacts.py" --stack spin >"$dir/artifacts.wasm.json" &&
         python3 "$LIB/bench-local.py" artifacts --stack "$label" --kind wasm \
           --from-json "$dir/artifacts.wasm.json" --runtime "$rt" --out "$dir/artifacts.json" &&
@@ -461,12 +445,14 @@ for label in "${LABELS[@]}"; do
   plan 3 "$label: start the stack" step_start "$label"
   plan $((IDLE_SECONDS + 1)) "$label: idle RSS (${IDLE_SECONDS}s)" step_idle "$label"
   plan "$est_load" "$label: k6 load (read, write, inter_service, mixed; ${VUS} VUs × $DURATION) + RSS under load" step_load "$label" "$est_load"
-  plan $((${#pairs[@]} * est_cpu)) "$label: k6 cpu-bound at n = ${COMPUTE_PAIRS} (iterative:recursive)" step_compute "$label" "$est_cpu"
-  plan "$est_scale" "$label: k6 scale (clients $SCALE_LEVELS × $LEVEL_DURATION)" bench_k6 "$label" scale - "$est_scale" SCALE_LEVELS="$SCALE_LEVELS" LEVEL_DURATION="$LEVEL_DURATION" LEVEL_GAP="$LEVEL_GAP"
-  plan "$est_one" "$label: k6 error paths" bench_k6 "$label" error - "$est_one"
-  plan "$est_one" "$label: k6 ping-db" bench_k6 "$label" ping-db - "$est_one"
+  if [ "$label" != spin-combined ]; then
+    plan $((${#pairs[@]} * est_cpu)) "$label: k6 cpu-bound at n = ${COMPUTE_PAIRS} (iterative:recursive)" step_compute "$label" "$est_cpu"
+    plan "$est_scale" "$label: k6 scale (clients $SCALE_LEVELS × $LEVEL_DURATION)" bench_k6 "$label" scale - "$est_scale" SCALE_LEVELS="$SCALE_LEVELS" LEVEL_DURATION="$LEVEL_DURATION" LEVEL_GAP="$LEVEL_GAP"
+    plan "$est_one" "$label: k6 error paths" bench_k6 "$label" error - "$est_one"
+    plan "$est_one" "$label: k6 ping-db" bench_k6 "$label" ping-db - "$est_one"
+  fi
   plan 1 "$label: stop" step_stop "$label"
-  plan 1 "$label: artifact sizes" step_artifacts "$label"
+  [ "$label" = spin-combined ] || plan 1 "$label: artifact sizes" step_artifacts "$label"
 done
 plan 3 "summary.json and report" step_report
 

@@ -20,7 +20,7 @@ Python standard library only; the result files follow docs/results-schema.md.
       [--note TEXT]
   bench-local.py artifacts --stack LABEL --kind binary --file NAME=PATH ...
                            [--from-json ARTIFACTS.json] [--runtime KIND=PATH] --out FILE
-      sizes of what a stack runs; "runtime" (the Spin CLI, the test host) is listed apart.
+      sizes of what a stack runs; "runtime" (the Spin CLI) is listed apart.
   bench-local.py compute --stack LABEL --out FILE K6_JSON ...
       /compute at several n: one point per (algo, n) from k6 cpu-bound summaries.
 """

@@ -15,8 +15,11 @@
 #   crm_stack_spawn RUNTIME DATABASE_URL GW_PORT CS_PORT OS_PORT
 #                                         starts only the main topology on those ports and
 #                                         returns at once (no waiting: cold-start timing);
-#                                         sets CRM_STACK_PIDS ("service=pid" words).
-#   crm_stack_wait GW_PORT CS_PORT OS_PORT [SECONDS]   until all three are ready.
+#                                         sets CRM_STACK_PIDS ("service=pid" words). RUNTIME
+#                                         spin-combined: one `spin up` of spin-crm/spin.toml on
+#                                         GW_PORT (the other two ports unused).
+#   crm_stack_wait GW_PORT CS_PORT OS_PORT [SECONDS]   until all three are ready (the same port
+#                                         three times for spin-combined).
 #
 # Axum binaries come from $CRM_BIN_DIR (default $CARGO_TARGET_DIR/debug); the Spin components
 # (built by scripts/build-wasm.sh) run under the real Spin CLI, found by scripts/lib/spin.sh.
@@ -172,6 +175,14 @@ crm_stack_spawn() {
   local runtime=$1 db=$2 gw=$3 cs=$4 os=$5
   local cs_url="http://127.0.0.1:$cs" os_url="http://127.0.0.1:$os" none="http://127.0.0.1:9"
   CRM_STACK_PIDS=()
+  if [ "$runtime" = spin-combined ]; then
+    # One application: only the gateway's port is used.
+    local db_env
+    mapfile -t db_env < <(crm_spin_db_env "$db")
+    crm_spin_up spin-combined "$gw" "$CRM_ROOT/spin-crm/spin.toml" "${db_env[@]}" || return 1
+    CRM_STACK_PIDS+=("spin=$CRM_LAST_PID")
+    return 0
+  fi
   crm_service "$runtime" customer-service "$runtime-customer-service" "$cs" "$db" "$none" "$none" 2000
   CRM_STACK_PIDS+=("customer-service=$CRM_LAST_PID")
   crm_service "$runtime" order-service "$runtime-order-service" "$os" "$db" "$cs_url" "$none" 2000

@@ -58,7 +58,7 @@ def stack_summary(results_dir, label, problems, kind=None):
         parsed["file"] = rel
         out["k6"][test] = parsed
         runtime = parsed.get("runtime")
-        # A label may qualify the runtime that answers: "spin-testhost" is answered by "spin".
+        # A label may qualify the runtime that answers: "spin-combined" is answered by "spin".
         if runtime not in (None, "unknown") and label != runtime and not label.startswith(runtime + "-"):
             # The label is a directory name; the runtime is what answered. A mismatch means the
             # wrong gateway was measured, which must not go unnoticed.

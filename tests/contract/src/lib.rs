@@ -19,8 +19,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub const MAX_BODY_BYTES: usize = 65_536;
 /// The largest id (i64::MAX); ids are 1..=this.
 pub const MAX_ID: i64 = i64::MAX;
-/// Upper bound for one ordinary request. Generous because the Spin stack may run unoptimised
-/// in a test host and `/compute` is CPU-bound; it exists only so that a hang fails the test.
+/// Upper bound for one ordinary request. Generous because `/compute` is CPU-bound and the
+/// machine may be busy; it exists only so that a hang fails the test.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// How much later than the configured upstream timeout a 504 may arrive before we call it a hang.
 const FAULT_MARGIN: Duration = Duration::from_secs(5);

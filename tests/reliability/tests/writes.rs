@@ -16,7 +16,8 @@ use serde_json::json;
 /// The stacks' own default upstream timeout (the Postgres restart runs with it).
 const UPSTREAM_TIMEOUT_MS: u64 = 2000;
 /// Without faults nothing may fail, and that is about writes, not speed: a generous timeout
-/// keeps a slow machine (the Spin test host is a debug build) from turning latency into 504s.
+/// keeps a slow machine (2 cores shared with Postgres and the load) from turning latency into
+/// 504s.
 const NO_FAULT_UPSTREAM_TIMEOUT_MS: u64 = 10_000;
 /// Concurrent writers.
 const LOAD_WORKERS: usize = 32;

@@ -16,7 +16,7 @@ fn color(name: &str, index: usize) -> RGBColor {
     match name {
         "axum" => RGBColor(0x1f, 0x77, 0xb4),
         "spin" => RGBColor(0xff, 0x7f, 0x0e),
-        "spin-testhost" => RGBColor(0x94, 0x67, 0xbd),
+        "spin-combined" => RGBColor(0x94, 0x67, 0xbd),
         _ => [
             RGBColor(0x2c, 0xa0, 0x2c),
             RGBColor(0xd6, 0x27, 0x28),
@@ -28,7 +28,7 @@ fn color(name: &str, index: usize) -> RGBColor {
 /// The legend says what a label is when the label alone could mislead.
 pub fn legend_name(name: &str) -> String {
     match name {
-        "spin-testhost" => "spin-testhost (wasmtime test host, not Spin)".to_string(),
+        "spin-combined" => "spin-combined (one spin up, chained in-process)".to_string(),
         other => other.to_string(),
     }
 }

@@ -96,7 +96,7 @@ mod tests {
         assert!(md.contains("![Latency percentiles, scenario read"));
         let svg = std::fs::read_to_string(dir.join("charts/latency-read.svg")).unwrap();
         assert!(svg.starts_with("<svg"));
-        assert!(svg.contains("spin-testhost (wasmtime test host, not Spin)"));
+        assert!(svg.contains("spin-combined (one spin up, chained in-process)"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

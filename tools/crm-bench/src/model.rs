@@ -145,7 +145,7 @@ pub struct AvgMax {
 pub struct Artifacts {
     pub total_bytes: Option<f64>,
     pub items: NullableMap<Artifact>,
-    /// What runs the artifacts and is not counted in total_bytes (the Spin CLI, the test host).
+    /// What runs the artifacts and is not counted in total_bytes (the Spin CLI).
     pub runtime: Option<Artifact>,
 }
 

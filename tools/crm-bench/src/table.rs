@@ -217,7 +217,7 @@ mod tests {
         let stacks = vec![
             "axum".to_string(),
             "spin".to_string(),
-            "spin-testhost".to_string(),
+            "spin-combined".to_string(),
         ];
         let mut t = Comparison::new(&["scenario", "figure"], &stacks);
         t.push(Row::new(
@@ -232,9 +232,9 @@ mod tests {
                 "figure",
                 "axum",
                 "spin",
-                "spin-testhost",
+                "spin-combined",
                 "spin ÷ axum",
-                "spin-testhost ÷ axum"
+                "spin-combined ÷ axum"
             ]
         );
         assert_eq!(

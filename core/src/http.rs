@@ -1,4 +1,4 @@
-//! What both stacks' HTTP edges share: header names, routes and their allowed methods, the body
+//! What both stacks' HTTP edges share: header names, the route table, the body
 //! checks in contract order, and the small fixed documents (health, ping, pages).
 
 use serde::de::DeserializeOwned;
@@ -48,22 +48,93 @@ impl Service {
     }
 }
 
-/// The routes of the contract with the methods each allows (the `allow` header of a 405).
-pub mod routes {
-    pub const CUSTOMERS: &str = "/customers";
-    pub const CUSTOMERS_ALLOW: &str = "GET, POST";
-    pub const CUSTOMER_PING: &str = "/customers/ping";
-    pub const CUSTOMER_PING_ALLOW: &str = "GET";
-    pub const CUSTOMER_PREFIX: &str = "/customers/";
-    pub const CUSTOMER_ALLOW: &str = "GET, PUT, DELETE";
-    pub const ORDERS: &str = "/orders";
-    pub const ORDERS_ALLOW: &str = "GET, POST";
-    pub const ORDER_PREFIX: &str = "/orders/";
-    pub const ORDER_ALLOW: &str = "GET, PUT, DELETE";
-    pub const COMPUTE: &str = "/compute";
-    pub const HEALTHZ: &str = "/healthz";
-    pub const READYZ: &str = "/readyz";
-    pub const GET_ONLY: &str = "GET";
+/// The contract's routes: each path pattern with the methods it allows. Both stacks route from
+/// this table: Axum registers [`Route::pattern`] and answers other methods with
+/// [`Route::not_allowed`]; Spin resolves paths with [`resolve`] and checks [`Route::allows`]
+/// before dispatching. The `allow` list is the only place a route's methods are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Customers,
+    CustomerPing,
+    Customer,
+    Orders,
+    Order,
+    Compute,
+    Healthz,
+    Readyz,
+}
+
+impl Route {
+    /// The path, with `{id}` for the one parameter (axum's syntax, which [`resolve`] reads).
+    pub const fn pattern(self) -> &'static str {
+        match self {
+            Route::Customers => "/customers",
+            Route::CustomerPing => "/customers/ping",
+            Route::Customer => "/customers/{id}",
+            Route::Orders => "/orders",
+            Route::Order => "/orders/{id}",
+            Route::Compute => "/compute",
+            Route::Healthz => "/healthz",
+            Route::Readyz => "/readyz",
+        }
+    }
+
+    /// The methods the route allows, as the `allow` header of its 405 lists them.
+    pub const fn allow(self) -> &'static str {
+        match self {
+            Route::Customers | Route::Orders => "GET, POST",
+            Route::Customer | Route::Order => "GET, PUT, DELETE",
+            Route::CustomerPing | Route::Compute | Route::Healthz | Route::Readyz => "GET",
+        }
+    }
+
+    /// Whether `method` (upper case, as on the wire) is one the route serves. HEAD is not:
+    /// the contract answers it 405 like any other unlisted method.
+    pub fn allows(self, method: &str) -> bool {
+        self.allow().split(", ").any(|m| m == method)
+    }
+
+    /// The 405 for any other method.
+    pub fn not_allowed(self) -> ApiError {
+        ApiError::method_not_allowed(self.allow())
+    }
+
+    /// `Some(param)` when `path` is this route (`param` is the `{id}` segment, if any). Segments
+    /// compare exactly, so `/customers/`, `/customers//1` and `/customers/1/` match nothing.
+    pub fn match_path(self, path: &str) -> Option<Option<&str>> {
+        let mut param = None;
+        let mut segments = path.strip_prefix('/')?.split('/');
+        for expected in self.pattern()[1..].split('/') {
+            let segment = segments.next().filter(|s| !s.is_empty())?;
+            if expected.starts_with('{') {
+                param = Some(segment);
+            } else if segment != expected {
+                return None;
+            }
+        }
+        segments.next().is_none().then_some(param)
+    }
+}
+
+/// The routes each service serves itself (the gateway forwards the collections unseen).
+pub const CUSTOMER_SERVICE_ROUTES: &[Route] = &[
+    Route::Customers,
+    Route::CustomerPing,
+    Route::Customer,
+    Route::Healthz,
+    Route::Readyz,
+];
+pub const ORDER_SERVICE_ROUTES: &[Route] =
+    &[Route::Orders, Route::Order, Route::Healthz, Route::Readyz];
+pub const GATEWAY_ROUTES: &[Route] = &[Route::Compute, Route::Healthz, Route::Readyz];
+
+/// The first of `routes` that `path` names, and its parameter. Literal routes are listed before
+/// the parameterised ones they overlap (`/customers/ping` before `/customers/{id}`), as axum
+/// prefers them too.
+pub fn resolve<'p>(routes: &[Route], path: &'p str) -> Option<(Route, Option<&'p str>)> {
+    routes
+        .iter()
+        .find_map(|route| route.match_path(path).map(|param| (*route, param)))
 }
 
 /// Whether a `content-type` names JSON: `application/json` (any parameters, any case) or a
@@ -161,6 +232,46 @@ mod tests {
 
     fn code(r: Result<Probe, ApiError>) -> ErrorCode {
         r.unwrap_err().code
+    }
+
+    #[test]
+    fn paths_resolve_to_routes_and_their_parameter() {
+        let r = |path| resolve(CUSTOMER_SERVICE_ROUTES, path);
+        assert_eq!(r("/customers"), Some((Route::Customers, None)));
+        assert_eq!(r("/customers/ping"), Some((Route::CustomerPing, None)));
+        assert_eq!(r("/customers/42"), Some((Route::Customer, Some("42"))));
+        assert_eq!(r("/customers/abc"), Some((Route::Customer, Some("abc"))));
+        assert_eq!(r("/readyz"), Some((Route::Readyz, None)));
+        for none in [
+            "/",
+            "",
+            "/customers/",
+            "/customers//1",
+            "//customers",
+            "/customers/1/",
+            "/customers/1/x",
+            "/orders",
+            "/customersx",
+        ] {
+            assert_eq!(r(none), None, "{none}");
+        }
+        assert_eq!(
+            resolve(ORDER_SERVICE_ROUTES, "/orders/7"),
+            Some((Route::Order, Some("7")))
+        );
+    }
+
+    #[test]
+    fn allow_lists_are_the_dispatchable_methods() {
+        assert!(Route::Customers.allows("POST"));
+        assert!(!Route::Customers.allows("PUT"));
+        assert!(Route::Order.allows("DELETE"));
+        assert!(!Route::Healthz.allows("HEAD"));
+        assert!(!Route::Healthz.allows("get"));
+        assert_eq!(
+            Route::Customer.not_allowed().allow,
+            Some("GET, PUT, DELETE")
+        );
     }
 
     #[test]

@@ -65,6 +65,22 @@ impl ServerTiming {
         self.durations.iter().all(Option::is_none)
     }
 
+    /// The header a handler's answer carries, given the handler's duration so far: `compute`
+    /// alone for `/compute` (as the contract shows it); every phase plus `total` when the
+    /// request touched Postgres or an upstream; none for health answers and early 4xx.
+    pub fn answer_header(&mut self, handler: Duration) -> Option<String> {
+        if let Some(compute) = self.get(Phase::Compute) {
+            return Some(entry(Phase::Compute.name(), compute));
+        }
+        let touched = [Phase::Conn, Phase::Query, Phase::Verify]
+            .into_iter()
+            .any(|phase| self.get(phase).is_some());
+        touched.then(|| {
+            self.add(Phase::Total, handler);
+            self.header_value()
+        })
+    }
+
     /// `conn;dur=0.412, query;dur=1.203, ser;dur=0.020, total;dur=1.700`.
     pub fn header_value(&self) -> String {
         Phase::ALL
@@ -111,6 +127,27 @@ mod tests {
         assert_eq!(
             t.header_value(),
             "conn;dur=0.412, query;dur=1.203, verify;dur=2.001, ser;dur=0.020, total;dur=3.801"
+        );
+    }
+
+    #[test]
+    fn answers_carry_compute_alone_all_phases_with_total_or_nothing() {
+        let ms = Duration::from_millis;
+        let mut t = ServerTiming::new();
+        t.add(Phase::Ser, ms(1));
+        assert_eq!(t.answer_header(ms(2)), None);
+
+        let mut t = ServerTiming::new();
+        t.add(Phase::Compute, ms(3));
+        t.add(Phase::Ser, ms(1));
+        assert_eq!(t.answer_header(ms(9)).as_deref(), Some("compute;dur=3.000"));
+
+        let mut t = ServerTiming::new();
+        t.add(Phase::Verify, ms(2));
+        t.add(Phase::Ser, ms(1));
+        assert_eq!(
+            t.answer_header(ms(4)).as_deref(),
+            Some("verify;dur=2.000, ser;dur=1.000, total;dur=4.000")
         );
     }
 

@@ -1,8 +1,28 @@
 //! What a service does with an upstream's answer: the gateway's pass-through rule and the
 //! order service's customer check (docs/api.md#pass-through-rules, #the-customer-check).
 
+use std::time::Duration;
+
 use crate::error::{contract_error_code, ErrorCode};
 use crate::ApiError;
+
+/// How long a service waits for an upstream's complete answer unless configured otherwise
+/// (`UPSTREAM_TIMEOUT_MS`, Spin variable `upstream_timeout_ms`).
+pub const DEFAULT_TIMEOUT_MS: u64 = 2000;
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(DEFAULT_TIMEOUT_MS);
+
+/// A timeout setting as both stacks read it: `""` → [`DEFAULT_TIMEOUT`]; `"500"` → 500 ms;
+/// anything else (`0`, `-1`, `2s`) → `None`.
+pub fn parse_timeout_ms(raw: &str) -> Option<Duration> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Some(DEFAULT_TIMEOUT);
+    }
+    raw.parse::<u64>()
+        .ok()
+        .filter(|ms| *ms > 0)
+        .map(Duration::from_millis)
+}
 
 /// Response headers the gateway copies from an upstream (`server-timing` gets `gw` appended).
 pub const PASSED_THROUGH_HEADERS: [&str; 6] = [
@@ -115,6 +135,15 @@ mod tests {
             customer_check(1, 400).unwrap_err().code,
             ErrorCode::UpstreamUnavailable
         );
+    }
+
+    #[test]
+    fn timeouts() {
+        assert_eq!(parse_timeout_ms(""), Some(DEFAULT_TIMEOUT));
+        assert_eq!(parse_timeout_ms(" 500 "), Some(Duration::from_millis(500)));
+        for bad in ["0", "-1", "2s", "1.5"] {
+            assert_eq!(parse_timeout_ms(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -6,9 +6,9 @@ use axum::http::header::{ALLOW, CONTENT_TYPE};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
-use axum::BoxError;
+use axum::{BoxError, Router};
 use bytes::Bytes;
-use crm_core::http::CONTENT_TYPE_JSON;
+use crm_core::http::{Route, CONTENT_TYPE_JSON};
 use crm_core::{ApiError, ErrorCode};
 
 /// An [`ApiError`] that axum can answer with: the status its code fixes, the JSON document,
@@ -60,13 +60,29 @@ pub async fn not_found() -> AppError {
     AppError(ApiError::not_found())
 }
 
-/// A route's method router with the contract's 405: any other method, HEAD included (axum would
-/// otherwise serve HEAD with the GET handler), answers `method_not_allowed` with `allow`.
-pub fn methods<S>(allow: &'static str, router: MethodRouter<S>) -> MethodRouter<S>
+/// Registering a route of core's table: its pattern, its handlers, and the contract's 405 for
+/// every other method.
+pub trait ContractRoutes<S> {
+    fn contract_route(self, route: Route, handlers: MethodRouter<S>) -> Self;
+}
+
+impl<S> ContractRoutes<S> for Router<S>
 where
     S: Clone + Send + Sync + 'static,
 {
-    let refuse = move || async move { AppError(ApiError::method_not_allowed(allow)) };
+    fn contract_route(self, route: Route, handlers: MethodRouter<S>) -> Self {
+        self.route(route.pattern(), methods(route, handlers))
+    }
+}
+
+/// A route's method router with the contract's 405: any other method, HEAD included (axum would
+/// otherwise serve HEAD with the GET handler), answers `method_not_allowed` with the route's
+/// `allow` from core's table.
+pub fn methods<S>(route: Route, router: MethodRouter<S>) -> MethodRouter<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let refuse = move || async move { AppError(route.not_allowed()) };
     router.head(refuse).fallback(refuse)
 }
 

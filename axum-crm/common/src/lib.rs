@@ -10,6 +10,6 @@ pub mod serve;
 pub mod timing;
 pub mod upstream;
 
-pub use error::{methods, AppError};
+pub use error::{methods, AppError, ContractRoutes};
 pub use extract::{Id, JsonBody, LimitedBody};
 pub use timing::{Reply, Timer};

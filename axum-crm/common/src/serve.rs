@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::routing::{get, MethodRouter};
 use axum::Router;
-use crm_core::http::{routes, Health, Runtime, Service, HEADER_RUNTIME, HEADER_SERVICE};
+use crm_core::http::{Health, Route, Runtime, Service, HEADER_RUNTIME, HEADER_SERVICE};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -126,7 +126,7 @@ where
     S: Clone + Send + Sync + 'static,
 {
     methods(
-        routes::GET_ONLY,
+        Route::Healthz,
         get(move || async move {
             Timer::start().finish(Ok(Reply::ok(Health::ok(service, Runtime::Axum))))
         }),

@@ -1,7 +1,7 @@
 //! Per-request timing (`server-timing`) and the success answers handlers build.
 
 use std::future::Future;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::http::header::LOCATION;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
@@ -78,14 +78,18 @@ impl Timer {
         output
     }
 
+    /// Adds a duration measured elsewhere (`/compute` measures on the blocking pool).
+    pub fn record(&mut self, phase: Phase, duration: Duration) {
+        self.timing.add(phase, duration);
+    }
+
     pub fn timing(&self) -> &ServerTiming {
         &self.timing
     }
 
-    /// The answer: the document with `ser` measured, or the error; `server-timing` (with
-    /// `total`) whenever a phase was measured, i.e. Postgres or an upstream was touched.
+    /// The answer: the document with `ser` measured, or the error; `server-timing` as core's
+    /// [`ServerTiming::answer_header`] decides.
     pub fn finish<T: Serialize>(mut self, result: Result<Reply<T>, ApiError>) -> Response {
-        let touched = !self.timing.is_empty();
         let mut response = match result {
             Ok(reply) => {
                 let mut response = match &reply.body {
@@ -110,9 +114,8 @@ impl Timer {
             }
             Err(err) => error_response(&err),
         };
-        if touched {
-            self.timing.add(Phase::Total, self.started.elapsed());
-            set_server_timing(&mut response, &self.timing.header_value());
+        if let Some(value) = self.timing.answer_header(self.started.elapsed()) {
+            set_server_timing(&mut response, &value);
         }
         response
     }
@@ -129,7 +132,6 @@ pub fn set_server_timing(response: &mut Response, value: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn header(r: &Response) -> Option<String> {
         r.headers()

@@ -5,7 +5,7 @@ use axum::response::Response;
 use axum_common::db::{query, Db};
 use axum_common::{Id, JsonBody, Reply, Timer};
 use crm_core::customer::{Customer, CustomerInput};
-use crm_core::http::{location, routes, Page, Ping};
+use crm_core::http::{location, Page, Ping, Route};
 use crm_core::params::parse_paging;
 use crm_core::timing::{millis, Phase};
 use crm_core::{sql, ApiError};
@@ -44,7 +44,7 @@ pub async fn create(State(db): State<Db>, JsonBody(input): JsonBody<CustomerInpu
         .await?;
         let created = customer(&row)?;
         Ok(Reply::created(
-            location(routes::CUSTOMERS, created.id),
+            location(Route::Customers.pattern(), created.id),
             created,
         ))
     }

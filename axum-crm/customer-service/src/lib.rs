@@ -7,9 +7,9 @@ use axum::routing::get;
 use axum::Router;
 use axum_common::config::{ConfigError, Source};
 use axum_common::db::{Db, DbConfig};
-use axum_common::methods;
 use axum_common::serve::{contract_router, healthz, ServerConfig};
-use crm_core::http::{routes, Service};
+use axum_common::ContractRoutes;
+use crm_core::http::{Route, Service};
 
 pub mod customers;
 
@@ -37,31 +37,19 @@ impl Config {
 /// `request_timeout` is answered 503 `database_unavailable` (Postgres is all it waits on).
 pub fn app(db: Db, request_timeout: Duration) -> Router {
     let routes = Router::new()
-        .route(
-            routes::CUSTOMERS,
-            methods(
-                routes::CUSTOMERS_ALLOW,
-                get(customers::list).post(customers::create),
-            ),
+        .contract_route(
+            Route::Customers,
+            get(customers::list).post(customers::create),
         )
-        .route(
-            routes::CUSTOMER_PING,
-            methods(routes::CUSTOMER_PING_ALLOW, get(customers::ping)),
+        .contract_route(Route::CustomerPing, get(customers::ping))
+        .contract_route(
+            Route::Customer,
+            get(customers::get)
+                .put(customers::update)
+                .delete(customers::delete),
         )
-        .route(
-            "/customers/{id}",
-            methods(
-                routes::CUSTOMER_ALLOW,
-                get(customers::get)
-                    .put(customers::update)
-                    .delete(customers::delete),
-            ),
-        )
-        .route(routes::HEALTHZ, healthz(SERVICE))
-        .route(
-            routes::READYZ,
-            methods(routes::GET_ONLY, get(customers::readyz)),
-        )
+        .route(Route::Healthz.pattern(), healthz(SERVICE))
+        .contract_route(Route::Readyz, get(customers::readyz))
         .with_state(db);
     contract_router(
         routes,

@@ -145,7 +145,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     let healthy = |base: &str| {
         let request = state
             .http
-            .get(join_url(base, crm_core::http::routes::HEALTHZ));
+            .get(join_url(base, crm_core::http::Route::Healthz.pattern()));
         async move {
             matches!(upstream::call(request).await, Ok(answer) if answer.status == StatusCode::OK)
         }

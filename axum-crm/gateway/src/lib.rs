@@ -7,9 +7,10 @@ use axum::http::StatusCode;
 use axum::routing::{any, get};
 use axum::Router;
 use axum_common::config::{self, ConfigError, Source};
-use axum_common::methods;
 use axum_common::serve::{contract_router, healthz, ServerConfig};
-use crm_core::http::{routes, Service};
+use axum_common::ContractRoutes;
+use crm_core::http::{Route, Service};
+use crm_core::upstream::DEFAULT_TIMEOUT_MS;
 
 pub mod compute;
 pub mod forward;
@@ -23,7 +24,7 @@ pub struct Config {
     pub customer_service_url: String,
     /// `ORDER_SERVICE_URL`, default `http://127.0.0.1:8002`.
     pub order_service_url: String,
-    /// `UPSTREAM_TIMEOUT_MS`, default 2000.
+    /// `UPSTREAM_TIMEOUT_MS`, default `crm_core::upstream::DEFAULT_TIMEOUT_MS`.
     pub upstream_timeout: Duration,
 }
 
@@ -37,7 +38,7 @@ impl Config {
                 "http://127.0.0.1:8001",
             )?,
             order_service_url: config::base_url(src, "ORDER_SERVICE_URL", "http://127.0.0.1:8002")?,
-            upstream_timeout: config::millis(src, "UPSTREAM_TIMEOUT_MS", 2000)?,
+            upstream_timeout: config::millis(src, "UPSTREAM_TIMEOUT_MS", DEFAULT_TIMEOUT_MS)?,
         })
     }
 }
@@ -54,19 +55,13 @@ pub struct AppState {
 /// `upstream_timeout` (an upstream is all it waits on).
 pub fn app(state: AppState, request_timeout: Duration) -> Router {
     let routes = Router::new()
-        .route(routes::CUSTOMERS, any(forward::customers))
+        .route(Route::Customers.pattern(), any(forward::customers))
         .route("/customers/{*rest}", any(forward::customers))
-        .route(routes::ORDERS, any(forward::orders))
+        .route(Route::Orders.pattern(), any(forward::orders))
         .route("/orders/{*rest}", any(forward::orders))
-        .route(
-            routes::COMPUTE,
-            methods(routes::GET_ONLY, get(compute::compute)),
-        )
-        .route(routes::HEALTHZ, healthz(SERVICE))
-        .route(
-            routes::READYZ,
-            methods(routes::GET_ONLY, get(forward::readyz)),
-        )
+        .contract_route(Route::Compute, get(compute::compute))
+        .route(Route::Healthz.pattern(), healthz(SERVICE))
+        .contract_route(Route::Readyz, get(forward::readyz))
         .with_state(state);
     contract_router(
         routes,

@@ -8,9 +8,10 @@ use axum::routing::get;
 use axum::Router;
 use axum_common::config::{self, ConfigError, Source};
 use axum_common::db::{Db, DbConfig};
-use axum_common::methods;
 use axum_common::serve::{contract_router, healthz, ServerConfig};
-use crm_core::http::{routes, Service};
+use axum_common::ContractRoutes;
+use crm_core::http::{Route, Service};
+use crm_core::upstream::DEFAULT_TIMEOUT_MS;
 
 pub mod orders;
 
@@ -25,7 +26,7 @@ pub struct Config {
     pub db: DbConfig,
     /// `CUSTOMER_SERVICE_URL`, default `http://127.0.0.1:8001`.
     pub customer_service_url: String,
-    /// `UPSTREAM_TIMEOUT_MS`, default 2000.
+    /// `UPSTREAM_TIMEOUT_MS`, default `crm_core::upstream::DEFAULT_TIMEOUT_MS`.
     pub upstream_timeout: Duration,
 }
 
@@ -39,7 +40,7 @@ impl Config {
                 "CUSTOMER_SERVICE_URL",
                 "http://127.0.0.1:8001",
             )?,
-            upstream_timeout: config::millis(src, "UPSTREAM_TIMEOUT_MS", 2000)?,
+            upstream_timeout: config::millis(src, "UPSTREAM_TIMEOUT_MS", DEFAULT_TIMEOUT_MS)?,
         })
     }
 }
@@ -56,22 +57,13 @@ pub struct AppState {
 /// `request_timeout` is answered 503 `database_unavailable`.
 pub fn app(state: AppState, request_timeout: Duration) -> Router {
     let routes = Router::new()
-        .route(
-            routes::ORDERS,
-            methods(routes::ORDERS_ALLOW, get(orders::list).post(orders::create)),
+        .contract_route(Route::Orders, get(orders::list).post(orders::create))
+        .contract_route(
+            Route::Order,
+            get(orders::get).put(orders::update).delete(orders::delete),
         )
-        .route(
-            "/orders/{id}",
-            methods(
-                routes::ORDER_ALLOW,
-                get(orders::get).put(orders::update).delete(orders::delete),
-            ),
-        )
-        .route(routes::HEALTHZ, healthz(SERVICE))
-        .route(
-            routes::READYZ,
-            methods(routes::GET_ONLY, get(orders::readyz)),
-        )
+        .route(Route::Healthz.pattern(), healthz(SERVICE))
+        .contract_route(Route::Readyz, get(orders::readyz))
         .with_state(state);
     contract_router(
         routes,

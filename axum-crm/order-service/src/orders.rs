@@ -5,7 +5,7 @@ use axum::response::Response;
 use axum_common::db::{db_error, query};
 use axum_common::upstream::{self, upstream_error};
 use axum_common::{Id, JsonBody, Reply, Timer};
-use crm_core::http::{location, routes, Page};
+use crm_core::http::{location, Page, Route};
 use crm_core::order::{invalid_transition, NewOrderInput, Order, OrderStatus, OrderUpdateInput};
 use crm_core::params::OrderListQuery;
 use crm_core::timing::Phase;
@@ -44,7 +44,7 @@ async fn verify_customer(
 ) -> Result<(), ApiError> {
     let url = join_url(
         &state.customer_service_url,
-        &location(routes::CUSTOMERS, customer_id),
+        &location(Route::Customers.pattern(), customer_id),
     );
     let answer = t
         .time(Phase::Verify, upstream::call(state.http.get(url)))
@@ -75,7 +75,7 @@ pub async fn create(
         .await?;
         let created = order(&row)?;
         Ok(Reply::created(
-            location(routes::ORDERS, created.id),
+            location(Route::Orders.pattern(), created.id),
             created,
         ))
     }

@@ -8,7 +8,7 @@ use crm_core::http::{
     to_json, Runtime, Service, CONTENT_TYPE_JSON, HEADER_RUNTIME, HEADER_SERVER_TIMING,
     HEADER_SERVICE,
 };
-use crm_core::timing::{entry, Phase, ServerTiming};
+use crm_core::timing::{Phase, ServerTiming};
 use crm_core::ApiError;
 use serde::Serialize;
 use spin_sdk::http::Response;
@@ -103,25 +103,20 @@ impl Ctx {
         result.unwrap_or_else(|err| self.error(&err))
     }
 
-    /// Assembles the response. `server-timing` is there when the request touched Postgres or an
-    /// upstream (then with `total`), or computed; health answers and early 4xx carry none.
+    /// Assembles the response, `server-timing` as core's `ServerTiming::answer_header` decides
+    /// (or the gateway's own `gw;dur=`).
     fn finish(&mut self, status: u16, body: Option<Vec<u8>>, extra: &[(&str, &str)]) -> Response {
         let mut builder = Response::builder();
         builder
             .status(status)
             .header(HEADER_RUNTIME, Runtime::Spin.as_str())
             .header(HEADER_SERVICE, self.service.as_str());
-        if let Some(value) = self.timing_override.take() {
+        let timing = match self.timing_override.take() {
+            Some(value) => Some(value),
+            None => self.timing.answer_header(self.started.elapsed()),
+        };
+        if let Some(value) = timing {
             builder.header(HEADER_SERVER_TIMING, value);
-        } else if let Some(compute) = self.timing.get(Phase::Compute) {
-            // `/compute` reports the computation alone, as the contract shows it.
-            builder.header(HEADER_SERVER_TIMING, entry(Phase::Compute.name(), compute));
-        } else if [Phase::Conn, Phase::Query, Phase::Verify]
-            .iter()
-            .any(|phase| self.timing.get(*phase).is_some())
-        {
-            self.timing.add(Phase::Total, self.started.elapsed());
-            builder.header(HEADER_SERVER_TIMING, self.timing.header_value());
         }
         for (name, value) in extra {
             builder.header(*name, *value);

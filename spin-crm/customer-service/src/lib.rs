@@ -3,7 +3,9 @@
 //! own `pg4` connection (`database_url`).
 
 use crm_core::customer::CustomerInput;
-use crm_core::http::{decode_json_body, location, routes, Page, Ping, Service};
+use crm_core::http::{
+    decode_json_body, location, Page, Ping, Route, Service, CUSTOMER_SERVICE_ROUTES,
+};
 use crm_core::params::{parse_id, parse_paging};
 use crm_core::sql;
 use crm_core::timing::{millis, Phase};
@@ -11,48 +13,27 @@ use crm_core::ApiError;
 use spin_common::db::{self, int, opt_text, text};
 use spin_common::routing::{self, content_type, query};
 use spin_common::Ctx;
-use spin_sdk::http::{Method, Params, Request, Response, Router};
+use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
 
 const SERVICE: Service = Service::CustomerService;
 
 #[http_component]
 fn handle(req: Request) -> Response {
-    let mut router = Router::new();
-    router.any(routes::CUSTOMERS, |req: Request, _: Params| {
-        with_ctx(|ctx| match req.method() {
-            Method::Get => list(ctx, &req),
-            Method::Post => create(ctx, &req),
-            _ => Err(ApiError::method_not_allowed(routes::CUSTOMERS_ALLOW)),
-        })
-    });
-    router.any(routes::CUSTOMER_PING, |req: Request, _: Params| {
-        with_ctx(|ctx| match req.method() {
-            Method::Get => ping(ctx),
-            _ => Err(ApiError::method_not_allowed(routes::CUSTOMER_PING_ALLOW)),
-        })
-    });
-    router.any("/customers/:id", |req: Request, params: Params| {
-        with_ctx(|ctx| {
-            let allowed = matches!(req.method(), Method::Get | Method::Put | Method::Delete);
-            if !allowed {
-                return Err(ApiError::method_not_allowed(routes::CUSTOMER_ALLOW));
-            }
-            let id = parse_id(params.get("id").unwrap_or_default())?;
-            match req.method() {
-                Method::Get => get(ctx, id),
-                Method::Put => update(ctx, id, &req),
-                _ => delete(ctx, id),
-            }
-        })
-    });
-    routing::health_routes(&mut router, SERVICE, db::ready);
-    router.any("*", |_: Request, _: Params| routing::not_found(SERVICE));
-    routing::serve(&router, SERVICE, req)
-}
-
-fn with_ctx(f: impl FnOnce(&mut Ctx) -> Result<Response, ApiError>) -> Response {
-    spin_common::run(SERVICE, f)
+    routing::serve(SERVICE, CUSTOMER_SERVICE_ROUTES, &req, |ctx, route, id| {
+        let id = || parse_id(id.unwrap_or_default());
+        match (route, req.method()) {
+            (Route::Customers, Method::Get) => list(ctx, &req),
+            (Route::Customers, Method::Post) => create(ctx, &req),
+            (Route::CustomerPing, Method::Get) => ping(ctx),
+            (Route::Customer, Method::Get) => get(ctx, id()?),
+            (Route::Customer, Method::Put) => update(ctx, id()?, &req),
+            (Route::Customer, Method::Delete) => delete(ctx, id()?),
+            (Route::Healthz, Method::Get) => routing::healthz(ctx),
+            (Route::Readyz, Method::Get) => db::ready(ctx),
+            (route, _) => Err(route.not_allowed()),
+        }
+    })
 }
 
 fn list(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
@@ -93,7 +74,10 @@ fn create(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
         )?
         .ok_or_else(ApiError::internal)?;
     let customer = db::customer(row)?;
-    Ok(ctx.created(&location(routes::CUSTOMERS, customer.id), &customer))
+    Ok(ctx.created(
+        &location(Route::Customers.pattern(), customer.id),
+        &customer,
+    ))
 }
 
 fn get(ctx: &mut Ctx, id: i64) -> Result<Response, ApiError> {

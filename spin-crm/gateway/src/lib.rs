@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use crm_core::compute::ComputeResult;
 use crm_core::http::{
-    routes, Health, Runtime, Service, HEADER_RUNTIME, HEADER_SERVER_TIMING, HEADER_SERVICE,
-    MAX_BODY_BYTES,
+    Health, Route, Runtime, Service, GATEWAY_ROUTES, HEADER_RUNTIME, HEADER_SERVER_TIMING,
+    HEADER_SERVICE, MAX_BODY_BYTES,
 };
 use crm_core::params::ComputeQuery;
 use crm_core::timing::{append_gateway, millis, Phase};
@@ -19,7 +19,7 @@ use crm_core::ApiError;
 use spin_common::routing::{self, query};
 use spin_common::upstream::{self, Answer, Call};
 use spin_common::{vars, Ctx};
-use spin_sdk::http::{Method, Params, Request, Response, Router};
+use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
 
 const SERVICE: Service = Service::Gateway;
@@ -45,33 +45,20 @@ fn handle(req: Request) -> Response {
     // Everything under the two collections is the services' to judge (404s and 405s included),
     // so it is forwarded before any routing of the gateway's own.
     let path = req.path();
-    if is_under(path, routes::CUSTOMERS) {
+    if is_under(path, Route::Customers.pattern()) {
         return forward(&req, CUSTOMERS);
     }
-    if is_under(path, routes::ORDERS) {
+    if is_under(path, Route::Orders.pattern()) {
         return forward(&req, ORDERS);
     }
-    let mut router = Router::new();
-    router.any(routes::COMPUTE, |req: Request, _: Params| {
-        with_ctx(|ctx| match req.method() {
-            Method::Get => compute(ctx, &req),
-            _ => Err(ApiError::method_not_allowed(routes::GET_ONLY)),
-        })
-    });
-    router.any(routes::HEALTHZ, |req: Request, _: Params| {
-        with_ctx(|ctx| match req.method() {
-            Method::Get => Ok(ctx.json(200, &Health::ok(SERVICE, Runtime::Spin))),
-            _ => Err(ApiError::method_not_allowed(routes::GET_ONLY)),
-        })
-    });
-    router.any(routes::READYZ, |req: Request, _: Params| {
-        match req.method() {
-            Method::Get => ready(),
-            _ => with_ctx(|_| Err(ApiError::method_not_allowed(routes::GET_ONLY))),
+    routing::serve(SERVICE, GATEWAY_ROUTES, &req, |ctx, route, _| {
+        match (route, req.method()) {
+            (Route::Compute, Method::Get) => compute(ctx, &req),
+            (Route::Healthz, Method::Get) => routing::healthz(ctx),
+            (Route::Readyz, Method::Get) => Ok(ready(ctx)),
+            (route, _) => Err(route.not_allowed()),
         }
-    });
-    router.any("*", |_: Request, _: Params| routing::not_found(SERVICE));
-    routing::serve(&router, SERVICE, req)
+    })
 }
 
 /// `/customers` itself or anything below it (`/customers/…`).
@@ -170,9 +157,8 @@ fn pass_through(answer: Answer, round_trip: std::time::Duration) -> Response {
 }
 
 /// `GET /readyz`: both upstreams' `/healthz` answer 200, else 503 `upstream_unavailable`.
-fn ready() -> Response {
+fn ready(ctx: &mut Ctx) -> Response {
     let started = Instant::now();
-    let mut ctx = Ctx::new(SERVICE);
     for upstream in [CUSTOMERS, ORDERS] {
         if let Err(err) = probe(upstream) {
             ctx.gateway_timing(started.elapsed());
@@ -185,7 +171,7 @@ fn ready() -> Response {
 fn probe(upstream: Upstream) -> Result<(), ApiError> {
     let base = vars::required(upstream.url_variable)?;
     let timeout = vars::upstream_timeout()?;
-    let url = join_url(&base, routes::HEALTHZ);
+    let url = join_url(&base, Route::Healthz.pattern());
     let answer = upstream::send(Call {
         method: Method::Get,
         url: &url,

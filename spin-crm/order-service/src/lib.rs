@@ -3,7 +3,7 @@
 //! `upstream_timeout_ms`) before writing. Rules, SQL and documents come from `crm-core`; each
 //! request opens its own `pg4` connection (`database_url`).
 
-use crm_core::http::{decode_json_body, location, routes, Page, Service};
+use crm_core::http::{decode_json_body, location, Page, Route, Service, ORDER_SERVICE_ROUTES};
 use crm_core::order::{invalid_transition, NewOrderInput, OrderStatus, OrderUpdateInput};
 use crm_core::params::{parse_id, OrderListQuery};
 use crm_core::timing::Phase;
@@ -13,7 +13,7 @@ use spin_common::db::{self, get_text, int, text};
 use spin_common::routing::{self, content_type, query};
 use spin_common::upstream::{self, Call};
 use spin_common::{vars, Ctx};
-use spin_sdk::http::{Method, Params, Request, Response, Router};
+use spin_sdk::http::{Method, Request, Response};
 use spin_sdk::http_component;
 
 const SERVICE: Service = Service::OrderService;
@@ -21,35 +21,19 @@ const CUSTOMER_SERVICE: &str = "customer-service";
 
 #[http_component]
 fn handle(req: Request) -> Response {
-    let mut router = Router::new();
-    router.any(routes::ORDERS, |req: Request, _: Params| {
-        with_ctx(|ctx| match req.method() {
-            Method::Get => list(ctx, &req),
-            Method::Post => create(ctx, &req),
-            _ => Err(ApiError::method_not_allowed(routes::ORDERS_ALLOW)),
-        })
-    });
-    router.any("/orders/:id", |req: Request, params: Params| {
-        with_ctx(|ctx| {
-            let allowed = matches!(req.method(), Method::Get | Method::Put | Method::Delete);
-            if !allowed {
-                return Err(ApiError::method_not_allowed(routes::ORDER_ALLOW));
-            }
-            let id = parse_id(params.get("id").unwrap_or_default())?;
-            match req.method() {
-                Method::Get => get(ctx, id),
-                Method::Put => update(ctx, id, &req),
-                _ => delete(ctx, id),
-            }
-        })
-    });
-    routing::health_routes(&mut router, SERVICE, db::ready);
-    router.any("*", |_: Request, _: Params| routing::not_found(SERVICE));
-    routing::serve(&router, SERVICE, req)
-}
-
-fn with_ctx(f: impl FnOnce(&mut Ctx) -> Result<Response, ApiError>) -> Response {
-    spin_common::run(SERVICE, f)
+    routing::serve(SERVICE, ORDER_SERVICE_ROUTES, &req, |ctx, route, id| {
+        let id = || parse_id(id.unwrap_or_default());
+        match (route, req.method()) {
+            (Route::Orders, Method::Get) => list(ctx, &req),
+            (Route::Orders, Method::Post) => create(ctx, &req),
+            (Route::Order, Method::Get) => get(ctx, id()?),
+            (Route::Order, Method::Put) => update(ctx, id()?, &req),
+            (Route::Order, Method::Delete) => delete(ctx, id()?),
+            (Route::Healthz, Method::Get) => routing::healthz(ctx),
+            (Route::Readyz, Method::Get) => db::ready(ctx),
+            (route, _) => Err(route.not_allowed()),
+        }
+    })
 }
 
 fn orders(rows: Vec<db::Row>) -> Result<Vec<crm_core::order::Order>, ApiError> {
@@ -83,7 +67,7 @@ fn list(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
 fn verify_customer(ctx: &mut Ctx, customer_id: i64) -> Result<(), ApiError> {
     let base = vars::required("customer_service_url")?;
     let timeout = vars::upstream_timeout()?;
-    let url = join_url(&base, &location(routes::CUSTOMERS, customer_id));
+    let url = join_url(&base, &location(Route::Customers.pattern(), customer_id));
     let answer = ctx.time(Phase::Verify, || {
         upstream::send(Call {
             method: Method::Get,
@@ -117,7 +101,7 @@ fn create(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
         )?
         .ok_or_else(ApiError::internal)?;
     let order = db::order(row)?;
-    Ok(ctx.created(&location(routes::ORDERS, order.id), &order))
+    Ok(ctx.created(&location(Route::Orders.pattern(), order.id), &order))
 }
 
 fn get(ctx: &mut Ctx, id: i64) -> Result<Response, ApiError> {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: everything that can run on one machine without a cluster.
 #
-#   scripts/test.sh
+#   scripts/test.sh              # every stage
+#   scripts/test.sh axum spin    # some stages (and the builds they need); --list names them
 #
 # Installs what is missing (Debian packages, PyPI tools), finds or starts Postgres (see
 # scripts/lib/postgres.sh), then runs every stage below and exits non-zero if any failed:
@@ -151,41 +152,88 @@ reliability_tests() {
 # The main job in its quick mode (scripts/bench-local.sh): release builds, both columns (the
 # Spin one on `spin up`), the k6 suites in seconds, and a report that must name both stacks.
 # Its results stay under $CRM_RESULTS/bench-local.
+compose_test() {
+  tests/compose/run.sh
+}
+
 bench_local_quick() {
   local out="$CRM_RESULTS/bench-local"
   # shellcheck disable=SC2016 # the backticks are the report's Markdown, not an expansion
   scripts/bench-local.sh --quick --out "$out" &&
     grep -qF '| `axum` |' "$out/report.md" && grep -qF '| `spin` |' "$out/report.md" &&
+    grep -qF '| `spin-combined` |' "$out/report.md" &&
     [ -s "$out/summary.json" ] && ls "$out"/charts/*.svg >/dev/null
 }
 
+# ── Stage selection: scripts/test.sh [STAGE...] runs those (every stage by default); the builds
+# a stage needs run first. --list prints them.
+STAGES=(fmt clippy unit wasm native axum spin spin-combined compose reliability bench fuzz openapi validate)
+declare -A ABOUT=(
+  [fmt]="cargo fmt --check (both workspaces)"
+  [clippy]="cargo clippy -D warnings (both workspaces)"
+  [unit]="unit and integration tests (real Postgres, a database per test)"
+  [wasm]="the Spin components for wasm32-wasip1 (scripts/build-wasm.sh)"
+  [native]="the Axum services and the contract suite (debug)"
+  [axum]="Axum stack: contract suite (all cases), schemathesis, k6 scripts"
+  [spin]="Spin stack, per-service manifests on spin up: contract suite (all cases), schemathesis, k6 scripts"
+  [spin-combined]="Spin stack, combined manifest on one spin up: the contract suite's gateway selection"
+  [compose]="docker compose: the users' compose file built and run, gateway selection, restart, teardown"
+  [reliability]="reliability suite on both stacks: lost writes, Postgres restart/crash, upstream faults, SIGTERM"
+  [bench]="the main job's quick mode (scripts/bench-local.sh --quick) and its report"
+  [fuzz]="cargo-fuzz on crm-core (scripts/fuzz.sh)"
+  [openapi]="the OpenAPI document (docs/check-openapi.sh)"
+  [validate]="cluster manifests, scripts, compose, Dockerfile, shell tests (scripts/validate.sh)"
+)
+declare -A NEEDS=([axum]="native" [spin]="wasm native" [spin-combined]="wasm native"
+  [compose]="native" [reliability]="wasm native")
+
+if [ "${1:-}" = --list ]; then
+  for name in "${STAGES[@]}"; do printf '%-14s %s\n' "$name" "${ABOUT[$name]}"; done
+  exit 0
+fi
+declare -A WANT=()
+if (($#)); then
+  for name in "$@"; do
+    [ -n "${ABOUT[$name]:-}" ] || crm_die "unknown stage $name (scripts/test.sh --list)"
+    WANT[$name]=1
+    for need in ${NEEDS[$name]:-}; do WANT[$need]=1; done
+  done
+else
+  for name in "${STAGES[@]}"; do WANT[$name]=1; done
+fi
+wanted() { [ -n "${WANT[$1]:-}" ]; }
+failed() { [[ " ${FAILED[*]} " == *" $1 "* ]]; }
+
 ensure_tools
 crm_spin_ensure || crm_die "no usable Spin CLI (see above)"
-crm_log "Spin: $CRM_SPIN ($("$CRM_SPIN" --version))"
+spin_version=$("$CRM_SPIN" --version | cut -d' ' -f1,2)
+crm_log "Spin: $CRM_SPIN ($spin_version)"
 crm_pg_ensure
 crm_log "Postgres: ${CRM_PG_ADMIN_URL%%@*}@${CRM_PG_ADMIN_URL#*@}"
 
-stage "cargo fmt --check" fmt_check
-stage "cargo clippy -D warnings" clippy_check
-stage "unit and integration tests" unit_and_integration_tests
-stage "wasm components (scripts/build-wasm.sh)" scripts/build-wasm.sh
-stage "native build" build_native
-if [[ " ${FAILED[*]} " == *" native build "* ]]; then
+wanted fmt && stage "cargo fmt --check" fmt_check
+wanted clippy && stage "cargo clippy -D warnings" clippy_check
+wanted unit && stage "unit and integration tests" unit_and_integration_tests
+wanted wasm && stage "wasm components (scripts/build-wasm.sh)" scripts/build-wasm.sh
+wanted native && stage "native build" build_native
+if failed "native build"; then
   crm_log "skipping the stacks: the native build failed"
 else
-  stage "axum stack up" axum_stack
-  if [[ " ${FAILED[*]} " == *"wasm components"* ]]; then
-    FAILED+=("spin stack (not run: no components)")
+  wanted axum && stage "axum stack up" axum_stack
+  if failed "wasm components (scripts/build-wasm.sh)"; then
+    FAILED+=("spin stacks (not run: no components)")
   else
-    stage "spin stack up (per-service manifests)" spin_stack
-    stage "spin stack up (combined manifest)" spin_combined
+    wanted spin && stage "spin stack up (per-service manifests, $spin_version)" spin_stack
+    wanted spin-combined && stage "spin stack up (combined manifest, $spin_version)" spin_combined
+    wanted reliability &&
+      stage "reliability: writes, Postgres restart, upstream faults, SIGTERM (axum, $spin_version)" reliability_tests
   fi
-  stage "reliability: writes, Postgres restart, upstream faults, SIGTERM" reliability_tests
-  stage "main job: scripts/bench-local.sh --quick" bench_local_quick
+  wanted compose && stage "docker compose (users' compose file)" compose_test
 fi
-stage "fuzzing crm-core (scripts/fuzz.sh)" scripts/fuzz.sh
-stage "OpenAPI document" docs/check-openapi.sh
-stage "cluster manifests and scripts (scripts/validate.sh)" scripts/validate.sh
+wanted bench && stage "main job: scripts/bench-local.sh --quick (axum, $spin_version)" bench_local_quick
+wanted fuzz && stage "fuzzing crm-core (scripts/fuzz.sh)" scripts/fuzz.sh
+wanted openapi && stage "OpenAPI document" docs/check-openapi.sh
+wanted validate && stage "cluster manifests and scripts (scripts/validate.sh)" scripts/validate.sh
 
 echo
 for name in "${PASSED[@]}"; do echo "PASS  $name"; done

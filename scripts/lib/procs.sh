@@ -73,13 +73,18 @@ crm_stop_all() {
   CRM_PIDS=()
 }
 
-# crm_wait_http URL [SECONDS] — until URL answers 200, or fail with the log hint.
+# crm_wait_http URL [SECONDS] [PID] — until URL answers 200, or fail with the log hint; at once
+# when PID (the process meant to answer) has exited.
 crm_wait_http() {
-  local url=$1 timeout=${2:-60} start
+  local url=$1 timeout=${2:-60} pid=${3:-} start
   start=$(date +%s)
   until curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; do
     if (( $(date +%s) - start > timeout )); then
       crm_log "no 200 from $url after ${timeout}s (logs: $CRM_LOG_DIR)"
+      return 1
+    fi
+    if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+      crm_log "the process for $url (pid $pid) exited before answering (logs: $CRM_LOG_DIR)"
       return 1
     fi
     sleep 0.2

@@ -107,7 +107,7 @@ crm_stack_up_combined() {
   gw=$(crm_free_port)
   mapfile -t db_env < <(crm_spin_db_env "$1")
   crm_spin_up spin-combined "$gw" "$CRM_ROOT/spin-crm/spin.toml" "${db_env[@]}" || return 1
-  crm_wait_http "http://127.0.0.1:$gw/healthz" 120 || return 1
+  crm_wait_http "http://127.0.0.1:$gw/healthz" 120 "$CRM_LAST_PID" || return 1
   crm_wait_http "http://127.0.0.1:$gw/readyz" 60 || return 1
   unset CRM_CUSTOMER_SERVICE_URL CRM_ORDER_SERVICE_URL CRM_FAULT_GATEWAY_URL \
     CRM_FAULT_ORDER_SERVICE_URL CRM_HANG_ORDER_SERVICE_URL CRM_NODB_CUSTOMER_SERVICE_URL \
@@ -128,27 +128,35 @@ crm_stack_up() {
   local dead_db="postgres://crm:crm@127.0.0.1:$dead/crm"
 
   # The main topology.
+  local ports=() pids=()
   crm_service "$runtime" customer-service "$runtime-customer-service" "$cs" "$db" "$dead_url" "$dead_url" 2000
+  ports+=("$cs"); pids+=("$CRM_LAST_PID")
   crm_service "$runtime" order-service "$runtime-order-service" "$os" "$db" "$cs_url" "$dead_url" 2000
+  ports+=("$os"); pids+=("$CRM_LAST_PID")
   crm_service "$runtime" gateway "$runtime-gateway" "$gw" "$db" "$cs_url" "$os_url" 2000
-  local ports=("$gw" "$cs" "$os")
+  ports+=("$gw"); pids+=("$CRM_LAST_PID")
   # The fault topology.
   if [ "${CRM_STACK_FAULTS:-1}" = 1 ]; then
     crm_spawn "$runtime-hang" python3 "$CRM_ROOT/scripts/lib/hang-server.py" "$hang"
     crm_service "$runtime" gateway "$runtime-fault-gateway" "$fgw" "$db" "$dead_url" "$hang_url" "$CRM_FAULT_TIMEOUT_MS"
+    ports+=("$fgw"); pids+=("$CRM_LAST_PID")
     crm_service "$runtime" order-service "$runtime-fault-order-service" "$fos" "$db" "$dead_url" "$dead_url" "$CRM_FAULT_TIMEOUT_MS"
+    ports+=("$fos"); pids+=("$CRM_LAST_PID")
     crm_service "$runtime" order-service "$runtime-hang-order-service" "$hos" "$db" "$hang_url" "$dead_url" "$CRM_FAULT_TIMEOUT_MS"
+    ports+=("$hos"); pids+=("$CRM_LAST_PID")
     crm_service "$runtime" customer-service "$runtime-nodb-customer-service" "$ncs" "$dead_db" "$dead_url" "$dead_url" "$CRM_FAULT_TIMEOUT_MS"
+    ports+=("$ncs"); pids+=("$CRM_LAST_PID")
     # Its customer check reaches the database-less customer-service: a 5xx upstream.
     crm_service "$runtime" order-service "$runtime-nodb-order-service" "$nos" "$dead_db" "http://127.0.0.1:$ncs" "$dead_url" "$CRM_FAULT_TIMEOUT_MS"
+    ports+=("$nos"); pids+=("$CRM_LAST_PID")
     # A gateway in front of the two: upstreams alive, their database not.
     crm_service "$runtime" gateway "$runtime-nodb-gateway" "$ngw" "$dead_db" "http://127.0.0.1:$ncs" "http://127.0.0.1:$nos" "$CRM_FAULT_TIMEOUT_MS"
-    ports+=("$fgw" "$fos" "$hos" "$ncs" "$nos" "$ngw")
+    ports+=("$ngw"); pids+=("$CRM_LAST_PID")
   fi
 
-  local port
-  for port in "${ports[@]}"; do
-    crm_wait_http "http://127.0.0.1:$port/healthz" 120 || return 1
+  local i
+  for i in "${!ports[@]}"; do
+    crm_wait_http "http://127.0.0.1:${ports[$i]}/healthz" 120 "${pids[$i]}" || return 1
   done
   # The data services migrate at start (Axum) and the gateway checks its upstreams: ready
   # means the main topology can serve.

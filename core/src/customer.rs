@@ -22,23 +22,28 @@ pub struct Customer {
     pub updated_at: String,
 }
 
-impl Customer {
-    /// From a row of [`crate::sql::CUSTOMER_COLUMNS`], in that column order.
-    pub fn from_row(
-        id: i64,
-        name: String,
-        email: String,
-        phone: Option<String>,
-        created_us: i64,
-        updated_us: i64,
-    ) -> Self {
+/// A row of [`crate::sql::CUSTOMER_COLUMNS`]: fields are the columns' names, so both stacks
+/// read it by name and a reordered column list changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
+pub struct CustomerRow {
+    pub id: i64,
+    pub name: String,
+    pub email: String,
+    pub phone: Option<String>,
+    pub created_us: i64,
+    pub updated_us: i64,
+}
+
+impl From<CustomerRow> for Customer {
+    fn from(row: CustomerRow) -> Self {
         Customer {
-            id,
-            name,
-            email,
-            phone,
-            created_at: format_micros(created_us),
-            updated_at: format_micros(updated_us),
+            id: row.id,
+            name: row.name,
+            email: row.email,
+            phone: row.phone,
+            created_at: format_micros(row.created_us),
+            updated_at: format_micros(row.updated_us),
         }
     }
 }

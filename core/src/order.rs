@@ -64,6 +64,19 @@ impl OrderStatus {
     }
 }
 
+/// A `status` column holding none of the four (the table's CHECK forbids it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown order status {0:?}")]
+pub struct UnknownStatus(pub String);
+
+impl TryFrom<String> for OrderStatus {
+    type Error = UnknownStatus;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        OrderStatus::parse(&s).ok_or(UnknownStatus(s))
+    }
+}
+
 /// The 409 for a refused change.
 pub fn invalid_transition(from: &str, to: OrderStatus) -> ApiError {
     ApiError::new(
@@ -81,35 +94,40 @@ pub struct Order {
     pub quantity: i64,
     pub unit_price_cents: i64,
     pub total_cents: i64,
-    pub status: String,
+    pub status: OrderStatus,
     pub created_at: String,
     pub updated_at: String,
 }
 
-impl Order {
-    /// From a row of [`crate::sql::ORDER_COLUMNS`], in that column order.
-    #[allow(clippy::too_many_arguments)]
-    pub fn from_row(
-        id: i64,
-        customer_id: i64,
-        product: String,
-        quantity: i64,
-        unit_price_cents: i64,
-        total_cents: i64,
-        status: String,
-        created_us: i64,
-        updated_us: i64,
-    ) -> Self {
+/// A row of [`crate::sql::ORDER_COLUMNS`], read by column name (see
+/// [`crate::customer::CustomerRow`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "sqlx", derive(sqlx::FromRow))]
+pub struct OrderRow {
+    pub id: i64,
+    pub customer_id: i64,
+    pub product: String,
+    pub quantity: i64,
+    pub unit_price_cents: i64,
+    pub total_cents: i64,
+    #[cfg_attr(feature = "sqlx", sqlx(try_from = "String"))]
+    pub status: OrderStatus,
+    pub created_us: i64,
+    pub updated_us: i64,
+}
+
+impl From<OrderRow> for Order {
+    fn from(row: OrderRow) -> Self {
         Order {
-            id,
-            customer_id,
-            product,
-            quantity,
-            unit_price_cents,
-            total_cents,
-            status,
-            created_at: format_micros(created_us),
-            updated_at: format_micros(updated_us),
+            id: row.id,
+            customer_id: row.customer_id,
+            product: row.product,
+            quantity: row.quantity,
+            unit_price_cents: row.unit_price_cents,
+            total_cents: row.total_cents,
+            status: row.status,
+            created_at: format_micros(row.created_us),
+            updated_at: format_micros(row.updated_us),
         }
     }
 }

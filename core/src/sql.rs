@@ -20,10 +20,10 @@ macro_rules! order_columns {
     };
 }
 
-/// Column order of every customer row: id, name, email, phone, created_us, updated_us.
+/// The columns of every customer row, named as [`crate::customer::CustomerRow`]'s fields: rows
+/// are read by name, so the order here is free.
 pub const CUSTOMER_COLUMNS: &str = customer_columns!();
-/// Column order of every order row: id, customer_id, product, quantity, unit_price_cents,
-/// total_cents, status, created_us, updated_us.
+/// The columns of every order row, named as [`crate::order::OrderRow`]'s fields.
 pub const ORDER_COLUMNS: &str = order_columns!();
 
 /// `$1` name, `$2` email, `$3` phone (nullable).
@@ -122,6 +122,35 @@ mod tests {
         ] {
             assert!(sql.contains(ORDER_COLUMNS), "{sql}");
         }
+    }
+
+    /// The names rows are read by: each field of the row types is one output column.
+    #[test]
+    fn column_lists_name_the_row_fields() {
+        let names = |columns: &str| -> Vec<String> {
+            columns
+                .split(", ")
+                .map(|c| c.rsplit(' ').next().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(
+            names(CUSTOMER_COLUMNS),
+            ["id", "name", "email", "phone", "created_us", "updated_us"]
+        );
+        assert_eq!(
+            names(ORDER_COLUMNS),
+            [
+                "id",
+                "customer_id",
+                "product",
+                "quantity",
+                "unit_price_cents",
+                "total_cents",
+                "status",
+                "created_us",
+                "updated_us"
+            ]
+        );
     }
 
     #[test]

@@ -4,28 +4,11 @@ use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use axum_common::db::{query, Db};
 use axum_common::{Id, JsonBody, Reply, Timer};
-use crm_core::customer::{Customer, CustomerInput};
+use crm_core::customer::{Customer, CustomerInput, CustomerRow};
 use crm_core::http::{location, Page, Ping, Route};
 use crm_core::params::parse_paging;
 use crm_core::timing::{millis, Phase};
 use crm_core::{sql, ApiError};
-use sqlx::postgres::PgRow;
-use sqlx::Row;
-
-/// One row of core's `CUSTOMER_COLUMNS`.
-fn customer(row: &PgRow) -> Result<Customer, ApiError> {
-    let read = || -> Result<Customer, sqlx::Error> {
-        Ok(Customer::from_row(
-            row.try_get(0)?,
-            row.try_get(1)?,
-            row.try_get(2)?,
-            row.try_get(3)?,
-            row.try_get(4)?,
-            row.try_get(5)?,
-        ))
-    };
-    read().map_err(axum_common::db::db_error)
-}
 
 /// `POST /customers`
 pub async fn create(State(db): State<Db>, JsonBody(input): JsonBody<CustomerInput>) -> Response {
@@ -33,16 +16,16 @@ pub async fn create(State(db): State<Db>, JsonBody(input): JsonBody<CustomerInpu
     let result = async {
         let valid = input.validate()?;
         let mut conn = db.acquire(&mut t).await?;
-        let row = query(
+        let row: CustomerRow = query(
             &mut t,
-            sqlx::query(sql::INSERT_CUSTOMER)
+            sqlx::query_as(sql::INSERT_CUSTOMER)
                 .bind(&valid.name)
                 .bind(&valid.email)
                 .bind(&valid.phone)
                 .fetch_one(&mut *conn),
         )
         .await?;
-        let created = customer(&row)?;
+        let created = Customer::from(row);
         Ok(Reply::created(
             location(Route::Customers.pattern(), created.id),
             created,
@@ -58,15 +41,15 @@ pub async fn list(State(db): State<Db>, RawQuery(raw): RawQuery) -> Response {
     let result = async {
         let paging = parse_paging(raw.as_deref())?;
         let mut conn = db.acquire(&mut t).await?;
-        let rows = query(
+        let rows: Vec<CustomerRow> = query(
             &mut t,
-            sqlx::query(sql::LIST_CUSTOMERS)
+            sqlx::query_as(sql::LIST_CUSTOMERS)
                 .bind(paging.limit)
                 .bind(paging.offset)
                 .fetch_all(&mut *conn),
         )
         .await?;
-        let items = rows.iter().map(customer).collect::<Result<Vec<_>, _>>()?;
+        let items: Vec<Customer> = rows.into_iter().map(Customer::from).collect();
         Ok(Reply::ok(Page {
             items,
             limit: paging.limit,
@@ -82,15 +65,15 @@ pub async fn get(State(db): State<Db>, Id(id): Id) -> Response {
     let mut t = Timer::start();
     let result = async {
         let mut conn = db.acquire(&mut t).await?;
-        let row = query(
+        let row: Option<CustomerRow> = query(
             &mut t,
-            sqlx::query(sql::SELECT_CUSTOMER)
+            sqlx::query_as(sql::SELECT_CUSTOMER)
                 .bind(id)
                 .fetch_optional(&mut *conn),
         )
         .await?;
         let row = row.ok_or_else(ApiError::not_found)?;
-        Ok(Reply::ok(customer(&row)?))
+        Ok(Reply::ok(Customer::from(row)))
     }
     .await;
     t.finish(result)
@@ -106,9 +89,9 @@ pub async fn update(
     let result = async {
         let valid = input.validate()?;
         let mut conn = db.acquire(&mut t).await?;
-        let row = query(
+        let row: Option<CustomerRow> = query(
             &mut t,
-            sqlx::query(sql::UPDATE_CUSTOMER)
+            sqlx::query_as(sql::UPDATE_CUSTOMER)
                 .bind(id)
                 .bind(&valid.name)
                 .bind(&valid.email)
@@ -117,7 +100,7 @@ pub async fn update(
         )
         .await?;
         let row = row.ok_or_else(ApiError::not_found)?;
-        Ok(Reply::ok(customer(&row)?))
+        Ok(Reply::ok(Customer::from(row)))
     }
     .await;
     t.finish(result)

@@ -2,39 +2,21 @@
 
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
-use axum_common::db::{db_error, query};
+use axum_common::db::query;
 use axum_common::upstream::{self, upstream_error};
 use axum_common::{Id, JsonBody, Reply, Timer};
 use crm_core::http::{location, Page, Route};
-use crm_core::order::{invalid_transition, NewOrderInput, Order, OrderStatus, OrderUpdateInput};
+use crm_core::order::{
+    invalid_transition, NewOrderInput, Order, OrderRow, OrderStatus, OrderUpdateInput,
+};
 use crm_core::params::OrderListQuery;
 use crm_core::timing::Phase;
 use crm_core::upstream::{customer_check, join_url};
 use crm_core::{sql, ApiError};
-use sqlx::postgres::PgRow;
-use sqlx::Row;
 
 use crate::AppState;
 
 const CUSTOMER_SERVICE: &str = "customer-service";
-
-/// One row of core's `ORDER_COLUMNS`.
-fn order(row: &PgRow) -> Result<Order, ApiError> {
-    let read = || -> Result<Order, sqlx::Error> {
-        Ok(Order::from_row(
-            row.try_get(0)?,
-            row.try_get(1)?,
-            row.try_get(2)?,
-            row.try_get(3)?,
-            row.try_get(4)?,
-            row.try_get(5)?,
-            row.try_get(6)?,
-            row.try_get(7)?,
-            row.try_get(8)?,
-        ))
-    };
-    read().map_err(db_error)
-}
 
 /// `GET {CUSTOMER_SERVICE_URL}/customers/{id}`, timed as `verify`.
 async fn verify_customer(
@@ -63,9 +45,9 @@ pub async fn create(
         let valid = input.validate()?;
         verify_customer(&state, &mut t, valid.customer_id).await?;
         let mut conn = state.db.acquire(&mut t).await?;
-        let row = query(
+        let row: OrderRow = query(
             &mut t,
-            sqlx::query(sql::INSERT_ORDER)
+            sqlx::query_as(sql::INSERT_ORDER)
                 .bind(valid.customer_id)
                 .bind(&valid.product)
                 .bind(valid.quantity)
@@ -73,7 +55,7 @@ pub async fn create(
                 .fetch_one(&mut *conn),
         )
         .await?;
-        let created = order(&row)?;
+        let created = Order::from(row);
         Ok(Reply::created(
             location(Route::Orders.pattern(), created.id),
             created,
@@ -90,10 +72,10 @@ pub async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Res
         let q = OrderListQuery::parse(raw.as_deref())?;
         let mut conn = state.db.acquire(&mut t).await?;
         let statement = match q.customer_id {
-            Some(customer_id) => sqlx::query(sql::LIST_ORDERS_BY_CUSTOMER).bind(customer_id),
-            None => sqlx::query(sql::LIST_ORDERS),
+            Some(customer_id) => sqlx::query_as(sql::LIST_ORDERS_BY_CUSTOMER).bind(customer_id),
+            None => sqlx::query_as(sql::LIST_ORDERS),
         };
-        let rows = query(
+        let rows: Vec<OrderRow> = query(
             &mut t,
             statement
                 .bind(q.paging.limit)
@@ -101,7 +83,7 @@ pub async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Res
                 .fetch_all(&mut *conn),
         )
         .await?;
-        let items = rows.iter().map(order).collect::<Result<Vec<_>, _>>()?;
+        let items: Vec<Order> = rows.into_iter().map(Order::from).collect();
         Ok(Reply::ok(Page {
             items,
             limit: q.paging.limit,
@@ -117,15 +99,15 @@ pub async fn get(State(state): State<AppState>, Id(id): Id) -> Response {
     let mut t = Timer::start();
     let result = async {
         let mut conn = state.db.acquire(&mut t).await?;
-        let row = query(
+        let row: Option<OrderRow> = query(
             &mut t,
-            sqlx::query(sql::SELECT_ORDER)
+            sqlx::query_as(sql::SELECT_ORDER)
                 .bind(id)
                 .fetch_optional(&mut *conn),
         )
         .await?;
         let row = row.ok_or_else(ApiError::not_found)?;
-        Ok(Reply::ok(order(&row)?))
+        Ok(Reply::ok(Order::from(row)))
     }
     .await;
     t.finish(result)
@@ -141,9 +123,9 @@ pub async fn update(
     let result = async {
         let valid = input.validate()?;
         let mut conn = state.db.acquire(&mut t).await?;
-        let row = query(
+        let row: Option<OrderRow> = query(
             &mut t,
-            sqlx::query(sql::UPDATE_ORDER)
+            sqlx::query_as(sql::UPDATE_ORDER)
                 .bind(id)
                 .bind(&valid.product)
                 .bind(valid.quantity)
@@ -154,7 +136,7 @@ pub async fn update(
         )
         .await?;
         if let Some(row) = row {
-            return Ok(Reply::ok(order(&row)?));
+            return Ok(Reply::ok(Order::from(row)));
         }
         let current: Option<String> = query(
             &mut t,

@@ -1,6 +1,6 @@
 //! Postgres through Spin's `pg4`: one `Connection::open` per request (timed as `conn`), the
-//! statements of `crm_core::sql` (timed as `query`), rows into `crm-core`'s models, and `pg4`
-//! errors into the contract's codes.
+//! statements of `crm_core::sql` (timed as `query`), rows read by column name into `crm-core`'s
+//! models, and `pg4` errors into the contract's codes.
 //!
 //! Since Spin 3.4 the host keeps a pool per address, so `open` is a checkout from that pool
 //! (plus its state reset), not a TCP and authentication handshake.
@@ -8,9 +8,11 @@
 // pg4 errors are large by design (they carry Postgres's error fields), as spin-sdk notes too.
 #![allow(clippy::result_large_err)]
 
-use crm_core::customer::Customer;
+use std::rc::Rc;
+
+use crm_core::customer::{Customer, CustomerRow};
 use crm_core::http::{Health, Runtime};
-use crm_core::order::Order;
+use crm_core::order::{Order, OrderRow, OrderStatus};
 use crm_core::sql::sqlstate_is_unavailable;
 use crm_core::timing::Phase;
 use crm_core::ApiError;
@@ -18,9 +20,6 @@ use spin_sdk::http::Response;
 use spin_sdk::pg4::{Connection, DbValue, ParameterValue, PgError, QueryError};
 
 use crate::Ctx;
-
-/// A row as `pg4` returns it: values in the statement's column order.
-pub type Row = Vec<DbValue>;
 
 /// The request's connection.
 pub struct Db {
@@ -42,10 +41,19 @@ impl Db {
         ctx: &mut Ctx,
         sql: &str,
         params: &[ParameterValue],
-    ) -> Result<Vec<Row>, ApiError> {
-        ctx.time(Phase::Query, || self.conn.query(sql, params))
-            .map(|set| set.rows)
-            .map_err(|e| error("query", &e))
+    ) -> Result<Vec<Record>, ApiError> {
+        let set = ctx
+            .time(Phase::Query, || self.conn.query(sql, params))
+            .map_err(|e| error("query", &e))?;
+        let columns: Rc<[String]> = set.columns.into_iter().map(|c| c.name).collect();
+        Ok(set
+            .rows
+            .into_iter()
+            .map(|values| Record {
+                columns: Rc::clone(&columns),
+                values,
+            })
+            .collect())
     }
 
     /// At most one row.
@@ -54,7 +62,7 @@ impl Db {
         ctx: &mut Ctx,
         sql: &str,
         params: &[ParameterValue],
-    ) -> Result<Option<Row>, ApiError> {
+    ) -> Result<Option<Record>, ApiError> {
         Ok(self.query(ctx, sql, params)?.into_iter().next())
     }
 
@@ -70,7 +78,6 @@ impl Db {
     }
 }
 
-/// `BIGINT` parameter.
 /// The component's database (`database_url`), opened for this request: one connection per
 /// request is the design under comparison.
 pub fn open_database(ctx: &mut Ctx) -> Result<Db, ApiError> {
@@ -86,6 +93,7 @@ pub fn ready(ctx: &mut Ctx) -> Result<Response, ApiError> {
     }
 }
 
+/// `BIGINT` parameter.
 pub fn int(value: i64) -> ParameterValue {
     ParameterValue::Int64(value)
 }
@@ -115,60 +123,89 @@ pub fn error(op: &str, err: &PgError) -> ApiError {
     }
 }
 
-fn bad_column(index: usize, value: Option<&DbValue>) -> ApiError {
-    eprintln!("unexpected column {index}: {value:?}");
+/// One row with its columns' names: values are read by name, as sqlx's `FromRow` reads them on
+/// the Axum side, so a reordered column list cannot swap two values of the same type.
+pub struct Record {
+    columns: Rc<[String]>,
+    values: Vec<DbValue>,
+}
+
+impl Record {
+    /// Takes the value of column `name` out of the row.
+    fn take(&mut self, name: &str) -> Result<DbValue, ApiError> {
+        let index = self.columns.iter().position(|c| c == name);
+        match index.and_then(|i| self.values.get_mut(i)) {
+            Some(value) => Ok(std::mem::replace(value, DbValue::DbNull)),
+            None => Err(bad_column(name, None)),
+        }
+    }
+
+    /// Column `name` as `BIGINT`.
+    pub fn int(&mut self, name: &str) -> Result<i64, ApiError> {
+        match self.take(name)? {
+            DbValue::Int64(v) => Ok(v),
+            DbValue::Int32(v) => Ok(i64::from(v)),
+            DbValue::Int16(v) => Ok(i64::from(v)),
+            other => Err(bad_column(name, Some(&other))),
+        }
+    }
+
+    /// Column `name` as `TEXT`.
+    pub fn text(&mut self, name: &str) -> Result<String, ApiError> {
+        match self.take(name)? {
+            DbValue::Str(s) => Ok(s),
+            other => Err(bad_column(name, Some(&other))),
+        }
+    }
+
+    /// Column `name` as nullable `TEXT`.
+    pub fn opt_text(&mut self, name: &str) -> Result<Option<String>, ApiError> {
+        match self.take(name)? {
+            DbValue::DbNull => Ok(None),
+            DbValue::Str(s) => Ok(Some(s)),
+            other => Err(bad_column(name, Some(&other))),
+        }
+    }
+
+    /// Column `name` as an order status.
+    pub fn status(&mut self, name: &str) -> Result<OrderStatus, ApiError> {
+        OrderStatus::try_from(self.text(name)?).map_err(|e| {
+            eprintln!("column {name}: {e}");
+            ApiError::internal()
+        })
+    }
+}
+
+fn bad_column(name: &str, value: Option<&DbValue>) -> ApiError {
+    eprintln!("unexpected column {name}: {value:?}");
     ApiError::internal()
 }
 
-/// Column `index` as `BIGINT`.
-pub fn get_i64(row: &[DbValue], index: usize) -> Result<i64, ApiError> {
-    match row.get(index) {
-        Some(DbValue::Int64(v)) => Ok(*v),
-        Some(DbValue::Int32(v)) => Ok(i64::from(*v)),
-        Some(DbValue::Int16(v)) => Ok(i64::from(*v)),
-        other => Err(bad_column(index, other)),
-    }
-}
-
-/// Column `index` as `TEXT`.
-pub fn get_text(row: &mut [DbValue], index: usize) -> Result<String, ApiError> {
-    match row.get_mut(index) {
-        Some(DbValue::Str(s)) => Ok(std::mem::take(s)),
-        other => Err(bad_column(index, other.map(|v| &*v))),
-    }
-}
-
-/// Column `index` as nullable `TEXT`.
-pub fn get_opt_text(row: &mut [DbValue], index: usize) -> Result<Option<String>, ApiError> {
-    match row.get(index) {
-        Some(DbValue::DbNull) => Ok(None),
-        _ => get_text(row, index).map(Some),
-    }
-}
-
 /// A row of [`crm_core::sql::CUSTOMER_COLUMNS`].
-pub fn customer(mut row: Row) -> Result<Customer, ApiError> {
-    Ok(Customer::from_row(
-        get_i64(&row, 0)?,
-        get_text(&mut row, 1)?,
-        get_text(&mut row, 2)?,
-        get_opt_text(&mut row, 3)?,
-        get_i64(&row, 4)?,
-        get_i64(&row, 5)?,
-    ))
+pub fn customer(mut r: Record) -> Result<Customer, ApiError> {
+    let row = CustomerRow {
+        id: r.int("id")?,
+        name: r.text("name")?,
+        email: r.text("email")?,
+        phone: r.opt_text("phone")?,
+        created_us: r.int("created_us")?,
+        updated_us: r.int("updated_us")?,
+    };
+    Ok(row.into())
 }
 
 /// A row of [`crm_core::sql::ORDER_COLUMNS`].
-pub fn order(mut row: Row) -> Result<Order, ApiError> {
-    Ok(Order::from_row(
-        get_i64(&row, 0)?,
-        get_i64(&row, 1)?,
-        get_text(&mut row, 2)?,
-        get_i64(&row, 3)?,
-        get_i64(&row, 4)?,
-        get_i64(&row, 5)?,
-        get_text(&mut row, 6)?,
-        get_i64(&row, 7)?,
-        get_i64(&row, 8)?,
-    ))
+pub fn order(mut r: Record) -> Result<Order, ApiError> {
+    let row = OrderRow {
+        id: r.int("id")?,
+        customer_id: r.int("customer_id")?,
+        product: r.text("product")?,
+        quantity: r.int("quantity")?,
+        unit_price_cents: r.int("unit_price_cents")?,
+        total_cents: r.int("total_cents")?,
+        status: r.status("status")?,
+        created_us: r.int("created_us")?,
+        updated_us: r.int("updated_us")?,
+    };
+    Ok(row.into())
 }

@@ -9,7 +9,7 @@ use crm_core::params::{parse_id, OrderListQuery};
 use crm_core::timing::Phase;
 use crm_core::upstream::{customer_check, join_url};
 use crm_core::{sql, ApiError};
-use spin_common::db::{self, get_text, int, text};
+use spin_common::db::{self, int, text};
 use spin_common::routing::{self, content_type, query};
 use spin_common::upstream::{self, Call};
 use spin_common::{vars, Ctx};
@@ -36,7 +36,7 @@ fn handle(req: Request) -> Response {
     })
 }
 
-fn orders(rows: Vec<db::Row>) -> Result<Vec<crm_core::order::Order>, ApiError> {
+fn orders(rows: Vec<db::Record>) -> Result<Vec<crm_core::order::Order>, ApiError> {
     rows.into_iter().map(db::order).collect()
 }
 
@@ -138,7 +138,7 @@ fn update(ctx: &mut Ctx, id: i64, req: &Request) -> Result<Response, ApiError> {
         None => match db.query_opt(ctx, sql::SELECT_ORDER_STATUS, &[int(id)])? {
             None => Err(ApiError::not_found()),
             Some(mut row) => {
-                let from = get_text(&mut row, 0)?;
+                let from = row.text("status")?;
                 Err(invalid_transition(&from, valid.status))
             }
         },

@@ -1130,9 +1130,9 @@ mod tests {
         assert!(r
             .markdown
             .contains("| read | throughput (req/s) | 1000.0 | 400.0 | ×0.40 |"));
-        assert!(r
-            .markdown
-            .contains("Spin components under one `spin up` (combined manifest, chained in-process)"));
+        assert!(r.markdown.contains(
+            "Spin components under one `spin up` (combined manifest, chained in-process)"
+        ));
         assert!(r
             .markdown
             .contains("`axum/k6-load.json`, `spin-combined/k6-load.json`"));

@@ -1,266 +1,225 @@
-//! Configuration from the environment: typed readers that fail with a message naming the
-//! variable, so a bad deployment stops at start instead of misbehaving later.
+//! Configuration with clap's derive: every setting is an environment variable (the names the
+//! deployments set) and a flag, `--help` lists them all with their defaults, and a bad value
+//! stops the service at start with clap's message (exit status 2) instead of misbehaving later.
+//!
+//! The settings every service reads are [`ServerConfig`]; the data services add [`DbConfig`]
+//! (in `db`); each service's `Config` adds its own (`LISTEN_ADDR`, whose default differs per
+//! service, and the upstream URLs).
 
-use std::fmt;
-use std::net::SocketAddr;
+use std::ffi::OsStr;
 use std::str::FromStr;
 use std::time::Duration;
 
+use clap::builder::TypedValueParser;
+use clap::error::ErrorKind;
+use clap::{Arg, Command, Parser, ValueEnum};
 use sqlx::postgres::PgConnectOptions;
+use tracing_subscriber::EnvFilter;
 
-/// A variable that is set but unusable.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    pub var: &'static str,
-    pub problem: String,
+/// Settings every service reads.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServerConfig {
+    /// Backstop for a handler that hangs: past it the request is answered with the service's
+    /// timeout error.
+    #[arg(long, env = "REQUEST_TIMEOUT_MS", default_value_t = 30_000, value_parser = positive_ms())]
+    pub request_timeout_ms: u64,
+    /// How long a connection may take to send a request's head, and stay idle between two
+    /// requests, before it is closed: bounds slow clients (slowloris) before any handler runs.
+    /// The services' own clients drop idle connections sooner, so they never reuse one that is
+    /// being closed.
+    #[arg(long, env = "HEADER_READ_TIMEOUT_MS", default_value_t = crate::serve::DEFAULT_HEADER_READ_TIMEOUT_MS, value_parser = positive_ms())]
+    pub header_read_timeout_ms: u64,
+    /// Log lines as text (key=value) or JSON.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Log filter (tracing's EnvFilter syntax).
+    #[arg(long = "rust-log", value_name = "RUST_LOG", env = "RUST_LOG", default_value = "info", value_parser = log_filter)]
+    pub log_filter: String,
 }
 
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.var, self.problem)
+impl ServerConfig {
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_read_timeout_ms)
     }
 }
 
-impl std::error::Error for ConfigError {}
-
-/// Where variables come from: the process environment, or a map in tests.
-pub trait Source {
-    fn get(&self, var: &str) -> Option<String>;
-}
-
-/// The process environment.
-pub struct ProcessEnv;
-
-impl Source for ProcessEnv {
-    fn get(&self, var: &str) -> Option<String> {
-        std::env::var(var).ok()
-    }
-}
-
-impl<const N: usize> Source for [(&str, &str); N] {
-    fn get(&self, var: &str) -> Option<String> {
-        self.iter()
-            .find(|(k, _)| *k == var)
-            .map(|(_, v)| (*v).to_owned())
-    }
-}
-
-/// A variable's value; unset and empty both mean "use the default".
-pub fn raw(src: &impl Source, var: &str) -> Option<String> {
-    src.get(var).filter(|v| !v.trim().is_empty())
-}
-
-pub fn string(src: &impl Source, var: &'static str, default: &str) -> String {
-    raw(src, var).unwrap_or_else(|| default.to_owned())
-}
-
-pub fn socket_addr(
-    src: &impl Source,
-    var: &'static str,
-    default: &str,
-) -> Result<SocketAddr, ConfigError> {
-    let value = string(src, var, default);
-    value.trim().parse().map_err(|e| ConfigError {
-        var,
-        problem: format!("{value:?} is not a socket address like 0.0.0.0:8000 ({e})"),
-    })
-}
-
-/// A positive integer.
-pub fn positive<T>(src: &impl Source, var: &'static str, default: T) -> Result<T, ConfigError>
-where
-    T: FromStr + PartialOrd + Default + Copy,
-{
-    let Some(value) = raw(src, var) else {
-        return Ok(default);
-    };
-    value
-        .trim()
-        .parse::<T>()
-        .ok()
-        .filter(|v| *v > T::default())
-        .ok_or_else(|| ConfigError {
-            var,
-            problem: format!("{value:?} is not a positive integer"),
-        })
-}
-
-/// A duration given in milliseconds, positive.
-pub fn millis(
-    src: &impl Source,
-    var: &'static str,
-    default_ms: u64,
-) -> Result<Duration, ConfigError> {
-    positive(src, var, default_ms).map(Duration::from_millis)
-}
-
-/// The base URL of an upstream service: `http://host:port`, no query.
-pub fn base_url(
-    src: &impl Source,
-    var: &'static str,
-    default: &str,
-) -> Result<String, ConfigError> {
-    let value = string(src, var, default);
-    let bad = |why: String| ConfigError {
-        var,
-        problem: format!("{value:?} {why}"),
-    };
-    let url = reqwest::Url::parse(value.trim()).map_err(|e| bad(format!("is not a URL ({e})")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(bad("must be an http:// URL".into()));
-    }
-    if url.host().is_none() || url.query().is_some() || url.fragment().is_some() {
-        return Err(bad("must be a base URL like http://host:port".into()));
-    }
-    Ok(value.trim().trim_end_matches('/').to_owned())
-}
-
-/// A Postgres URL, parsed now so a typo fails at start. The error never repeats the URL (it may
-/// carry a password).
-pub fn database_url(
-    src: &impl Source,
-    var: &'static str,
-    default: &str,
-) -> Result<PgConnectOptions, ConfigError> {
-    let value = string(src, var, default);
-    let value = value.trim();
-    let bad = || ConfigError {
-        var,
-        problem: format!("{} is not a postgres:// URL", redact_url(value)),
-    };
-    if !(value.starts_with("postgres://") || value.starts_with("postgresql://")) {
-        return Err(bad());
-    }
-    PgConnectOptions::from_str(value).map_err(|_| bad())
-}
-
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for logs.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return "<unparseable>".into();
-    };
-    let (before_query, query) = match rest.split_once('?') {
-        Some((before, query)) => (before, Some(query)),
-        None => (rest, None),
-    };
-    // The last `@` ends the userinfo, whatever unescaped characters the password holds.
-    let mut out = format!("{scheme}://");
-    match before_query.rsplit_once('@') {
-        Some((userinfo, host_and_path)) => {
-            match userinfo.split_once(':') {
-                Some((user, _password)) => out.push_str(&format!("{user}:***@")),
-                None => out.push_str(&format!("{userinfo}@")),
-            }
-            out.push_str(host_and_path);
-        }
-        None => out.push_str(before_query),
-    }
-    if let Some(query) = query {
-        let query = query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
-                _ => pair.to_owned(),
-            })
-            .collect::<Vec<_>>()
-            .join("&");
-        out.push('?');
-        out.push_str(&query);
-    }
-    out
-}
-
-/// Log output format: `LOG_FORMAT=json` or text (key=value, the default).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,
     Json,
 }
 
-pub fn log_format(src: &impl Source) -> Result<LogFormat, ConfigError> {
-    match raw(src, "LOG_FORMAT").as_deref().map(str::trim) {
-        None | Some("text") => Ok(LogFormat::Text),
-        Some("json") => Ok(LogFormat::Json),
-        Some(other) => Err(ConfigError {
-            var: "LOG_FORMAT",
-            problem: format!("{other:?} is neither text nor json"),
-        }),
+/// Reads a service's configuration from its flags and environment; exits (status 2) with
+/// clap's message when a value is unusable, and after `--help` / `--version`. A variable that is
+/// set but blank counts as unset, so a manifest that renders an optional value as `""` gets the
+/// default rather than a parse error.
+pub fn load<C: Parser>() -> C {
+    let mut command = without_blank_env(C::command());
+    let mut matches = command.get_matches_mut();
+    C::from_arg_matches_mut(&mut matches).unwrap_or_else(|e| e.format(&mut command).exit())
+}
+
+/// `command` with the variables that are set but blank taken as unset.
+fn without_blank_env(command: Command) -> Command {
+    command.mut_args(|arg| {
+        let blank = arg
+            .get_env()
+            .and_then(std::env::var_os)
+            .is_some_and(|value| value.to_string_lossy().trim().is_empty());
+        if blank {
+            arg.env(None)
+        } else {
+            arg
+        }
+    })
+}
+
+/// A positive number of milliseconds.
+fn positive_ms() -> impl TypedValueParser<Value = u64> {
+    clap::value_parser!(u64).range(1..)
+}
+
+/// A positive count.
+pub fn positive_count() -> impl TypedValueParser<Value = u32> {
+    clap::value_parser!(u32).range(1..)
+}
+
+fn log_filter(value: &str) -> Result<String, String> {
+    EnvFilter::builder()
+        .parse(value)
+        .map(|_| value.to_owned())
+        .map_err(|e| format!("not a tracing filter ({e})"))
+}
+
+/// The base URL of an upstream service: `http://host:port`, no query; stored without a
+/// trailing slash.
+pub fn base_url(value: &str) -> Result<String, String> {
+    let url = reqwest::Url::parse(value.trim()).map_err(|e| format!("not a URL ({e})"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("must be an http:// URL".into());
+    }
+    if url.host().is_none() || url.query().is_some() || url.fragment().is_some() {
+        return Err("must be a base URL like http://host:port".into());
+    }
+    Ok(value.trim().trim_end_matches('/').to_owned())
+}
+
+/// `DATABASE_URL`, parsed by sqlx at start so a typo fails there. Unlike clap's own parsers,
+/// its error never repeats the value: the URL may carry a password.
+#[derive(Debug, Clone, Copy)]
+pub struct DatabaseUrl;
+
+impl TypedValueParser for DatabaseUrl {
+    type Value = PgConnectOptions;
+
+    fn parse_ref(
+        &self,
+        cmd: &Command,
+        arg: Option<&Arg>,
+        value: &OsStr,
+    ) -> Result<PgConnectOptions, clap::Error> {
+        let refuse = || {
+            let name = arg
+                .and_then(Arg::get_env)
+                .map_or("DATABASE_URL".into(), |n| n.to_string_lossy().into_owned());
+            clap::Error::raw(
+                ErrorKind::ValueValidation,
+                format!("{name} is not a postgres:// URL (the value is not shown: it may hold a password)\n"),
+            )
+            .with_cmd(cmd)
+        };
+        let value = value.to_str().ok_or_else(refuse)?.trim();
+        if !(value.starts_with("postgres://") || value.starts_with("postgresql://")) {
+            return Err(refuse());
+        }
+        PgConnectOptions::from_str(value).map_err(|_| refuse())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::{CommandFactory, FromArgMatches};
 
-    #[test]
-    fn defaults_apply_when_unset_or_empty() {
-        let env = [("LISTEN_ADDR", " "), ("X", "")];
-        assert_eq!(
-            socket_addr(&env, "LISTEN_ADDR", "0.0.0.0:8001").unwrap(),
-            "0.0.0.0:8001".parse().unwrap()
-        );
-        assert_eq!(positive(&env, "X", 5u32), Ok(5));
-        assert_eq!(millis(&env, "Y", 2000), Ok(Duration::from_millis(2000)));
+    /// Variable names no test environment sets, so the process environment cannot leak in.
+    #[derive(Parser, Debug)]
+    struct Probe {
+        #[command(flatten)]
+        server: ServerConfig,
+        #[arg(long, env = "CRM_PROBE_UPSTREAM_URL", default_value = "http://127.0.0.1:8001", value_parser = base_url)]
+        upstream_url: String,
+        #[arg(long, env = "CRM_PROBE_DATABASE_URL", default_value = "postgres://localhost/x", hide_env_values = true, value_parser = DatabaseUrl)]
+        database: PgConnectOptions,
+    }
+
+    fn parse(args: &[&str]) -> Result<Probe, String> {
+        let args = std::iter::once("probe").chain(args.iter().copied());
+        Probe::try_parse_from(args).map_err(|e| e.to_string())
     }
 
     #[test]
-    fn bad_values_name_the_variable() {
-        let env = [
-            ("LISTEN_ADDR", "localhost"),
-            ("DB_POOL_MAX", "0"),
-            ("UPSTREAM_TIMEOUT_MS", "-5"),
-            ("CUSTOMER_SERVICE_URL", "ftp://x"),
-            ("ORDER_SERVICE_URL", "not a url"),
-            ("DATABASE_URL", "mysql://u:hunter2@h/db"),
-            ("LOG_FORMAT", "xml"),
-        ];
-        let e = socket_addr(&env, "LISTEN_ADDR", "").unwrap_err();
-        assert_eq!(e.var, "LISTEN_ADDR");
-        assert_eq!(
-            positive(&env, "DB_POOL_MAX", 5u32).unwrap_err().var,
-            "DB_POOL_MAX"
-        );
-        assert!(millis(&env, "UPSTREAM_TIMEOUT_MS", 1).is_err());
-        assert!(base_url(&env, "CUSTOMER_SERVICE_URL", "").is_err());
-        assert!(base_url(&env, "ORDER_SERVICE_URL", "").is_err());
-        let e = database_url(&env, "DATABASE_URL", "").unwrap_err();
-        assert!(!e.to_string().contains("hunter2"), "{e}");
-        assert!(log_format(&env).is_err());
+    fn defaults_apply() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.server.request_timeout(), Duration::from_secs(30));
+        assert_eq!(c.server.header_read_timeout(), Duration::from_secs(10));
+        assert_eq!(c.upstream_url, "http://127.0.0.1:8001");
+        assert_eq!(c.database.get_database(), Some("x"));
+    }
+
+    #[test]
+    fn blank_variables_count_as_unset() {
+        std::env::set_var("CRM_PROBE_UPSTREAM_URL", " ");
+        let mut command = without_blank_env(Probe::command());
+        std::env::remove_var("CRM_PROBE_UPSTREAM_URL");
+        let matches = command.try_get_matches_from_mut(["probe"]).unwrap();
+        let c = Probe::from_arg_matches(&matches).unwrap();
+        assert_eq!(c.upstream_url, "http://127.0.0.1:8001");
     }
 
     #[test]
     fn good_values_parse() {
-        let env = [
-            ("U", "http://customer-service:8001/"),
-            ("D", "postgres://crm:crm@db:5432/crm_containers"),
-            ("N", "12"),
-            ("LOG_FORMAT", "json"),
-        ];
-        assert_eq!(
-            base_url(&env, "U", "").unwrap(),
-            "http://customer-service:8001"
-        );
-        assert!(database_url(&env, "D", "").is_ok());
-        assert_eq!(positive(&env, "N", 5u32), Ok(12));
-        assert_eq!(log_format(&env), Ok(LogFormat::Json));
+        let c = parse(&[
+            "--upstream-url=http://customer-service:8001/",
+            "--database=postgres://crm:crm@db:5432/crm_containers",
+            "--header-read-timeout-ms=12",
+            "--log-format=json",
+        ])
+        .unwrap();
+        assert_eq!(c.upstream_url, "http://customer-service:8001");
+        assert_eq!(c.database.get_host(), "db");
+        assert_eq!(c.server.header_read_timeout_ms, 12);
+        assert_eq!(c.server.log_format, LogFormat::Json);
     }
 
     #[test]
-    fn passwords_never_reach_the_logs() {
-        assert_eq!(
-            redact_url("postgres://crm:s3cret@db:5432/crm"),
-            "postgres://crm:***@db:5432/crm"
-        );
-        assert_eq!(
-            redact_url("postgres://crm@db/crm?sslmode=disable&password=s3cret"),
-            "postgres://crm@db/crm?sslmode=disable&password=***"
-        );
-        assert_eq!(redact_url("postgres://db/crm"), "postgres://db/crm");
-        assert_eq!(
-            redact_url("postgres://u:p@ss@db/x"),
-            "postgres://u:***@db/x"
-        );
-        assert_eq!(redact_url("postgres://u:a/b@db/x"), "postgres://u:***@db/x");
-        assert_eq!(redact_url("garbage"), "<unparseable>");
+    fn bad_values_are_refused_naming_the_setting() {
+        for (flag, value) in [
+            ("request-timeout-ms", "0"),
+            ("header-read-timeout-ms", "-5"),
+            ("upstream-url", "ftp://x"),
+            ("upstream-url", "not a url"),
+            ("log-format", "xml"),
+            ("rust-log", "info,["),
+        ] {
+            let e = parse(&[&format!("--{flag}={value}")]).unwrap_err();
+            assert!(e.contains(flag), "{flag}: {e}");
+        }
+    }
+
+    #[test]
+    fn database_passwords_never_reach_the_message() {
+        for bad in [
+            "mysql://u:hunter2@h/db",
+            "postgres://u:hunter2@h:notaport/db",
+        ] {
+            let e = parse(&[&format!("--database={bad}")]).unwrap_err();
+            assert!(e.contains("is not a postgres:// URL"), "{e}");
+            assert!(!e.contains("hunter2"), "{e}");
+        }
     }
 }

@@ -16,65 +16,55 @@ use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
 
-use crate::config::{self, ConfigError, Source};
+use crate::config::{positive_count, DatabaseUrl};
 use crate::timing::{Reply, Timer};
-
-/// `DATABASE_URL` and the pool settings, as the two data services read them.
-#[derive(Clone)]
-pub struct DbConfig {
-    pub options: PgConnectOptions,
-    /// The URL with its password replaced, for logs.
-    pub redacted_url: String,
-    pub pool: PoolSettings,
-}
-
-/// Never prints the password (`PgConnectOptions`'s own `Debug` would).
-impl std::fmt::Debug for DbConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DbConfig")
-            .field("url", &self.redacted_url)
-            .field("pool", &self.pool)
-            .finish()
-    }
-}
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://crm:crm@localhost:5432/crm_containers";
 
-/// Half the callers' default `UPSTREAM_TIMEOUT_MS` (2000), and it must stay below it: while
-/// Postgres is down sqlx retries the refused connect until this runs out, so with equal values
-/// the caller (gateway, or order-service checking a customer) gives up at the same moment and
-/// a database outage reaches the client as 504 `upstream_timeout` instead of 503
-/// `database_unavailable` (found by tests/reliability).
+/// Half the callers' default upstream timeout, and it must stay below it: while Postgres is down
+/// sqlx retries the refused connect until this runs out, so with equal values the caller
+/// (gateway, or order-service checking a customer) gives up at the same moment and a database
+/// outage reaches the client as 504 `upstream_timeout` instead of 503 `database_unavailable`
+/// (found by tests/reliability's Postgres restart, where both were 2 s).
 pub const DEFAULT_ACQUIRE_TIMEOUT_MS: u64 = 1000;
+const _: () = assert!(DEFAULT_ACQUIRE_TIMEOUT_MS < crm_core::upstream::DEFAULT_TIMEOUT_MS);
 
-impl DbConfig {
-    /// `DATABASE_URL`, `DB_POOL_MAX` (default 5), `DB_ACQUIRE_TIMEOUT_MS` (default
-    /// [`DEFAULT_ACQUIRE_TIMEOUT_MS`]).
-    pub fn from_env(src: &impl Source) -> Result<Self, ConfigError> {
-        let url = config::string(src, "DATABASE_URL", DEFAULT_DATABASE_URL);
-        Ok(DbConfig {
-            options: config::database_url(src, "DATABASE_URL", DEFAULT_DATABASE_URL)?,
-            redacted_url: config::redact_url(url.trim()),
-            pool: PoolSettings {
-                max_connections: config::positive(src, "DB_POOL_MAX", 5u32)?,
-                acquire_timeout: config::millis(
-                    src,
-                    "DB_ACQUIRE_TIMEOUT_MS",
-                    DEFAULT_ACQUIRE_TIMEOUT_MS,
-                )?,
-            },
-        })
-    }
+/// The database settings of the two data services. No `Debug`: sqlx's options would print the
+/// password.
+#[derive(clap::Args, Clone)]
+pub struct DbConfig {
+    /// Postgres URL, parsed at start (the value is never logged or echoed; host and database
+    /// name are).
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true, value_parser = DatabaseUrl)]
+    pub database_url: PgConnectOptions,
+    /// Most connections the pool opens.
+    #[arg(long, env = "DB_POOL_MAX", default_value_t = 5, value_parser = positive_count())]
+    pub db_pool_max: u32,
+    /// How long a request waits for a connection (connecting included) before answering 503;
+    /// kept below the callers' upstream timeout.
+    #[arg(long, env = "DB_ACQUIRE_TIMEOUT_MS", default_value_t = DEFAULT_ACQUIRE_TIMEOUT_MS, value_parser = clap::value_parser!(u64).range(1..))]
+    pub db_acquire_timeout_ms: u64,
 }
 
-/// Pool settings from the environment.
-#[derive(Debug, Clone, Copy)]
-pub struct PoolSettings {
-    /// `DB_POOL_MAX`, default 5.
-    pub max_connections: u32,
-    /// `DB_ACQUIRE_TIMEOUT_MS`, default [`DEFAULT_ACQUIRE_TIMEOUT_MS`]: how long a request
-    /// waits for a connection (including connecting) before answering 503.
-    pub acquire_timeout: Duration,
+impl DbConfig {
+    pub fn acquire_timeout(&self) -> Duration {
+        Duration::from_millis(self.db_acquire_timeout_ms)
+    }
+
+    /// Where the pool connects, from sqlx's parsed options: for the start-up log.
+    pub fn log_start(&self) {
+        let options = &self.database_url;
+        tracing::info!(
+            db_host = options.get_host(),
+            db_port = options.get_port(),
+            // Postgres's own default: the database named after the user.
+            db_name = options.get_database().unwrap_or(options.get_username()),
+            db_user = options.get_username(),
+            pool_max = self.db_pool_max,
+            acquire_timeout_ms = self.db_acquire_timeout_ms,
+            "database"
+        );
+    }
 }
 
 /// The pool and whether the schema is known to be in place.
@@ -86,11 +76,11 @@ pub struct Db {
 
 impl Db {
     /// A pool that connects on first use: building it never touches the network.
-    pub fn lazy(options: PgConnectOptions, settings: PoolSettings) -> Db {
+    pub fn lazy(config: &DbConfig) -> Db {
         let pool = PgPoolOptions::new()
-            .max_connections(settings.max_connections)
-            .acquire_timeout(settings.acquire_timeout)
-            .connect_lazy_with(options);
+            .max_connections(config.db_pool_max)
+            .acquire_timeout(config.acquire_timeout())
+            .connect_lazy_with(config.database_url.clone());
         Db {
             pool,
             migrated: Arc::new(AtomicBool::new(false)),
@@ -207,21 +197,6 @@ pub fn is_unavailable(error: &sqlx::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn db_config_defaults_and_redaction() {
-        let c = DbConfig::from_env(&[("DATABASE_URL", "postgres://u:hunter2@db:5432/x")]).unwrap();
-        assert_eq!(c.pool.max_connections, 5);
-        assert_eq!(c.pool.acquire_timeout, Duration::from_secs(1));
-        assert!(!format!("{c:?}").contains("hunter2"));
-        let c = DbConfig::from_env(&[("DB_POOL_MAX", "9")]).unwrap();
-        assert_eq!(
-            c.redacted_url,
-            "postgres://crm:***@localhost:5432/crm_containers"
-        );
-        assert_eq!(c.pool.max_connections, 9);
-        assert!(DbConfig::from_env(&[("DB_ACQUIRE_TIMEOUT_MS", "soon")]).is_err());
-    }
 
     #[test]
     fn connection_trouble_is_503_bugs_are_500() {

@@ -18,57 +18,20 @@ use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{self, ConfigError, LogFormat, Source};
+use crate::config::{LogFormat, ServerConfig};
 use crate::error::{contract_errors, methods, not_found};
 use crate::timing::{Reply, Timer};
 
-/// The default `HEADER_READ_TIMEOUT_MS`. Service-to-service clients keep idle connections for
-/// less than this (see `upstream::client`), so they never reuse one the server is closing.
-pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default `HEADER_READ_TIMEOUT_MS` ([`ServerConfig`]'s). Service-to-service clients keep
+/// idle connections for less than this (see `upstream::client`), so they never reuse one the
+/// server is closing.
+pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 10_000;
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration =
+    Duration::from_millis(DEFAULT_HEADER_READ_TIMEOUT_MS);
 
 /// The largest request head (request line, URL and headers) a connection may send; past it
 /// hyper answers a bare `431` and closes, before any handler runs. The same 64 KiB as a body.
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
-
-/// Settings every service reads.
-#[derive(Debug, Clone)]
-pub struct ServerConfig {
-    /// `LISTEN_ADDR`.
-    pub listen_addr: SocketAddr,
-    /// `REQUEST_TIMEOUT_MS`, default 30000: the backstop for a handler that hangs.
-    pub request_timeout: Duration,
-    /// `HEADER_READ_TIMEOUT_MS`, default 10000: how long a connection may take to send a
-    /// request's head (request line and headers), and how long it may stay idle between two
-    /// requests; then it is closed. Bounds slow clients (slowloris) before any handler runs.
-    pub header_read_timeout: Duration,
-    /// `LOG_FORMAT`: text (key=value) or json.
-    pub log_format: LogFormat,
-    /// `RUST_LOG`, default `info`.
-    pub log_filter: String,
-}
-
-impl ServerConfig {
-    pub fn from_env(src: &impl Source, default_listen: &str) -> Result<Self, ConfigError> {
-        let log_filter = config::string(src, "RUST_LOG", "info");
-        EnvFilter::builder()
-            .parse(&log_filter)
-            .map_err(|e| ConfigError {
-                var: "RUST_LOG",
-                problem: format!("{log_filter:?} is not a tracing filter ({e})"),
-            })?;
-        Ok(ServerConfig {
-            listen_addr: config::socket_addr(src, "LISTEN_ADDR", default_listen)?,
-            request_timeout: config::millis(src, "REQUEST_TIMEOUT_MS", 30_000)?,
-            header_read_timeout: config::millis(
-                src,
-                "HEADER_READ_TIMEOUT_MS",
-                DEFAULT_HEADER_READ_TIMEOUT.as_millis() as u64,
-            )?,
-            log_format: config::log_format(src)?,
-            log_filter,
-        })
-    }
-}
 
 /// Installs the global log subscriber. Call once, after the config is known to be valid.
 pub fn init_tracing(config: &ServerConfig) {
@@ -133,23 +96,28 @@ where
     )
 }
 
-/// A service's `main` after its config is read: logs, binds, serves until a signal.
-pub async fn run(service: Service, config: &ServerConfig, app: Router) -> ExitCode {
-    let listener = match tokio::net::TcpListener::bind(config.listen_addr).await {
+/// A service's `main` after its config is read: binds `listen_addr`, serves until a signal.
+pub async fn run(
+    service: Service,
+    listen_addr: SocketAddr,
+    config: &ServerConfig,
+    app: Router,
+) -> ExitCode {
+    let listener = match tokio::net::TcpListener::bind(listen_addr).await {
         Ok(listener) => listener,
         Err(error) => {
-            tracing::error!(%error, listen_addr = %config.listen_addr, "cannot listen");
+            tracing::error!(%error, %listen_addr, "cannot listen");
             return ExitCode::FAILURE;
         }
     };
     tracing::info!(
         service = service.as_str(),
-        listen_addr = %config.listen_addr,
-        request_timeout_ms = config.request_timeout.as_millis() as u64,
-        header_read_timeout_ms = config.header_read_timeout.as_millis() as u64,
+        %listen_addr,
+        request_timeout_ms = config.request_timeout_ms,
+        header_read_timeout_ms = config.header_read_timeout_ms,
         "listening"
     );
-    match serve_with(listener, app, config.header_read_timeout).await {
+    match serve_with(listener, app, config.header_read_timeout()).await {
         Ok(()) => {
             tracing::info!(service = service.as_str(), "stopped");
             ExitCode::SUCCESS
@@ -159,14 +127,6 @@ pub async fn run(service: Service, config: &ServerConfig, app: Router) -> ExitCo
             ExitCode::FAILURE
         }
     }
-}
-
-/// Reads a service's config, or explains on stderr why it cannot start.
-pub fn config_or_exit<T>(service: Service, config: Result<T, ConfigError>) -> Result<T, ExitCode> {
-    config.map_err(|error| {
-        eprintln!("{}: invalid configuration: {error}", service.as_str());
-        ExitCode::from(2)
-    })
 }
 
 /// Serves until SIGTERM or SIGINT, then stops accepting and lets in-flight requests finish.
@@ -402,16 +362,5 @@ mod tests {
             .unwrap();
         let (answer, _) = read_until_closed(&mut ok).await;
         assert!(answer.starts_with(b"HTTP/1.1 200"));
-    }
-
-    #[test]
-    fn server_config_defaults_and_errors() {
-        let c = ServerConfig::from_env(&[("X", "")], "0.0.0.0:8000").unwrap();
-        assert_eq!(c.listen_addr.port(), 8000);
-        assert_eq!(c.request_timeout, Duration::from_secs(30));
-        assert_eq!(c.header_read_timeout, Duration::from_secs(10));
-        assert_eq!(c.log_filter, "info");
-        let e = ServerConfig::from_env(&[("RUST_LOG", "info,[")], "0.0.0.0:8000").unwrap_err();
-        assert_eq!(e.var, "RUST_LOG");
     }
 }

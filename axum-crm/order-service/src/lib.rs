@@ -32,7 +32,7 @@ pub struct Config {
     #[arg(long, env = "CUSTOMER_SERVICE_URL", default_value = "http://127.0.0.1:8001", value_parser = config::base_url)]
     pub customer_service_url: String,
     /// How long the customer check may take before the create answers 504.
-    #[arg(long, env = "UPSTREAM_TIMEOUT_MS", default_value_t = DEFAULT_TIMEOUT_MS, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, env = "UPSTREAM_TIMEOUT_MS", default_value_t = DEFAULT_TIMEOUT_MS, value_parser = config::positive_ms())]
     pub upstream_timeout_ms: u64,
     #[command(flatten)]
     pub db: DbConfig,

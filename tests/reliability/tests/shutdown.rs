@@ -4,12 +4,15 @@
 //! are all stored, requests it never answered wrote nothing, it stops taking new connections at
 //! once and exits 0 when the last in-flight request is done.
 //!
-//! `spin up` (Spin 3.5.1) does not drain: it exits 0 within a fraction of a second and closes
-//! the connections of requests still in flight without an answer (measured here; see
-//! docs/api.md#runtime-notes). What still holds, and is asserted: no hang, new connections are
-//! refused at once, and no acknowledged write is lost. An unanswered request through a Spin
-//! gateway may still have been written by the order-service behind it: its outcome is unknown
-//! to the client, as with any proxy that dies mid-request.
+//! `spin up` (Spin 3.5.1) does not drain: it exits 0 within a fraction of a second, cancels the
+//! guests still running and closes their connections without an answer, or, for a guest it
+//! cancels while the connection can still carry one, answers a bare 500 itself (none of our
+//! headers; "guest invocation panicked: task was cancelled" in its log). Measured here; see
+//! docs/api.md#runtime-notes. What still holds, and is asserted: no hang, new connections are
+//! refused at once, and no acknowledged write is lost. A request that got no answer or that
+//! bare 500 has an unknown outcome (a guest is cancelled wherever it is, after its INSERT too,
+//! and through a gateway the order-service behind it may have written), as with any server
+//! that dies mid-request.
 //!
 //! To have requests provably in flight at the signal, order creates check their customer with a
 //! stub that holds the check for 1.5 s for one customer id: once the stub has seen all of those
@@ -213,12 +216,14 @@ async fn graceful_shutdown(runtime: Runtime, target: Svc) {
                 a.error.as_deref().unwrap_or("")
             )),
             // Dropped, not hung: the connection closes with the process.
-            Runtime::Spin if a.label() != "no answer (connection)" => problems.push(format!(
-                "in-flight {product}: {} ({}); spin up 3.5.1 closes in-flight connections \
+            Runtime::Spin if a.label() != "no answer (connection)" && !cancelled_by_spin(a) => {
+                problems.push(format!(
+                    "in-flight {product}: {} ({}); spin up 3.5.1 closes in-flight connections \
                  on SIGTERM (if it now drains, update docs/api.md#runtime-notes and this test)",
-                a.label(),
-                a.error.as_deref().unwrap_or("")
-            )),
+                    a.label(),
+                    a.error.as_deref().unwrap_or("")
+                ))
+            }
             _ => {}
         }
     }
@@ -240,8 +245,10 @@ async fn graceful_shutdown(runtime: Runtime, target: Svc) {
     let all: Vec<&(String, Answer)> = load.iter().chain(held_answers.iter()).collect();
     for (product, a) in &all {
         let is_stored = stored.contains(product);
+        // Spin cancels a guest wherever it is, after its INSERT too: an unanswered request has
+        // an unknown outcome. An acknowledged one must still be stored.
         let unknown_outcome =
-            runtime == Runtime::Spin && target == Svc::Gateway && a.status.is_none();
+            runtime == Runtime::Spin && (a.status.is_none() || cancelled_by_spin(a));
         if a.is_2xx() != is_stored && !unknown_outcome {
             problems.push(format!(
                 "{product}: answered {} but stored: {is_stored} (an accepted request lost its answer, or an acknowledged write was lost)",
@@ -249,7 +256,7 @@ async fn graceful_shutdown(runtime: Runtime, target: Svc) {
             ));
         }
         if let Some(status) = a.status {
-            if status != 201 {
+            if status != 201 && !(runtime == Runtime::Spin && cancelled_by_spin(a)) {
                 problems.push(format!("{product}: {} during shutdown", a.label()));
             }
         }
@@ -283,4 +290,10 @@ async fn graceful_shutdown(runtime: Runtime, target: Svc) {
         }),
     );
     assert_no_problems("graceful shutdown", &problems);
+}
+
+/// Spin's HTTP trigger answering for a guest it cancelled at shutdown: a bare 500 without any of
+/// the services' headers or a contract error body, so it cannot have come from our code.
+fn cancelled_by_spin(a: &Answer) -> bool {
+    a.status == Some(500) && a.service.is_none() && a.code.is_none()
 }

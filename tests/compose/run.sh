@@ -5,7 +5,8 @@
 #
 # Where no image can be pulled (CI), the images are made locally and swapped in by
 # tests/compose/docker-compose.ci.yml, which changes image names and nothing else:
-#   1. axum-crm/Dockerfile.prebuilt has the users' final stage (checked: dockerfile-parity.sh);
+#   1. axum-crm/Dockerfile.prebuilt has the users' final stage (checked: dockerfile-parity.sh),
+#      and the override changes nothing but image names (checked: override-only-images.py);
 #   2. the compiler stage's exact build context (.dockerignore and its COPY lines) is assembled
 #      by Docker (build-context.sh), `cargo metadata --locked` runs there, and
 #      scripts/build-static.sh builds the three static binaries from it;
@@ -23,8 +24,8 @@
 # Exits non-zero when any step fails. Logs and image sizes go to $CRM_RESULTS/compose (or a temp
 # directory), printed at the end.
 #
-# Needs a running Docker Engine; installs docker-compose (Compose v1, Debian) and what
-# scripts/build-static.sh needs when missing. Environment: CARGO_TARGET_DIR (the contract
+# Needs a running Docker Engine; installs docker-compose (Compose v1, Debian), mmdebstrap and
+# what scripts/build-static.sh needs when missing. Environment: CARGO_TARGET_DIR (the contract
 # suite), MUSL_TARGET_DIR (the static build), CRM_CONTRACT_SH (default scripts/contract.sh).
 set -euo pipefail
 
@@ -46,11 +47,24 @@ docker info >/dev/null 2>&1 || crm_die "no Docker Engine answers (docker info): 
 command -v docker-compose >/dev/null || crm_apt_install docker-compose
 command -v curl >/dev/null || crm_apt_install curl
 command -v python3 >/dev/null || crm_apt_install python3
+# Installed now rather than by postgres/build.sh, which runs beside build-static.sh's own
+# installs: two apt-get at once fail on dpkg's lock.
+command -v mmdebstrap >/dev/null || crm_apt_install mmdebstrap
 compose() { docker-compose --project-name "$PROJECT" "${COMPOSE_FILES[@]}" "$@"; }
 
 # --- 1-3: images ---------------------------------------------------------------------------------
-crm_log "1/7 the CI Dockerfile's final stage against the users'"
+crm_log "1/7 the CI Dockerfile's final stage and the CI compose override against the users'"
 tests/compose/dockerfile-parity.sh
+python3 tests/compose/override-only-images.py
+
+# The Postgres stand-in waits on the Debian mirror and the disk, the static build on the CPU:
+# on a cold machine they overlap.
+crm_log "   the Postgres stand-in, in the background (log: $OUT/postgres-standin.log)"
+pg_started=$(date +%s)
+tests/compose/postgres/build.sh crm-ci/postgres-standin:ci >"$OUT/postgres-standin.log" 2>&1 &
+pg_build=$!
+# An early failure still lets it finish, so no half-written cache or image is left behind.
+crm_on_exit "wait $pg_build 2>/dev/null || true"
 
 crm_log "2/7 the compiler stage's build context, assembled by Docker into $CONTEXT_DIR"
 tests/compose/build-context.sh "$CONTEXT_DIR"
@@ -91,9 +105,11 @@ for svc in "${SERVICES[@]}"; do
   docker rm "$cid" >/dev/null
   [[ "$listing" == "-r-xr-xr-x root/root" ]] || crm_die "$image: /service is '$listing', want -r-xr-xr-x root/root"
 done
-t0=$(date +%s)
-tests/compose/postgres/build.sh crm-ci/postgres-standin:ci
-crm_log "Postgres stand-in ready in $(($(date +%s) - t0))s"
+if ! wait "$pg_build"; then
+  cat "$OUT/postgres-standin.log" >&2
+  crm_die "the Postgres stand-in did not build"
+fi
+crm_log "Postgres stand-in ready, $(($(date +%s) - pg_started))s after it started: $(tail -1 "$OUT/postgres-standin.log")"
 
 # --- 4: up ---------------------------------------------------------------------------------------
 export CRM_BIND_ADDR=127.0.0.1

@@ -60,7 +60,6 @@ python3 tests/compose/override-only-images.py
 # The Postgres stand-in waits on the Debian mirror and the disk, the static build on the CPU:
 # on a cold machine they overlap.
 crm_log "   the Postgres stand-in, in the background (log: $OUT/postgres-standin.log)"
-pg_started=$(date +%s)
 tests/compose/postgres/build.sh crm-ci/postgres-standin:ci >"$OUT/postgres-standin.log" 2>&1 &
 pg_build=$!
 # An early failure still lets it finish, so no half-written cache or image is left behind.
@@ -109,7 +108,7 @@ if ! wait "$pg_build"; then
   cat "$OUT/postgres-standin.log" >&2
   crm_die "the Postgres stand-in did not build"
 fi
-crm_log "Postgres stand-in ready, $(($(date +%s) - pg_started))s after it started: $(tail -1 "$OUT/postgres-standin.log")"
+crm_log "$(tail -1 "$OUT/postgres-standin.log")"
 
 # --- 4: up ---------------------------------------------------------------------------------------
 export CRM_BIND_ADDR=127.0.0.1
@@ -174,7 +173,8 @@ done
 crm_log "5/7 the contract suite's gateway selection against $gateway"
 contract_sh=${CRM_CONTRACT_SH:-scripts/contract.sh}
 [[ -x "$contract_sh" ]] || crm_die "$contract_sh (the contract suite's gateway selection) is missing"
-CRM_BASE_URL=$gateway CRM_RUNTIME=axum "$contract_sh" gateway 2>&1 | tee "$OUT/contract.log"
+CRM_BASE_URL=$gateway CRM_RUNTIME=axum CRM_CONTRACT_REPORT_DIR="$OUT/contract" \
+  "$contract_sh" gateway 2>&1 | tee "$OUT/contract.log"
 
 # --- 6: restart ----------------------------------------------------------------------------------
 crm_log "6/7 customer-service killed from the host, brought back by its restart policy"

@@ -16,6 +16,7 @@ tag=${1:-crm-ci/postgres-standin:ci}
 cache=${CRM_CACHE_DIR:-$HOME/.cache/crm}/compose
 log() { printf 'postgres-standin: %s\n' "$*" >&2; }
 
+t0=$(date +%s)
 key=$(sha256sum "$here/rootfs.sh" | cut -c1-16)
 rootfs_tar="$cache/postgres-rootfs-$key.tar"
 rootfs_image="crm-ci/postgres-rootfs:$key"
@@ -50,4 +51,4 @@ DOCKER_BUILDKIT=0 docker build --quiet --build-arg ROOTFS="$rootfs_image" --tag 
 if [[ -n "$previous" && "$previous" != "$(docker image inspect --format '{{.Id}}' "$tag")" ]]; then
   docker image rm "$previous" >/dev/null 2>&1 || true
 fi
-log "image $tag ($(docker image inspect --format '{{.Size}}' "$tag" | awk '{printf "%.0f MB", $1 / 1e6}'))"
+log "image $tag ($(docker image inspect --format '{{.Size}}' "$tag" | awk '{printf "%.0f MB", $1 / 1e6}')), ready in $(($(date +%s) - t0))s"

@@ -31,6 +31,10 @@ readonly ROOT
 readonly SPIN_DIR="$ROOT/spin-crm"
 readonly OUT_DIR="$SPIN_DIR/target/$TARGET/release"
 readonly TARGET_DIR="${WASM_TARGET_DIR:-$SPIN_DIR/target}"
+# The components are always built with spin-crm/Cargo.toml's own release profile, whatever
+# profile overrides the caller's environment carries for its native builds (scripts/test.sh
+# sets some for CI's release builds): otherwise the same sources would be rebuilt differently.
+for var in "${!CARGO_PROFILE_@}"; do unset "$var"; done
 
 log() { printf 'build-wasm: %s\n' "$*" >&2; }
 die() {

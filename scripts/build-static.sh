@@ -48,27 +48,8 @@ done
 ((${#packages[@]})) || packages=(axum-gateway axum-customer-service axum-order-service)
 [[ "$(uname -m)" == x86_64 ]] || die "only x86_64 hosts are supported (this is $(uname -m))"
 
-is_installed() {
-  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
-}
-
-apt_install_missing() {
-  local missing=() pkg
-  for pkg in "$@"; do
-    is_installed "$pkg" || missing+=("$pkg")
-  done
-  ((${#missing[@]} == 0)) && return 0
-  command -v apt-get >/dev/null || return 1
-  local sudo=()
-  if [[ "$(id -u)" != 0 ]]; then
-    command -v sudo >/dev/null || return 1
-    sudo=(sudo)
-  fi
-  log "installing ${missing[*]}"
-  "${sudo[@]}" apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
-    "${missing[@]}" >/dev/null
-}
+# shellcheck source=lib/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
 
 cargo_args=(build --release --locked --target "$TARGET" --target-dir "$TARGET_DIR"
   --manifest-path "$src/Cargo.toml")
@@ -84,7 +65,7 @@ if command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | 
   log "toolchain: rustup ($(rustc --version)), target $TARGET"
   cargo "${cargo_args[@]}"
 else
-  apt_install_missing "${DEBIAN_TOOLCHAIN[@]}" ||
+  crm_apt_install_missing "${DEBIAN_TOOLCHAIN[@]}" ||
     die "no rustup $TARGET target and cannot install ${DEBIAN_TOOLCHAIN[*]} (rustup target add $TARGET)"
   log "toolchain: Debian ($(/usr/bin/rustc --version)) with -Zbuild-std, linked by musl-gcc"
 

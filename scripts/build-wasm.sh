@@ -58,27 +58,8 @@ else
 fi
 
 # --- Debian packages, installed only when missing ----------------------------------------------
-is_installed() {
-  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
-}
-
-apt_install_missing() {
-  local missing=() pkg
-  for pkg in "$@"; do
-    is_installed "$pkg" || missing+=("$pkg")
-  done
-  ((${#missing[@]} == 0)) && return 0
-  command -v apt-get >/dev/null || return 1
-  local sudo=()
-  if [[ "$(id -u)" != 0 ]]; then
-    command -v sudo >/dev/null || return 1
-    sudo=(sudo)
-  fi
-  log "installing ${missing[*]}"
-  "${sudo[@]}" apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
-    "${missing[@]}" >/dev/null
-}
+# shellcheck source=lib/apt.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
 
 # --- build ---------------------------------------------------------------------------------------
 cargo_args=(build --release --locked --target "$TARGET" --target-dir "$TARGET_DIR"
@@ -91,7 +72,7 @@ if command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | 
   log "toolchain: rustup ($(rustc --version))"
   cargo "${cargo_args[@]}"
 else
-  apt_install_missing "${DEBIAN_TOOLCHAIN[@]}" ||
+  crm_apt_install_missing "${DEBIAN_TOOLCHAIN[@]}" ||
     die "no rustup $TARGET target and cannot install ${DEBIAN_TOOLCHAIN[*]} (rustup target add $TARGET)"
   log "toolchain: Debian ($(/usr/bin/rustc --version)) with -Zbuild-std"
   # A cdylib needs no crt object: link against wasi-libc's libc.a only, with LLVM 16's wasm-ld.
@@ -104,7 +85,7 @@ fi
 
 # --- optimise, place, measure ------------------------------------------------------------------
 wasm_opt=()
-if command -v wasm-opt >/dev/null || apt_install_missing binaryen; then
+if command -v wasm-opt >/dev/null || crm_apt_install_missing binaryen; then
   wasm_opt=(wasm-opt -Oz "${WASM_OPT_FEATURES[@]}")
 else
   log "warning: wasm-opt (binaryen) unavailable: modules are not post-optimised"

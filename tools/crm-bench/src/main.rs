@@ -9,6 +9,8 @@
 mod charts;
 mod model;
 mod report;
+mod run;
+mod stack_cmd;
 mod table;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +37,10 @@ enum Command {
         #[arg(long)]
         summary: Option<PathBuf>,
     },
+    /// Run the side-by-side benchmark on this machine (the main job).
+    Run(run::RunArgs),
+    /// Start a stack on free ports, run a command with its URLs exported, stop the stack.
+    Stack(stack_cmd::StackArgs),
 }
 
 fn run_report(dir: &Path, summary_path: Option<&Path>) -> Result<(), String> {
@@ -68,6 +74,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Report { dir, summary } => run_report(dir, summary.as_deref()),
+        Command::Run(args) => run::execute(args),
+        Command::Stack(args) => stack_cmd::execute(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,14 +4,14 @@
 //! `null` in the file and `None` here, never 0. Unknown fields are ignored, so the report keeps
 //! working when the schema grows.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// A map whose values may be `null` in the file.
 pub type NullableMap<T> = BTreeMap<String, Option<T>>;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct Summary {
     pub schema_version: Option<u32>,
@@ -22,7 +22,7 @@ pub struct Summary {
     pub problems: Vec<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct Environment {
     pub kind: Option<String>,
@@ -34,14 +34,14 @@ pub struct Environment {
     pub settings: NullableMap<Value>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct Cpu {
     pub model: Option<String>,
     pub cores: Option<u32>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct Stack {
     pub label: Option<String>,
@@ -53,7 +53,7 @@ pub struct Stack {
     pub compute: Option<Compute>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct K6Result {
     pub file: Option<String>,
@@ -64,7 +64,7 @@ pub struct K6Result {
     pub thresholds_failed: Vec<String>,
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct Figures {
     pub requests: Option<f64>,
@@ -78,7 +78,7 @@ pub struct Figures {
 }
 
 /// Percentiles of a k6 trend, in ms.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct Stats {
     pub count: Option<f64>,
@@ -90,15 +90,21 @@ pub struct Stats {
     pub max: Option<f64>,
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+/// A distribution of repeated timings (cold starts), in ms. `median` is P50.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct MinMedMax {
-    pub median: Option<f64>,
+    pub count: Option<u32>,
     pub min: Option<f64>,
+    pub median: Option<f64>,
+    pub p90: Option<f64>,
+    pub p99: Option<f64>,
     pub max: Option<f64>,
+    /// Every value, in run order (for the chart).
+    pub values: Vec<f64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct Coldstart {
     pub target: Option<String>,
@@ -109,13 +115,21 @@ pub struct Coldstart {
     /// Local runs: first 200 of the gateway's /healthz.
     pub healthz_first_200_ms: Option<MinMedMax>,
     pub healthz_url: Option<String>,
+    /// Local runs: the first request to `probe_url` once the stack answered it, timed alone
+    /// (what the first user after a start waits on a ready stack).
+    pub first_request_ms: Option<MinMedMax>,
+    /// Local runs: a request to `probe_url` after a few warm-up requests. On Spin this still
+    /// pays a component instantiation: Spin instantiates one per request.
+    pub warm_request_ms: Option<MinMedMax>,
+    /// What a reader should know beside the figures (e.g. the compile cache).
+    pub note: Option<String>,
     pub valid_runs: Option<u32>,
     pub runs: Vec<Value>,
     pub namespace: Option<String>,
     pub compile_cache: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct Resources {
     pub available: Option<bool>,
@@ -125,7 +139,7 @@ pub struct Resources {
     pub load: NullableMap<ServiceResources>,
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct ServiceResources {
     pub samples: Option<u32>,
@@ -133,14 +147,14 @@ pub struct ServiceResources {
     pub memory_bytes: Option<AvgMax>,
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct AvgMax {
     pub avg: Option<f64>,
     pub max: Option<f64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct Artifacts {
     pub total_bytes: Option<f64>,
@@ -149,7 +163,7 @@ pub struct Artifacts {
     pub runtime: Option<Artifact>,
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct Artifact {
     pub kind: Option<String>,
@@ -159,14 +173,14 @@ pub struct Artifact {
     pub bytes: Option<f64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct Compute {
     pub points: Vec<ComputePoint>,
 }
 
 /// One (algo, n) of the CPU-bound endpoint: client latency and the handler's own time.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(default)]
 pub struct ComputePoint {
     pub algo: Option<String>,

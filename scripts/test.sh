@@ -145,7 +145,7 @@ reliability_tests() {
   fi
   CRM_PG_BIN=$CRM_PG_BIN CRM_AXUM_BIN_DIR="$CARGO_TARGET_DIR/debug" \
     CRM_SPIN_BIN="$CRM_SPIN" \
-    CRM_RELIABILITY_LOG_DIR="$CRM_LOG_DIR/reliability" CRM_RESULTS="$CRM_RESULTS" \
+    CRM_LOG_DIR="$CRM_LOG_DIR/reliability" CRM_RESULTS="$CRM_RESULTS" \
     cargo test --locked -p crm-reliability-tests -- --nocapture --test-threads 1
 }
 

@@ -2,45 +2,25 @@
 //! database, a Postgres restart under load, an upstream that is killed, hung or slow, and
 //! SIGTERM under load (Axum). See `tests/reliability/README.md`.
 //!
-//! The crate starts everything itself: a throwaway Postgres cluster per test ([`pg`]), the
-//! services as processes ([`stack`]), stub upstreams in-process ([`stub`]); it then only talks
-//! HTTP and, to read back what was really stored, SQL.
+//! The crate starts everything itself, through the project's harness (`tools/harness`, the
+//! same code `crm-bench` runs the benchmark with): a throwaway Postgres cluster per test
+//! ([`pg`]), the services as processes ([`stack`]); stub upstreams in-process ([`stub`]). It
+//! then only talks HTTP and, to read back what was really stored, SQL.
 
 pub mod client;
 pub mod load;
-pub mod pg;
-pub mod procs;
-pub mod stack;
 pub mod stub;
+
+pub use crm_harness::{pg, procs, stack};
 
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::Value;
 
-/// A required environment variable; a missing one fails the test, naming it.
-pub fn env_var(name: &str) -> String {
-    match std::env::var(name) {
-        Ok(value) if !value.trim().is_empty() => value.trim().to_string(),
-        _ => panic!("environment variable {name} is not set (see tests/reliability/README.md)"),
-    }
-}
-
-/// The repository root (this crate is `tests/reliability`).
-pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// A short unique string: lowercase letters and digits.
-pub fn unique_suffix() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    format!("{:x}{:x}", std::process::id(), nanos % 0xffff_ffff)
-}
+pub use crm_harness::unique_suffix;
 
 /// Runs one test body on its own runtime, one test at a time per binary (they restart
 /// Postgres and measure latencies: sharing the two cores would blur both), within `limit`:

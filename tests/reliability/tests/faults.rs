@@ -151,15 +151,18 @@ fn times(answers: &[Answer]) -> Value {
 }
 
 async fn upstream_faults(runtime: Runtime) {
-    let cluster = Cluster::start().await;
-    let db = cluster.create_database("crm").await;
+    let cluster = Cluster::start().await.expect("a throwaway Postgres");
+    let db = cluster
+        .create_database("crm")
+        .await
+        .expect("CREATE DATABASE");
     if runtime == Runtime::Spin {
-        pg::migrate(&db).await;
+        pg::migrate(&db).await.expect("the schema");
     }
     let cs_config = ServiceConfig {
         runtime,
         svc: Svc::CustomerService,
-        port: free_port(),
+        port: free_port().expect("a free port"),
         database_url: db.clone(),
         customer_service_url: NOWHERE.to_string(),
         order_service_url: NOWHERE.to_string(),
@@ -167,21 +170,21 @@ async fn upstream_faults(runtime: Runtime) {
     };
     let os_config = ServiceConfig {
         svc: Svc::OrderService,
-        port: free_port(),
+        port: free_port().expect("a free port"),
         customer_service_url: cs_config.url(),
         ..cs_config.clone()
     };
     let gw_config = ServiceConfig {
         svc: Svc::Gateway,
-        port: free_port(),
+        port: free_port().expect("a free port"),
         customer_service_url: cs_config.url(),
         order_service_url: os_config.url(),
         upstream_timeout_ms: GATEWAY_TIMEOUT.as_millis() as u64,
         ..cs_config.clone()
     };
-    let mut customers = start_ready(&cs_config).await;
-    let mut orders = start_ready(&os_config).await;
-    let _gateway = start_service(&gw_config).await;
+    let mut customers = start_ready(&cs_config).await.expect("the service starts");
+    let mut orders = start_ready(&os_config).await.expect("the service starts");
+    let _gateway = start_service(&gw_config).await.expect("the service starts");
 
     let http = client(CLIENT_TIMEOUT);
     let gw = gw_config.url();
@@ -199,7 +202,7 @@ async fn upstream_faults(runtime: Runtime) {
         order_service: os_config.url(),
         customer_id: seed.body["id"].as_i64().expect("id"),
         run: format!("{}-{}", runtime.name(), unique_suffix()),
-        pool: cluster.pool("crm").await,
+        pool: cluster.pool("crm").await.expect("a pool"),
     };
     let order_bound = ORDER_TIMEOUT + MARGIN;
     let mut problems = Vec::new();
@@ -238,7 +241,7 @@ async fn upstream_faults(runtime: Runtime) {
         }));
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    customers.kill();
+    customers.kill().expect("SIGKILL");
     let killed_at = Instant::now();
     let side = s.gateway_side_routes(5).await;
     let customer_read = client::get(&http, &format!("{gw}/customers/{}", s.customer_id)).await;
@@ -300,7 +303,7 @@ async fn upstream_faults(runtime: Runtime) {
     });
 
     // Back: a new customer-service on the same port; the order path works again at once.
-    customers = start_ready(&cs_config).await;
+    customers = start_ready(&cs_config).await.expect("the service starts");
     let back = s.create_order(&gw, "back", 0).await;
     expect_all(
         &mut problems,
@@ -401,7 +404,7 @@ async fn upstream_faults(runtime: Runtime) {
     });
 
     // 3. Slow: a stub that answers 200, but only after the timeout plus 1 s.
-    customers.kill();
+    customers.kill().expect("SIGKILL");
     let late = ORDER_TIMEOUT + Duration::from_secs(1);
     let (stub, _) = Stub::start(cs_config.port, Arc::new(move |_: &str| late)).await;
     let slow_creates = {
@@ -449,7 +452,7 @@ async fn upstream_faults(runtime: Runtime) {
     drop(stub);
 
     // And once more a real customer-service: no restart of order-service or the gateway needed.
-    let _customers = start_ready(&cs_config).await;
+    let _customers = start_ready(&cs_config).await.expect("the service starts");
     let again = s.create_order(&gw, "again", 0).await;
     expect_all(
         &mut problems,

@@ -78,10 +78,15 @@ fn spin_gateway_sigterm_under_load() {
 }
 
 async fn graceful_shutdown(runtime: Runtime, target: Svc) {
-    let cluster = Cluster::start().await;
-    let db = cluster.create_database("crm").await;
+    let cluster = Cluster::start().await.expect("a throwaway Postgres");
+    let db = cluster
+        .create_database("crm")
+        .await
+        .expect("CREATE DATABASE");
     if runtime == Runtime::Spin {
-        crm_reliability_tests::pg::migrate(&db).await;
+        crm_reliability_tests::pg::migrate(&db)
+            .await
+            .expect("the schema");
     }
     let slow_checks = Arc::new(AtomicUsize::new(0));
     let counter = slow_checks.clone();
@@ -101,24 +106,24 @@ async fn graceful_shutdown(runtime: Runtime, target: Svc) {
     let os_config = ServiceConfig {
         runtime,
         svc: Svc::OrderService,
-        port: free_port(),
+        port: free_port().expect("a free port"),
         database_url: db.clone(),
         customer_service_url: format!("http://127.0.0.1:{stub_port}"),
         order_service_url: NOWHERE.to_string(),
         upstream_timeout_ms: 5000,
     };
-    let mut order_service = start_ready(&os_config).await;
+    let mut order_service = start_ready(&os_config).await.expect("the service starts");
     let mut gateway: Option<Proc> = None;
     let mut base = os_config.url();
     if target == Svc::Gateway {
         let gw_config = ServiceConfig {
             svc: Svc::Gateway,
-            port: free_port(),
+            port: free_port().expect("a free port"),
             customer_service_url: NOWHERE.to_string(),
             order_service_url: os_config.url(),
             ..os_config.clone()
         };
-        gateway = Some(start_service(&gw_config).await);
+        gateway = Some(start_service(&gw_config).await.expect("the service starts"));
         base = gw_config.url();
     }
     let run = format!("sigterm-{}", unique_suffix());
@@ -235,7 +240,7 @@ async fn graceful_shutdown(runtime: Runtime, target: Svc) {
         ));
     }
     // Stored: exactly the acknowledged creates; nothing that went unanswered.
-    let pool = cluster.pool("crm").await;
+    let pool = cluster.pool("crm").await.expect("a pool");
     let stored: Vec<String> =
         sqlx::query_scalar("SELECT product FROM orders WHERE product LIKE $1")
             .bind(format!("{run}-%"))

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crm_reliability_tests::client::{self, client, ms, spread, Answer, CLIENT_TIMEOUT};
 use crm_reliability_tests::load::{self, counts_by_op, LoadSpec, Op};
 use crm_reliability_tests::pg::Cluster;
-use crm_reliability_tests::stack::{Runtime, Stack};
+use crm_reliability_tests::stack::{Runtime, Shape, Stack};
 use crm_reliability_tests::{assert_no_problems, record_figures, run_test, unique_suffix};
 use serde_json::json;
 
@@ -96,9 +96,14 @@ enum Stop {
 
 /// 32 workers × 25 writes, no fault: every one must be acknowledged and read back as such.
 async fn no_lost_writes(runtime: Runtime) {
-    let cluster = Cluster::start().await;
-    let db = cluster.create_database("crm").await;
-    let stack = Stack::start(runtime, &db, NO_FAULT_UPSTREAM_TIMEOUT_MS).await;
+    let cluster = Cluster::start().await.expect("a throwaway Postgres");
+    let db = cluster
+        .create_database("crm")
+        .await
+        .expect("CREATE DATABASE");
+    let stack = Stack::start(runtime, Shape::Services, &db, NO_FAULT_UPSTREAM_TIMEOUT_MS)
+        .await
+        .expect("the stack starts");
     let http = client(CLIENT_TIMEOUT);
     let run = format!("{}-{}", runtime.name(), unique_suffix());
     let seeds = load::seed_customers(&http, &stack.gateway_url, &run, 8).await;
@@ -112,7 +117,7 @@ async fn no_lost_writes(runtime: Runtime) {
         http: http.clone(),
     };
     let out = load::run(spec).await;
-    let pool = cluster.pool("crm").await;
+    let pool = cluster.pool("crm").await.expect("a pool");
     let verified = load::verify(&out.entities, &run, &pool, &http, &stack.gateway_url).await;
 
     let wall = load::wall_time(&out.records);
@@ -151,9 +156,14 @@ async fn postgres_restart(runtime: Runtime, stop: Stop) {
         Stop::Fast => libc::SIGINT,
         Stop::Immediate => libc::SIGQUIT,
     };
-    let mut cluster = Cluster::start().await;
-    let db = cluster.create_database("crm").await;
-    let stack = Stack::start(runtime, &db, UPSTREAM_TIMEOUT_MS).await;
+    let mut cluster = Cluster::start().await.expect("a throwaway Postgres");
+    let db = cluster
+        .create_database("crm")
+        .await
+        .expect("CREATE DATABASE");
+    let stack = Stack::start(runtime, Shape::Services, &db, UPSTREAM_TIMEOUT_MS)
+        .await
+        .expect("the stack starts");
     let http = client(CLIENT_TIMEOUT);
     let run = format!("{}-{}", runtime.name(), unique_suffix());
     let seeds = load::seed_customers(&http, &stack.gateway_url, &run, 8).await;
@@ -182,13 +192,24 @@ async fn postgres_restart(runtime: Runtime, stop: Stop) {
 
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let down_at = Instant::now();
-    let stop_took = cluster.stop_server(signal);
+    let stop_took = cluster.stop_server(signal).expect("Postgres stops");
     // Mid-outage: the gateway stays healthy (no dependency), customer-service is not ready.
     tokio::time::sleep(OUTAGE / 2).await;
     let healthz = client::get(&http, &format!("{gw}/healthz")).await;
-    let readyz = client::get(&http, &format!("{}/readyz", stack.customer_service.url())).await;
+    let readyz = client::get(
+        &http,
+        &format!(
+            "{}/readyz",
+            stack
+                .customer_service
+                .as_ref()
+                .expect("services shape")
+                .url()
+        ),
+    )
+    .await;
     tokio::time::sleep(OUTAGE.saturating_sub(down_at.elapsed())).await;
-    let back_at = cluster.start_server().await;
+    let back_at = cluster.start_server().await.expect("Postgres starts");
     let outage = back_at - down_at;
 
     // Wait (bounded) for the probe's first 200, then 2 s more of load.
@@ -205,7 +226,7 @@ async fn postgres_restart(runtime: Runtime, stop: Stop) {
     probe.await.expect("probe task");
     let probes = std::mem::take(&mut *probes.lock().expect("probes"));
 
-    let pool = cluster.pool("crm").await;
+    let pool = cluster.pool("crm").await.expect("a pool");
     let verified = load::verify(&out.entities, &run, &pool, &http, &gw).await;
 
     // Figures.

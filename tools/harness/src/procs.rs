@@ -1,11 +1,11 @@
-//! Processes under test: spawned with their output in a log file, each in a process group of its
-//! own, signalled as a group, and always stopped (SIGTERM, then SIGKILL) when dropped. The group
-//! matters for Spin: `spin up` runs the HTTP trigger as a child process (`spin trigger http`),
-//! which outlives a SIGKILLed `spin up` and keeps serving its port, so a crash, a hang or a stop
-//! of "the service" is a signal to the whole group, as a terminal's Ctrl-C or systemd sends it.
-//! Each also gets `PR_SET_PDEATHSIG`, so nothing outlives a test binary that is itself killed. That signal follows the *thread* that spawned
-//! the child, so processes are spawned from the test's main future (the `block_on` thread,
-//! alive for the whole test), never from a spawned task or a blocking-pool thread.
+//! Child processes: spawned with their output in a log file, each in a process group of its
+//! own, signalled as a group, and always stopped (the stop signal, then SIGKILL) when dropped.
+//! The group matters for Spin: `spin up` runs the HTTP trigger as a child process (`spin
+//! trigger http`) which outlives a SIGKILLed `spin up` and keeps serving its port, so stopping
+//! or crashing "the service" is a signal to the whole group, as a terminal's Ctrl-C sends it.
+//! Each also gets `PR_SET_PDEATHSIG`, so nothing outlives a harness that is itself killed.
+//! That signal follows the *thread* that spawned the child: spawn from a thread that lives as
+//! long as the process (the `block_on` thread), never from a blocking-pool thread.
 
 use std::fs::File;
 use std::os::unix::process::CommandExt;
@@ -15,35 +15,40 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-/// Where process logs go: `CRM_RELIABILITY_LOG_DIR`, else a fresh directory under the temp dir
-/// (printed, and kept: it is what a failure is debugged with).
+use anyhow::{bail, Context, Result};
+
+static LOG_DIR: OnceLock<PathBuf> = OnceLock::new();
+
+/// Sends process logs to `dir` (created). Only the first call counts: call it before the
+/// first process starts.
+pub fn set_log_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let _ = LOG_DIR.set(dir.to_path_buf());
+    Ok(())
+}
+
+/// Where process logs go: what [`set_log_dir`] said, else `CRM_LOG_DIR`, else a fresh
+/// directory under the temp dir (kept: it is what a failure is debugged with).
 pub fn log_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = match std::env::var("CRM_RELIABILITY_LOG_DIR") {
+    LOG_DIR.get_or_init(|| {
+        let dir = match std::env::var("CRM_LOG_DIR") {
             Ok(dir) if !dir.trim().is_empty() => PathBuf::from(dir.trim()),
-            _ => std::env::temp_dir().join(format!(
-                "crm-reliability-logs-{}-{}",
-                std::process::id(),
-                crate::unique_suffix()
-            )),
+            _ => std::env::temp_dir().join(format!("crm-logs-{}", crate::unique_suffix())),
         };
-        std::fs::create_dir_all(&dir)
-            .unwrap_or_else(|e| panic!("cannot create the log directory {}: {e}", dir.display()));
-        eprintln!("reliability: process logs in {}", dir.display());
+        if let Err(e) = std::fs::create_dir_all(&dir) {
+            eprintln!("cannot create the log directory {}: {e}", dir.display());
+        }
         dir
     })
 }
 
 /// A port nothing listens on right now (bind to port 0, read it, close).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("cannot bind 127.0.0.1:0")
+pub fn free_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("bind 127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
 }
 
-/// A child process that is stopped when dropped.
+/// A child process (group) that is stopped when dropped.
 pub struct Proc {
     pub name: String,
     pub log: PathBuf,
@@ -55,13 +60,26 @@ pub struct Proc {
 
 impl Proc {
     /// Starts `cmd`, stdout and stderr to `<log dir>/<name>-<n>.log`.
-    pub fn spawn(name: &str, mut cmd: Command, stop_signal: i32) -> Proc {
+    pub fn spawn(name: &str, cmd: Command, stop_signal: i32) -> Result<Proc> {
         static COUNT: AtomicUsize = AtomicUsize::new(0);
         let n = COUNT.fetch_add(1, Ordering::Relaxed);
-        let log = log_dir().join(format!("{name}-{n}.log"));
-        let out =
-            File::create(&log).unwrap_or_else(|e| panic!("cannot create {}: {e}", log.display()));
-        let err = out.try_clone().expect("cannot duplicate a log file handle");
+        Proc::spawn_logged(
+            name,
+            cmd,
+            stop_signal,
+            log_dir().join(format!("{name}-{n}.log")),
+        )
+    }
+
+    /// Starts `cmd`, stdout and stderr to `log`.
+    pub fn spawn_logged(
+        name: &str,
+        mut cmd: Command,
+        stop_signal: i32,
+        log: PathBuf,
+    ) -> Result<Proc> {
+        let out = File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
+        let err = out.try_clone()?;
         cmd.stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
@@ -75,14 +93,14 @@ impl Proc {
         }
         let child = cmd
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name} ({:?}): {e}", cmd.get_program()));
-        Proc {
+            .with_context(|| format!("cannot start {name} ({:?})", cmd.get_program()))?;
+        Ok(Proc {
             name: name.to_string(),
             log,
             child,
             stop_signal,
             exited: None,
-        }
+        })
     }
 
     pub fn pid(&self) -> i32 {
@@ -117,11 +135,25 @@ impl Proc {
                     return Some(status);
                 }
                 Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(20))
+                    std::thread::sleep(Duration::from_millis(10))
                 }
-                Ok(None) => return None,
-                Err(e) => panic!("waiting for {}: {e}", self.name),
+                // A child we cannot wait for is treated as still running: the drop kills it.
+                Ok(None) | Err(_) => return None,
             }
+        }
+    }
+
+    /// [`Proc::wait_exit`] for async callers: polls without blocking the runtime.
+    pub async fn wait_exit_async(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.wait_exit(Duration::ZERO) {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
@@ -130,23 +162,24 @@ impl Proc {
     }
 
     /// SIGKILL to the group and reap: gone without any chance to clean up, its ports free.
-    pub fn kill(&mut self) {
+    pub fn kill(&mut self) -> Result<()> {
         self.signal(libc::SIGCONT);
         self.signal(libc::SIGKILL);
-        self.wait_exit(Duration::from_secs(10))
-            .unwrap_or_else(|| panic!("{} survived SIGKILL", self.name));
+        if self.wait_exit(Duration::from_secs(10)).is_none() {
+            bail!("{} survived SIGKILL", self.name);
+        }
         let deadline = Instant::now() + Duration::from_secs(10);
         while self.group_alive() {
-            assert!(
-                Instant::now() < deadline,
-                "a child of {} survived SIGKILL",
-                self.name
-            );
+            if Instant::now() > deadline {
+                bail!("a child of {} survived SIGKILL", self.name);
+            }
             std::thread::sleep(Duration::from_millis(10));
         }
+        Ok(())
     }
 
-    /// The stop signal, up to `grace` to exit, then SIGKILL. Returns the exit status.
+    /// The stop signal, up to `grace` to exit, then SIGKILL. The exit status when it stopped
+    /// by itself, `None` when it had to be killed.
     pub fn stop(&mut self, grace: Duration) -> Option<ExitStatus> {
         // A stopped (SIGSTOP) process only handles signals once continued.
         self.signal(libc::SIGCONT);
@@ -158,11 +191,13 @@ impl Proc {
             "{} ignored its stop signal for {grace:?}; killing it",
             self.name
         );
-        self.kill();
+        if let Err(e) = self.kill() {
+            eprintln!("{e}");
+        }
         None
     }
 
-    /// The last `lines` lines of the log, for failure messages.
+    /// The last `lines` lines of the log, for error messages.
     pub fn log_tail(&self, lines: usize) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let all: Vec<&str> = text.lines().collect();

@@ -1,0 +1,43 @@
+//! crm-harness: what the benchmark (`crm-bench`) and the black-box suites (`tests/reliability`,
+//! the contract suite through `crm-bench stack`) need to run the two stacks for real, written
+//! once:
+//!
+//! - [`procs`]: child processes in their own process groups, logs to files, always stopped;
+//! - [`pg`]: a Postgres to use (the one configured, or a throwaway cluster), fresh databases,
+//!   the schema and the benchmark's seed rows;
+//! - [`stack`]: Axum or Spin (per-service or combined manifest), the fault topology, on free
+//!   loopback ports;
+//! - [`probe`]: waiting for a URL and timing a cold start;
+//! - [`sample`]: RSS and CPU of process trees from procfs;
+//! - [`k6`]: running a k6 script with typed settings.
+//!
+//! Nothing here panics on a failure it can report: errors are `anyhow::Error`s with context
+//! (the suites turn them into test failures, the CLI into a message).
+
+pub mod faults;
+pub mod k6;
+pub mod pg;
+pub mod probe;
+pub mod procs;
+pub mod sample;
+pub mod stack;
+
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The repository root (this crate is `tools/harness`).
+pub fn repo_root() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.join("../..")
+        .canonicalize()
+        .unwrap_or(here.join("../.."))
+}
+
+/// A short unique string of lowercase letters and digits (database and directory names).
+pub fn unique_suffix() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{:x}{:x}", std::process::id(), nanos % 0xffff_ffff)
+}

@@ -1,0 +1,498 @@
+//! The stacks under test on free loopback ports: Axum binaries natively, the Spin components
+//! under the real Spin CLI (`spin up`), configured only through the environment variables they
+//! document. Two Spin shapes: one `spin up` per service manifest talking HTTP (as Kubernetes
+//! runs them; the headline) and the combined manifest (`spin-crm/spin.toml`, the services
+//! chained in-process behind the gateway). Plus the fault topology the contract suite needs.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+
+use crate::probe::wait_for_200;
+use crate::procs::{free_port, log_dir, Proc};
+
+/// Which implementation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runtime {
+    Axum,
+    Spin,
+}
+
+impl Runtime {
+    pub fn name(self) -> &'static str {
+        match self {
+            Runtime::Axum => "axum",
+            Runtime::Spin => "spin",
+        }
+    }
+}
+
+/// How the services are deployed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// One process per service (one `spin up` per service manifest), talking HTTP.
+    Services,
+    /// Spin only: one `spin up` of `spin-crm/spin.toml`, the gateway public, the services
+    /// private (`*.spin.internal`).
+    Combined,
+}
+
+/// Which service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Svc {
+    Gateway,
+    CustomerService,
+    OrderService,
+}
+
+impl Svc {
+    pub fn name(self) -> &'static str {
+        match self {
+            Svc::Gateway => "gateway",
+            Svc::CustomerService => "customer-service",
+            Svc::OrderService => "order-service",
+        }
+    }
+}
+
+/// A URL nothing answers at (port 9, discard, is never bound here).
+pub const NOWHERE: &str = "http://127.0.0.1:9";
+
+/// The services' upstream timeout in the main topology (their own default).
+pub const UPSTREAM_TIMEOUT_MS: u64 = 2000;
+
+/// Where the programs under test are.
+#[derive(Clone, Debug)]
+pub struct Binaries {
+    /// Holds `axum-gateway`, `axum-customer-service`, `axum-order-service`.
+    pub axum_dir: PathBuf,
+    /// The Spin CLI (3.5.1; `scripts/lib/spin.sh` prints its path).
+    pub spin: Option<PathBuf>,
+    /// `spin-crm/`: `<service>/spin.toml`, `spin.toml` and the built components.
+    pub spin_dir: PathBuf,
+}
+
+static BINARIES: OnceLock<Binaries> = OnceLock::new();
+
+impl Binaries {
+    /// From the environment: `CRM_AXUM_BIN_DIR` (default `$CARGO_TARGET_DIR/debug`, else
+    /// `target/debug`), `CRM_SPIN_BIN`, `CRM_SPIN_DIR` (default the repository's `spin-crm/`).
+    pub fn from_env() -> Binaries {
+        let var = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let target = var("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| crate::repo_root().join("target"));
+        Binaries {
+            axum_dir: var("CRM_AXUM_BIN_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| target.join("debug")),
+            spin: var("CRM_SPIN_BIN").map(PathBuf::from),
+            spin_dir: var("CRM_SPIN_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| crate::repo_root().join("spin-crm")),
+        }
+    }
+
+    /// Makes these the binaries every later start uses (first call wins; without a call,
+    /// [`Binaries::from_env`]).
+    pub fn install(self) {
+        let _ = BINARIES.set(self);
+    }
+
+    pub fn current() -> &'static Binaries {
+        BINARIES.get_or_init(Binaries::from_env)
+    }
+
+    /// Fails, saying how to build it, when something `runtime` needs is missing.
+    pub fn check(&self, runtime: Runtime) -> Result<()> {
+        match runtime {
+            Runtime::Axum => {
+                for svc in [Svc::Gateway, Svc::CustomerService, Svc::OrderService] {
+                    let bin = self.axum_dir.join(format!("axum-{}", svc.name()));
+                    if !bin.exists() {
+                        bail!(
+                            "{} missing: build with `cargo build -p axum-{}` (or point \
+                             CRM_AXUM_BIN_DIR at the binaries)",
+                            bin.display(),
+                            svc.name()
+                        );
+                    }
+                }
+            }
+            Runtime::Spin => {
+                let spin = self.spin()?;
+                if !spin.exists() {
+                    bail!("{} missing (CRM_SPIN_BIN)", spin.display());
+                }
+                let wasm = self
+                    .spin_dir
+                    .join("target/wasm32-wasip1/release/spin_order_service.wasm");
+                if !wasm.exists() {
+                    bail!(
+                        "{} missing: build the components with scripts/build-wasm.sh",
+                        wasm.display()
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn spin(&self) -> Result<&PathBuf> {
+        self.spin.as_ref().context(
+            "no Spin CLI: set CRM_SPIN_BIN (scripts/lib/spin.sh finds or installs Spin 3.5.1)",
+        )
+    }
+}
+
+/// One service's settings.
+#[derive(Clone, Debug)]
+pub struct ServiceConfig {
+    pub runtime: Runtime,
+    pub svc: Svc,
+    pub port: u16,
+    /// The database URL as for Axum; the Spin side gets it in parts (see [`spin_database`]).
+    pub database_url: String,
+    pub customer_service_url: String,
+    pub order_service_url: String,
+    pub upstream_timeout_ms: u64,
+}
+
+impl ServiceConfig {
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// A process name for logs: `<runtime>-<service>`, or `<runtime>-<role>-<service>`.
+    fn proc_name(&self, role: &str) -> String {
+        let role = if role.is_empty() {
+            String::new()
+        } else {
+            format!("{role}-")
+        };
+        format!("{}-{role}{}", self.runtime.name(), self.svc.name())
+    }
+}
+
+/// `spin up` of `manifest` on `port`, with its own state directory (several instances of one
+/// manifest run side by side; nothing is written into the source tree) and the component
+/// output in our log.
+fn spin_up(manifest: PathBuf, port: u16, name: &str) -> Result<Command> {
+    let bins = Binaries::current();
+    let state_dir = log_dir().join(format!("{name}-{port}.state"));
+    let mut cmd = Command::new(bins.spin()?);
+    cmd.arg("up")
+        .arg("--from")
+        .arg(manifest)
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--state-dir")
+        .arg(state_dir)
+        .arg("--log-dir")
+        .arg("");
+    Ok(cmd)
+}
+
+/// Starts one service and returns at once (no waiting: cold-start timing starts here).
+pub fn spawn_service(config: &ServiceConfig, role: &str) -> Result<Proc> {
+    let name = config.proc_name(role);
+    let bins = Binaries::current();
+    let mut cmd = match config.runtime {
+        Runtime::Axum => {
+            let mut cmd = Command::new(bins.axum_dir.join(format!("axum-{}", config.svc.name())));
+            cmd.env("LISTEN_ADDR", format!("127.0.0.1:{}", config.port))
+                .env("DATABASE_URL", &config.database_url)
+                .env("CUSTOMER_SERVICE_URL", &config.customer_service_url)
+                .env("ORDER_SERVICE_URL", &config.order_service_url)
+                .env(
+                    "UPSTREAM_TIMEOUT_MS",
+                    config.upstream_timeout_ms.to_string(),
+                );
+            cmd
+        }
+        Runtime::Spin => {
+            let manifest = bins.spin_dir.join(config.svc.name()).join("spin.toml");
+            let mut cmd = spin_up(manifest, config.port, &name)?;
+            cmd.envs(spin_database(&config.database_url)?)
+                .env(
+                    "SPIN_VARIABLE_CUSTOMER_SERVICE_URL",
+                    &config.customer_service_url,
+                )
+                .env("SPIN_VARIABLE_ORDER_SERVICE_URL", &config.order_service_url)
+                .env(
+                    "SPIN_VARIABLE_UPSTREAM_TIMEOUT_MS",
+                    config.upstream_timeout_ms.to_string(),
+                );
+            cmd
+        }
+    };
+    cmd.env("RUST_LOG", rust_log());
+    Proc::spawn(&name, cmd, libc::SIGTERM)
+}
+
+/// The services' log level: `RUST_LOG` as set, else `info`.
+fn rust_log() -> String {
+    std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_string())
+}
+
+/// How long a service may take to answer its first health check (a Spin host compiles its
+/// component first when wasmtime's cache is cold).
+pub const START_LIMIT: Duration = Duration::from_secs(120);
+
+/// Starts one service and waits until its `/healthz` answers 200.
+pub async fn start_service(config: &ServiceConfig) -> Result<Proc> {
+    let mut proc = spawn_service(config, "")?;
+    wait_for_200(
+        &format!("{}/healthz", config.url()),
+        START_LIMIT,
+        Some(&mut proc),
+    )
+    .await?;
+    Ok(proc)
+}
+
+/// Starts one service and waits until its `/readyz` answers 200 too (an Axum data service
+/// is live before its migrations ran, and answers 503 until then).
+pub async fn start_ready(config: &ServiceConfig) -> Result<Proc> {
+    let mut proc = start_service(config).await?;
+    wait_for_200(
+        &format!("{}/readyz", config.url()),
+        START_LIMIT,
+        Some(&mut proc),
+    )
+    .await?;
+    Ok(proc)
+}
+
+/// The main topology, running: customer-service, order-service and a gateway in front, on one
+/// database; in the combined shape one process serving all three behind the gateway.
+pub struct Stack {
+    pub runtime: Runtime,
+    pub shape: Shape,
+    /// `(service, process)`; the combined shape has one entry, named gateway.
+    pub procs: Vec<(Svc, Proc)>,
+    pub gateway_url: String,
+    /// The data services' own settings (the services shape only: the combined shape keeps
+    /// them private).
+    pub customer_service: Option<ServiceConfig>,
+    pub order_service: Option<ServiceConfig>,
+}
+
+impl Stack {
+    /// Starts every process of the stack and returns at once, nothing waited for. The Spin
+    /// database must already have the schema ([`crate::pg::migrate`]); Axum migrates at start.
+    pub fn spawn(
+        runtime: Runtime,
+        shape: Shape,
+        database_url: &str,
+        upstream_timeout_ms: u64,
+    ) -> Result<Stack> {
+        Binaries::current().check(runtime)?;
+        if shape == Shape::Combined {
+            if runtime != Runtime::Spin {
+                bail!("the combined shape is Spin's (spin-crm/spin.toml); Axum runs as services");
+            }
+            let port = free_port()?;
+            let manifest = Binaries::current().spin_dir.join("spin.toml");
+            let mut cmd = spin_up(manifest, port, "spin-combined")?;
+            cmd.envs(spin_database(database_url)?)
+                .env("RUST_LOG", rust_log());
+            let proc = Proc::spawn("spin-combined", cmd, libc::SIGTERM)?;
+            return Ok(Stack {
+                runtime,
+                shape,
+                procs: vec![(Svc::Gateway, proc)],
+                gateway_url: format!("http://127.0.0.1:{port}"),
+                customer_service: None,
+                order_service: None,
+            });
+        }
+        let customer_service = ServiceConfig {
+            runtime,
+            svc: Svc::CustomerService,
+            port: free_port()?,
+            database_url: database_url.to_string(),
+            customer_service_url: NOWHERE.to_string(),
+            order_service_url: NOWHERE.to_string(),
+            upstream_timeout_ms,
+        };
+        let order_service = ServiceConfig {
+            svc: Svc::OrderService,
+            port: free_port()?,
+            customer_service_url: customer_service.url(),
+            ..customer_service.clone()
+        };
+        let gateway = ServiceConfig {
+            svc: Svc::Gateway,
+            port: free_port()?,
+            customer_service_url: customer_service.url(),
+            order_service_url: order_service.url(),
+            ..customer_service.clone()
+        };
+        let procs = vec![
+            (Svc::CustomerService, spawn_service(&customer_service, "")?),
+            (Svc::OrderService, spawn_service(&order_service, "")?),
+            (Svc::Gateway, spawn_service(&gateway, "")?),
+        ];
+        Ok(Stack {
+            runtime,
+            shape,
+            procs,
+            gateway_url: gateway.url(),
+            customer_service: Some(customer_service),
+            order_service: Some(order_service),
+        })
+    }
+
+    /// Waits until every service answers `/healthz`, then `/readyz` (the data services have
+    /// their database, the gateway its upstreams).
+    pub async fn wait_ready(&mut self, limit: Duration) -> Result<()> {
+        let urls = self.service_urls();
+        for path in ["healthz", "readyz"] {
+            for (i, url) in urls.iter().enumerate() {
+                let proc = &mut self.procs[i].1;
+                wait_for_200(&format!("{url}/{path}"), limit, Some(proc)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Spawns and waits until ready.
+    pub async fn start(
+        runtime: Runtime,
+        shape: Shape,
+        database_url: &str,
+        upstream_timeout_ms: u64,
+    ) -> Result<Stack> {
+        if runtime == Runtime::Spin {
+            crate::pg::migrate(database_url).await?;
+        }
+        let mut stack = Stack::spawn(runtime, shape, database_url, upstream_timeout_ms)?;
+        stack.wait_ready(START_LIMIT).await?;
+        Ok(stack)
+    }
+
+    /// The base URL of each process, in `procs` order.
+    fn service_urls(&self) -> Vec<String> {
+        self.procs
+            .iter()
+            .map(|(svc, _)| {
+                match svc {
+                    Svc::Gateway => Some(self.gateway_url.clone()),
+                    Svc::CustomerService => self.customer_service.as_ref().map(ServiceConfig::url),
+                    Svc::OrderService => self.order_service.as_ref().map(ServiceConfig::url),
+                }
+                .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    /// `(service name, pid)` of each process, for sampling.
+    pub fn pids(&self) -> Vec<(String, i32)> {
+        self.procs
+            .iter()
+            .map(|(svc, proc)| {
+                let name = match self.shape {
+                    Shape::Combined => "spin".to_string(),
+                    Shape::Services => svc.name().to_string(),
+                };
+                (name, proc.pid())
+            })
+            .collect()
+    }
+
+    /// The process of `svc` (services shape).
+    pub fn proc_mut(&mut self, svc: Svc) -> Option<&mut Proc> {
+        self.procs
+            .iter_mut()
+            .find(|(s, _)| *s == svc)
+            .map(|(_, p)| p)
+    }
+
+    /// The contract suite's variables for this stack: the gateway always, the data services
+    /// in the services shape (the combined shape keeps them private: the suite then runs its
+    /// gateway selection).
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut env = vec![
+            ("CRM_RUNTIME".to_string(), self.runtime.name().to_string()),
+            ("CRM_BASE_URL".to_string(), self.gateway_url.clone()),
+        ];
+        if let (Some(cs), Some(os)) = (&self.customer_service, &self.order_service) {
+            env.push(("CRM_CUSTOMER_SERVICE_URL".to_string(), cs.url()));
+            env.push(("CRM_ORDER_SERVICE_URL".to_string(), os.url()));
+        }
+        env
+    }
+
+    /// Stops every process (the stop signal, then SIGKILL after `grace`).
+    pub fn stop(&mut self, grace: Duration) {
+        for (_, proc) in self.procs.iter_mut().rev() {
+            proc.stop(grace);
+        }
+    }
+}
+
+/// The database variables of the Spin manifests, from one database URL: the manifests build
+/// the URL from these parts, because `database_host` is also their allowed outbound host.
+/// `sslmode` defaults to `disable` (Spin's Postgres client insists on TLS otherwise).
+pub fn spin_database(url: &str) -> Result<Vec<(&'static str, String)>> {
+    let parsed = reqwest::Url::parse(url).with_context(|| format!("database URL {url}"))?;
+    let sslmode = parsed
+        .query_pairs()
+        .find(|(k, _)| k == "sslmode")
+        .map_or_else(|| "disable".to_string(), |(_, v)| v.into_owned());
+    Ok(vec![
+        (
+            "SPIN_VARIABLE_DATABASE_HOST",
+            format!(
+                "{}:{}",
+                parsed.host_str().unwrap_or("127.0.0.1"),
+                parsed.port().unwrap_or(5432)
+            ),
+        ),
+        (
+            "SPIN_VARIABLE_DATABASE_NAME",
+            parsed.path().trim_start_matches('/').to_string(),
+        ),
+        ("SPIN_VARIABLE_DATABASE_USER", parsed.username().to_string()),
+        (
+            "SPIN_VARIABLE_DATABASE_PASSWORD",
+            parsed.password().unwrap_or_default().to_string(),
+        ),
+        ("SPIN_VARIABLE_DATABASE_SSLMODE", sslmode),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(url: &str) -> Vec<String> {
+        spin_database(url)
+            .unwrap()
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect()
+    }
+
+    #[test]
+    fn spin_database_variables() {
+        assert_eq!(
+            values("postgres://postgres@127.0.0.1:5999/x"),
+            ["127.0.0.1:5999", "x", "postgres", "", "disable"]
+        );
+        assert_eq!(
+            values("postgres://u:p%40ss@db/x?a=b&sslmode=require"),
+            ["db:5432", "x", "u", "p%40ss", "require"]
+        );
+        assert!(spin_database("not a url").is_err());
+    }
+}

@@ -7,7 +7,7 @@ use crate::table::{Comparison, Unit};
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
-/// The CPU-bound points of a stack: bench-local's compute.json when present, else the two
+/// The CPU-bound points of a stack: the local run's compute.json (a sweep of n) when present, else the two
 /// scenarios of the k6 cpu-bound test (n as the script's defaults, not recorded in summary).
 pub fn compute_points(stack: &Stack) -> Vec<ComputePoint> {
     if let Some(c) = &stack.compute {

@@ -12,7 +12,10 @@ pub(super) fn environment(cx: &Ctx) -> Section {
         Some(env) => environment_rows(&mut s.md, env),
         None => s.md.push_str("| environment | not recorded |\n"),
     }
-    s.md.push_str("\nSource: `environment.json` (written by `scripts/lib/envinfo.py`).\n");
+    s.md.push_str(
+        "\nSource: `environment.json` (written by `crm-bench run`, or by `crm-bench env` for \
+         a k3d run).\n",
+    );
     s
 }
 

@@ -23,7 +23,7 @@ pub(super) fn errors_and_thresholds(cx: &Ctx) -> Section {
         s.md.push_str("\n\n");
     }
     if !cx.summary.problems.is_empty() {
-        s.md.push_str("Problems recorded by summarize.py:\n\n");
+        s.md.push_str("Problems recorded when collecting the results:\n\n");
         for p in &cx.summary.problems {
             let _ = writeln!(s.md, "- {}", md_escape(p));
         }
@@ -93,7 +93,10 @@ mod tests {
         assert!(md.contains("| load | requests | 10 | – | – |"), "{md}");
         assert!(md.contains("| load | failed requests | 50.00 % | – | – |"));
         assert!(md.contains("- `spin` load: `http_req_failed<0.01`"));
-        assert!(md.contains("- spin/k6-error.json: missing \\| truncated"));
+        assert!(md.contains(
+            "Problems recorded when collecting the results:\n\n\
+             - spin/k6-error.json: missing \\| truncated\n"
+        ));
     }
 
     #[test]

@@ -423,6 +423,17 @@ mod tests {
     }
 
     #[test]
+    fn the_report_names_the_tools_that_write_the_results() {
+        let md = build(&fixture()).markdown;
+        // The Python scripts that wrote them are gone: crm-bench writes summary.json and
+        // environment.json now.
+        assert!(!md.contains(".py"), "{md}");
+        assert!(md.contains("`crm-bench collect` for a k3d run"));
+        assert!(md.contains("Problems recorded when collecting the results:"));
+        assert!(md.contains("(written by `crm-bench run`, or by `crm-bench env` for a k3d run)"));
+    }
+
+    #[test]
     fn an_empty_summary_still_renders() {
         let r = build(&Summary::from_json("{\"stacks\": {\"axum\": null}}").unwrap());
         assert!(r.markdown.contains("Not measured."));

@@ -16,7 +16,8 @@ pub(super) fn what_was_compared(cx: &Ctx) -> Section {
         s.md,
         "Environment kind **{}**; summary generated {}. Every table names the raw files its \
          numbers come from (paths relative to this folder); `summary.json` holds the same \
-         figures, extracted by `scripts/lib/summarize.py`. `–` means not measured. Ratios are \
+         figures, extracted by `crm-bench` (`crm-bench run` writes it for a local run, \
+         `crm-bench collect` for a k3d run). `–` means not measured. Ratios are \
          `<stack> ÷ {}`: below 1 means smaller than the baseline, which is better for times, \
          memory and sizes and worse for throughput.\n",
         cx.kind.unwrap_or("unknown"),

@@ -7,8 +7,9 @@ use crate::table::{Comparison, Unit};
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
-/// The CPU-bound points of a stack: the local run's compute.json (a sweep of n) when present, else the two
-/// scenarios of the k6 cpu-bound test (n as the script's defaults, not recorded in summary).
+/// The CPU-bound points of a stack: the local run's compute.json (a sweep of n) when
+/// present, else the two scenarios of the k6 cpu-bound test (n as the script's defaults,
+/// not recorded in summary).
 pub fn compute_points(stack: &Stack) -> Vec<ComputePoint> {
     if let Some(c) = &stack.compute {
         if !c.points.is_empty() {

@@ -24,6 +24,9 @@ pub enum ChartKind {
     Bars,
     /// One line per series over the categories (in order).
     Lines,
+    /// A distribution per series: its `values` are samples (in any order, `categories` is
+    /// unused), drawn as the share of samples at or below each value.
+    Cdf,
 }
 
 #[derive(Debug, Clone)]
@@ -390,6 +393,9 @@ mod tests {
         }
         for c in &r.charts {
             assert_eq!(c.series.len(), 2, "{}", c.file);
+            if c.kind == ChartKind::Cdf {
+                continue; // samples, not one value per category
+            }
             for s in &c.series {
                 assert_eq!(s.values.len(), c.categories.len(), "{}", c.file);
             }

@@ -1,6 +1,6 @@
 //! The top of the report: what was compared, and the headline figures of every section.
 
-use super::coldstart::first_200_p50;
+use super::coldstart::{first_200_p50, first_200_p99};
 use super::compute::{compute_keys, compute_point, n_text};
 use super::footprint::{artifact_bytes, rss};
 use super::{lat, p50, p99, scenario, setting_text, stack_title, Ctx, Pick, Section};
@@ -114,6 +114,15 @@ fn footprint_headlines(cx: &Ctx, head: &mut Comparison) {
         Unit::Ms,
         first_200_p50,
     ));
+    // Older summaries have no tail: no row of dashes for them.
+    let tail = cx.row(
+        &["cold start to first 200 on a DB route, p99 (ms)"],
+        Unit::Ms,
+        first_200_p99,
+    );
+    if tail.has_data() {
+        head.push(tail);
+    }
     head.push(cx.row(&["RSS idle, all services (avg)"], Unit::Bytes, |s| {
         rss(s, "idle", "total", false)
     }));

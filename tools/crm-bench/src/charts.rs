@@ -3,7 +3,9 @@
 //! `ttf` feature), so the charts render the same on a machine without fontconfig.
 
 use crate::report::{ChartKind, ChartSpec};
-use plotters::coord::ranged1d::SegmentValue;
+use plotters::coord::ranged1d::{SegmentValue, SegmentedCoord};
+use plotters::coord::types::{RangedCoordf64, RangedCoordi32};
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::error::Error;
@@ -76,14 +78,7 @@ fn label_font(spec: &ChartSpec) -> u32 {
 }
 
 fn bars(spec: &ChartSpec, path: &Path) -> Result<(), Box<dyn Error>> {
-    // Categories without any value are left out rather than drawn as empty groups.
-    let keep: Vec<usize> = (0..spec.categories.len())
-        .filter(|&i| {
-            spec.series
-                .iter()
-                .any(|s| s.values.get(i).copied().flatten().is_some())
-        })
-        .collect();
+    let keep = categories_with_values(spec);
     let root = SVGBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
     let k = spec.series.len().max(1) as i32;
@@ -104,24 +99,7 @@ fn bars(spec: &ChartSpec, path: &Path) -> Result<(), Box<dyn Error>> {
         .x_desc(spec.x_label.as_str())
         .y_desc(spec.y_label.as_str())
         .draw()?;
-    // Category names centred under their group, on two lines when long.
-    let font = label_font(spec);
-    for (gi, &ci) in keep.iter().enumerate() {
-        let first = gi as i32 * group;
-        let (x0, y) = chart.backend_coord(&(SegmentValue::Exact(first), 0.0));
-        let (x1, _) = chart.backend_coord(&(SegmentValue::Exact(first + k), 0.0));
-        let style = ("sans-serif", font)
-            .into_font()
-            .color(&BLACK)
-            .pos(Pos::new(HPos::Center, VPos::Top));
-        for (li, line) in split_label(&spec.categories[ci]).iter().enumerate() {
-            root.draw(&Text::new(
-                line.clone(),
-                ((x0 + x1) / 2, y + 6 + li as i32 * (font as i32 + 2)),
-                style.clone(),
-            ))?;
-        }
-    }
+    group_labels(&root, &chart, spec, &keep, group)?;
     for (si, s) in spec.series.iter().enumerate() {
         let c = color(&s.name, si);
         let bars: Vec<(i32, f64)> = keep
@@ -155,14 +133,67 @@ fn bars(spec: &ChartSpec, path: &Path) -> Result<(), Box<dyn Error>> {
             )
         }))?;
     }
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+    root.present()?;
+    Ok(())
+}
+
+/// Categories without any value are left out rather than drawn as empty groups.
+fn categories_with_values(spec: &ChartSpec) -> Vec<usize> {
+    let has_value = |i: usize| {
+        spec.series
+            .iter()
+            .any(|s| s.values.get(i).copied().flatten().is_some())
+    };
+    (0..spec.categories.len())
+        .filter(|&i| has_value(i))
+        .collect()
+}
+
+type BarChart<'a> =
+    ChartContext<'a, SVGBackend<'a>, Cartesian2d<SegmentedCoord<RangedCoordi32>, RangedCoordf64>>;
+
+/// Category names centred under their group of `group - 1` bars, on two lines when long.
+fn group_labels(
+    root: &DrawingArea<SVGBackend, Shift>,
+    chart: &BarChart,
+    spec: &ChartSpec,
+    keep: &[usize],
+    group: i32,
+) -> Result<(), Box<dyn Error>> {
+    let k = group - 1;
+    let font = label_font(spec);
+    for (gi, &ci) in keep.iter().enumerate() {
+        let first = gi as i32 * group;
+        let (x0, y) = chart.backend_coord(&(SegmentValue::Exact(first), 0.0));
+        let (x1, _) = chart.backend_coord(&(SegmentValue::Exact(first + k), 0.0));
+        let style = ("sans-serif", font)
+            .into_font()
+            .color(&BLACK)
+            .pos(Pos::new(HPos::Center, VPos::Top));
+        for (li, line) in split_label(&spec.categories[ci]).iter().enumerate() {
+            root.draw(&Text::new(
+                line.clone(),
+                ((x0 + x1) / 2, y + 6 + li as i32 * (font as i32 + 2)),
+                style.clone(),
+            ))?;
+        }
+    }
+    Ok(())
+}
+
+/// The legend box, where the series leave room for it.
+fn legend<'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, CT>,
+    position: SeriesLabelPosition,
+) -> Result<(), Box<dyn Error>> {
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(position)
         .border_style(BLACK)
         .background_style(WHITE.mix(0.85))
         .label_font(("sans-serif", 13))
         .draw()?;
-    root.present()?;
     Ok(())
 }
 
@@ -231,13 +262,7 @@ fn lines(spec: &ChartSpec, path: &Path) -> Result<(), Box<dyn Error>> {
             )
         }))?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .border_style(BLACK)
-        .background_style(WHITE.mix(0.85))
-        .label_font(("sans-serif", 13))
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     root.present()?;
     Ok(())
 }
@@ -308,13 +333,7 @@ fn cdf(spec: &ChartSpec, path: &Path) -> Result<(), Box<dyn Error>> {
         let runs = steps.iter().skip(1).step_by(2);
         chart.draw_series(runs.map(|&p| Circle::new(p, 3, c.filled())))?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .border_style(BLACK)
-        .background_style(WHITE.mix(0.85))
-        .label_font(("sans-serif", 13))
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::LowerRight)?;
     root.present()?;
     Ok(())
 }

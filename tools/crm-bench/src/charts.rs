@@ -3,7 +3,9 @@
 //! `ttf` feature), so the charts render the same on a machine without fontconfig.
 
 use crate::report::{ChartKind, ChartSpec};
-use plotters::coord::ranged1d::SegmentValue;
+use plotters::coord::ranged1d::{SegmentValue, SegmentedCoord};
+use plotters::coord::types::{RangedCoordf64, RangedCoordi32};
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::error::Error;
@@ -62,6 +64,7 @@ pub fn render(spec: &ChartSpec, path: &Path) -> Result<(), Box<dyn Error>> {
     match spec.kind {
         ChartKind::Bars => bars(spec, path),
         ChartKind::Lines => lines(spec, path),
+        ChartKind::Cdf => cdf(spec, path),
     }
 }
 
@@ -75,14 +78,7 @@ fn label_font(spec: &ChartSpec) -> u32 {
 }
 
 fn bars(spec: &ChartSpec, path: &Path) -> Result<(), Box<dyn Error>> {
-    // Categories without any value are left out rather than drawn as empty groups.
-    let keep: Vec<usize> = (0..spec.categories.len())
-        .filter(|&i| {
-            spec.series
-                .iter()
-                .any(|s| s.values.get(i).copied().flatten().is_some())
-        })
-        .collect();
+    let keep = categories_with_values(spec);
     let root = SVGBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
     let k = spec.series.len().max(1) as i32;
@@ -103,24 +99,7 @@ fn bars(spec: &ChartSpec, path: &Path) -> Result<(), Box<dyn Error>> {
         .x_desc(spec.x_label.as_str())
         .y_desc(spec.y_label.as_str())
         .draw()?;
-    // Category names centred under their group, on two lines when long.
-    let font = label_font(spec);
-    for (gi, &ci) in keep.iter().enumerate() {
-        let first = gi as i32 * group;
-        let (x0, y) = chart.backend_coord(&(SegmentValue::Exact(first), 0.0));
-        let (x1, _) = chart.backend_coord(&(SegmentValue::Exact(first + k), 0.0));
-        let style = ("sans-serif", font)
-            .into_font()
-            .color(&BLACK)
-            .pos(Pos::new(HPos::Center, VPos::Top));
-        for (li, line) in split_label(&spec.categories[ci]).iter().enumerate() {
-            root.draw(&Text::new(
-                line.clone(),
-                ((x0 + x1) / 2, y + 6 + li as i32 * (font as i32 + 2)),
-                style.clone(),
-            ))?;
-        }
-    }
+    group_labels(&root, &chart, spec, &keep, group)?;
     for (si, s) in spec.series.iter().enumerate() {
         let c = color(&s.name, si);
         let bars: Vec<(i32, f64)> = keep
@@ -154,14 +133,67 @@ fn bars(spec: &ChartSpec, path: &Path) -> Result<(), Box<dyn Error>> {
             )
         }))?;
     }
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+    root.present()?;
+    Ok(())
+}
+
+/// Categories without any value are left out rather than drawn as empty groups.
+fn categories_with_values(spec: &ChartSpec) -> Vec<usize> {
+    let has_value = |i: usize| {
+        spec.series
+            .iter()
+            .any(|s| s.values.get(i).copied().flatten().is_some())
+    };
+    (0..spec.categories.len())
+        .filter(|&i| has_value(i))
+        .collect()
+}
+
+type BarChart<'a> =
+    ChartContext<'a, SVGBackend<'a>, Cartesian2d<SegmentedCoord<RangedCoordi32>, RangedCoordf64>>;
+
+/// Category names centred under their group of `group - 1` bars, on two lines when long.
+fn group_labels(
+    root: &DrawingArea<SVGBackend, Shift>,
+    chart: &BarChart,
+    spec: &ChartSpec,
+    keep: &[usize],
+    group: i32,
+) -> Result<(), Box<dyn Error>> {
+    let k = group - 1;
+    let font = label_font(spec);
+    for (gi, &ci) in keep.iter().enumerate() {
+        let first = gi as i32 * group;
+        let (x0, y) = chart.backend_coord(&(SegmentValue::Exact(first), 0.0));
+        let (x1, _) = chart.backend_coord(&(SegmentValue::Exact(first + k), 0.0));
+        let style = ("sans-serif", font)
+            .into_font()
+            .color(&BLACK)
+            .pos(Pos::new(HPos::Center, VPos::Top));
+        for (li, line) in split_label(&spec.categories[ci]).iter().enumerate() {
+            root.draw(&Text::new(
+                line.clone(),
+                ((x0 + x1) / 2, y + 6 + li as i32 * (font as i32 + 2)),
+                style.clone(),
+            ))?;
+        }
+    }
+    Ok(())
+}
+
+/// The legend box, where the series leave room for it.
+fn legend<'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, CT>,
+    position: SeriesLabelPosition,
+) -> Result<(), Box<dyn Error>> {
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(position)
         .border_style(BLACK)
         .background_style(WHITE.mix(0.85))
         .label_font(("sans-serif", 13))
         .draw()?;
-    root.present()?;
     Ok(())
 }
 
@@ -230,13 +262,143 @@ fn lines(spec: &ChartSpec, path: &Path) -> Result<(), Box<dyn Error>> {
             )
         }))?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .border_style(BLACK)
-        .background_style(WHITE.mix(0.85))
-        .label_font(("sans-serif", 13))
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     root.present()?;
     Ok(())
+}
+
+/// The empirical distribution of `values` as a staircase of (value, % of samples at or below
+/// it): up one step of 100/n at each sample, flat in between. Non-finite values are dropped.
+pub fn cdf_steps(values: &[Option<f64>]) -> Vec<(f64, f64)> {
+    let mut sorted: Vec<f64> = values
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|v| v.is_finite())
+        .collect();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len() as f64;
+    sorted
+        .iter()
+        .enumerate()
+        .flat_map(|(i, &v)| [(v, 100.0 * i as f64 / n), (v, 100.0 * (i + 1) as f64 / n)])
+        .collect()
+}
+
+/// The percentiles the report's tables give, drawn as guides so a reader can find them on the
+/// curves.
+const GUIDES: [f64; 3] = [50.0, 90.0, 99.0];
+
+fn cdf(spec: &ChartSpec, path: &Path) -> Result<(), Box<dyn Error>> {
+    let root = SVGBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE)?;
+    let x_max = y_max(spec); // the largest sample, with the same headroom as a bar's
+    let mut chart = ChartBuilder::on(&root)
+        .caption(&spec.title, ("sans-serif", 20))
+        .margin(16)
+        .x_label_area_size(48)
+        .y_label_area_size(72)
+        .build_cartesian_2d(0.0..x_max, 0.0..100.0)?;
+    // No fine mesh: the guides are the horizontal lines a reader looks for.
+    chart
+        .configure_mesh()
+        .light_line_style(TRANSPARENT)
+        .y_labels(11)
+        .x_desc(spec.x_label.as_str())
+        .y_desc(spec.y_label.as_str())
+        .draw()?;
+    let guide = RGBColor(0x66, 0x66, 0x66);
+    for p in GUIDES {
+        chart.draw_series(LineSeries::new(
+            [(0.0, p), (x_max, p)],
+            guide.stroke_width(1),
+        ))?;
+        chart.draw_series([Text::new(
+            format!("P{p:.0}"),
+            (x_max, p),
+            ("sans-serif", 11)
+                .into_font()
+                .color(&guide)
+                .pos(Pos::new(HPos::Right, VPos::Bottom)),
+        )])?;
+    }
+    for (si, s) in spec.series.iter().enumerate() {
+        let c = color(&s.name, si);
+        let steps = cdf_steps(&s.values);
+        chart
+            .draw_series(LineSeries::new(steps.clone(), c.stroke_width(2)))?
+            .label(legend_name(&s.name))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], c.stroke_width(2)));
+        // A dot per run, at the top of its step.
+        let runs = steps.iter().skip(1).step_by(2);
+        chart.draw_series(runs.map(|&p| Circle::new(p, 3, c.filled())))?;
+    }
+    legend(&mut chart, SeriesLabelPosition::LowerRight)?;
+    root.present()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cdf_climbs_one_step_per_sample_in_value_order() {
+        let steps = cdf_steps(&[
+            Some(30.0),
+            None,
+            Some(10.0),
+            Some(f64::NAN),
+            Some(20.0),
+            Some(40.0),
+        ]);
+        assert_eq!(
+            steps,
+            vec![
+                (10.0, 0.0),
+                (10.0, 25.0),
+                (20.0, 25.0),
+                (20.0, 50.0),
+                (30.0, 50.0),
+                (30.0, 75.0),
+                (40.0, 75.0),
+                (40.0, 100.0),
+            ]
+        );
+        assert!(cdf_steps(&[]).is_empty());
+    }
+
+    #[test]
+    fn a_cdf_chart_is_an_svg_with_a_line_per_stack() {
+        let spec = ChartSpec {
+            file: "cdf.svg".into(),
+            title: "Cold start".into(),
+            x_label: "ms".into(),
+            y_label: "% of runs".into(),
+            categories: Vec::new(),
+            series: ["axum", "spin"]
+                .iter()
+                .enumerate()
+                .map(|(i, name)| crate::report::Series {
+                    name: name.to_string(),
+                    values: (0..20).map(|r| Some((i * 20 + r) as f64)).collect(),
+                })
+                .collect(),
+            kind: ChartKind::Cdf,
+        };
+        let path = std::env::temp_dir().join(format!("crm-bench-cdf-{}.svg", std::process::id()));
+        render(&spec, &path).unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert!(svg.starts_with("<svg"));
+        let texts: Vec<&str> = svg
+            .split("</text>")
+            .filter_map(|t| Some(t.rsplit_once('>')?.1.trim()))
+            .collect();
+        for label in ["axum", "spin", "P50", "P90", "P99"] {
+            assert!(texts.contains(&label), "{label} not in {texts:?}");
+        }
+        // 20 runs per stack: one dot each.
+        assert_eq!(svg.matches("<circle").count(), 40);
+    }
 }

@@ -304,4 +304,46 @@ mod tests {
         assert!(load.contains("1254.8") && load.contains("14.08%"), "{load}");
         std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
     }
+
+    /// Numbers as f64, and no nulls or empty lists/maps: the Python writer left an unmeasured
+    /// field out where this one writes null, and wrote 3765 where this one writes 3765.0.
+    fn normalise(v: Value) -> Option<Value> {
+        match v {
+            Value::Null => None,
+            Value::Number(n) => n.as_f64().map(Value::from),
+            Value::Array(a) if a.is_empty() => None,
+            Value::Array(a) => Some(Value::Array(
+                a.into_iter()
+                    .map(|x| normalise(x).unwrap_or(Value::Null))
+                    .collect(),
+            )),
+            Value::Object(o) => {
+                let o: serde_json::Map<String, Value> = o
+                    .into_iter()
+                    .filter_map(|(k, x)| Some((k, normalise(x)?)))
+                    .collect();
+                (!o.is_empty()).then_some(Value::Object(o))
+            }
+            other => Some(other),
+        }
+    }
+
+    /// A real quick local run (raw files of `scripts/bench-local.sh --quick --stacks axum`),
+    /// whose summary.json scripts/lib/summarize.py wrote before it was replaced: collect agrees
+    /// with it field for field, to the last bit of every figure.
+    #[test]
+    fn matches_the_python_summary_of_a_real_run() {
+        let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let summary = collect(&fx.join("raw-local")).unwrap();
+        let mut ours = serde_json::to_value(&summary).unwrap();
+        let text = std::fs::read_to_string(fx.join("raw-local.summary-python.json")).unwrap();
+        let mut python: Value = serde_json::from_str(&text).unwrap();
+        for v in [&mut ours, &mut python] {
+            let o = v.as_object_mut().unwrap();
+            o.remove("generated_at");
+            o.remove("run_id");
+        }
+        assert_eq!(normalise(ours), normalise(python));
+        assert_eq!(summary.run_id.as_deref(), Some("raw-local"));
+    }
 }

@@ -284,4 +284,42 @@ mod tests {
         let r = parse_summary(&serde_json::json!([1, 2]), "x.json");
         assert!(r.overall.is_none() && r.scenarios.is_empty() && r.script.is_none());
     }
+
+    /// A real run of tests/k6/scale-test.js (levels 1,4,8 × 3s): each level's throughput is
+    /// over its level_duration, not over the whole run.
+    #[test]
+    fn scale_summary_levels_over_level_duration() {
+        let r = parse_summary(
+            &fixture("raw-local/axum/k6-scale.json"),
+            "axum/k6-scale.json",
+        );
+        assert_eq!(
+            (r.script.as_deref(), r.runtime.as_deref()),
+            (Some("scale-test"), Some("axum"))
+        );
+        let names: Vec<&String> = r.scenarios.keys().collect();
+        assert_eq!(names, ["vus_1", "vus_4", "vus_8"]);
+        let vus4 = r.scenarios["vus_4"].as_ref().unwrap();
+        assert_eq!((vus4.requests, vus4.duration_s), (Some(2593.0), Some(3.0)));
+        assert_eq!(vus4.throughput_rps, Some(2593.0 / 3.0));
+        assert!(vus4.st("st_total").is_some());
+        // The whole run includes the gaps between levels: k6's rate over testRunDurationMs.
+        let o = r.overall.unwrap();
+        assert!(o.duration_s.unwrap() > 9.0);
+    }
+
+    /// A real run of tests/k6/error-test.js: one scenario, and its Server-Timing trends.
+    #[test]
+    fn error_summary() {
+        let r = parse_summary(
+            &fixture("raw-local/axum/k6-error.json"),
+            "axum/k6-error.json",
+        );
+        let names: Vec<&String> = r.scenarios.keys().collect();
+        assert_eq!(names, ["errors"]);
+        let errors = r.scenarios["errors"].as_ref().unwrap();
+        let trends: Vec<&String> = errors.server_timing.keys().collect();
+        assert_eq!(trends, ["st_conn", "st_gw", "st_query", "st_total"]);
+        assert!(r.thresholds_failed.is_empty());
+    }
 }

@@ -5,7 +5,7 @@
 #   scripts/test.sh axum spin    # some stages (and the builds they need); --list names them
 #
 # Installs what is missing (Debian packages, PyPI tools), finds or starts Postgres (see
-# scripts/lib/postgres.sh), then runs every stage below and exits non-zero if any failed:
+# `crm-bench postgres`), then runs every stage below and exits non-zero if any failed:
 # formatting and lints, unit and integration tests (real Postgres, a throwaway database per
 # test), the contract suite against the Axum stack and against the Spin components on the real
 # Spin CLI (3.5.1, found by scripts/lib/spin.sh) in both shapes users deploy, the k6 scripts in
@@ -15,10 +15,8 @@ set -euo pipefail
 
 # shellcheck source=lib/procs.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/procs.sh"
-# shellcheck source=lib/postgres.sh
-source "$CRM_ROOT/scripts/lib/postgres.sh"
-# shellcheck source=lib/stack.sh
-source "$CRM_ROOT/scripts/lib/stack.sh"
+# shellcheck source=lib/spin.sh
+source "$CRM_ROOT/scripts/lib/spin.sh"
 cd "$CRM_ROOT"
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CRM_ROOT/target}
@@ -75,63 +73,40 @@ unit_and_integration_tests() {
 
 build_native() {
   cargo build --locked -p axum-gateway -p axum-customer-service -p axum-order-service &&
+    cargo build --locked -p crm-bench &&
     cargo test --locked -p crm-contract-tests --no-run
 }
 
-contract_suite() {
-  scripts/contract.sh all
+# The stacks run under `crm-bench stack` (tools/crm-bench, on the harness in tools/harness): a
+# fresh database on the Postgres above, the stack on free ports, the command with the CRM_* URLs
+# in its environment, then everything stopped and the database dropped. Each check below gets
+# a stack of its own, so each one is also what a person runs by hand.
+on_stack() { # RUNTIME [crm-bench stack options] -- COMMAND...
+  "$CARGO_TARGET_DIR/debug/crm-bench" stack "$@"
 }
 
-contract_gateway_selection() {
-  CRM_CONTRACT_REPORT_DIR="$CRM_RESULTS/contract-$1" scripts/contract.sh gateway
-}
-
-k6_quick() {
-  scripts/k6-quick.sh "$CRM_BASE_URL" "$CRM_RESULTS/k6-$CRM_RUNTIME"
+contract_gateway_selection() { # LABEL: the combined shape's contract run
+  CRM_CONTRACT_REPORT_DIR="$CRM_RESULTS/contract-$1" on_stack spin --shape combined -- scripts/contract.sh gateway
 }
 
 # Schema-driven fuzzing (tests/fuzz/schemathesis.sh): schemathesis from docs/openapi.yaml with
-# every check, against the stack that is up; about a minute per stack. Its JUnit report and log
-# go to $CRM_RESULTS/schemathesis-<runtime>.
-schemathesis_fuzz() {
-  CRM_FUZZ_REPORT_DIR="$CRM_RESULTS/schemathesis-$CRM_RUNTIME" \
-    tests/fuzz/schemathesis.sh "$CRM_BASE_URL"
+# every check; about a minute per stack. Its JUnit report and log go to
+# $CRM_RESULTS/schemathesis-<runtime>.
+schemathesis_fuzz() { # RUNTIME
+  CRM_FUZZ_REPORT_DIR="$CRM_RESULTS/schemathesis-$1" on_stack "$1" --no-faults -- \
+    bash -c 'tests/fuzz/schemathesis.sh "$CRM_BASE_URL"'
 }
 
-axum_stack() {
-  local db
-  db=$(crm_db_create crm_containers_test) || return 1
-  crm_stack_up axum "$db" || { crm_stop_all; return 1; }
-  stage "contract suite (axum)" contract_suite
-  stage "schemathesis (axum)" schemathesis_fuzz
-  stage "k6 scripts (axum)" k6_quick
-  crm_stop_all
+k6_quick() { # RUNTIME
+  on_stack "$1" --no-faults -- bash -c 'scripts/k6-quick.sh "$CRM_BASE_URL" "$0"' "$CRM_RESULTS/k6-$1"
 }
 
-# The Spin stack as Kubernetes runs it: one `spin up` per service manifest, plus the fault
-# topology; every case of the contract suite.
-spin_stack() {
-  local db spin
-  db=$(crm_db_create crm_wasm_test) || return 1
-  crm_db_migrate "$db" || return 1
-  crm_stack_up spin "$db" || { crm_stop_all; return 1; }
-  spin=$("$CRM_SPIN" --version | cut -d' ' -f1,2)
-  stage "contract suite ($spin, per-service manifests)" contract_suite
-  stage "schemathesis ($spin)" schemathesis_fuzz
-  stage "k6 scripts ($spin)" k6_quick
-  crm_stop_all
-}
-
-# The Spin stack as `spin up` in spin-crm/ runs it: one application, the services private and
-# chained in-process; the contract suite's gateway selection.
-spin_combined() {
-  local db spin
-  db=$(crm_db_create crm_wasm_combined_test) || return 1
-  crm_db_migrate "$db" || return 1
-  crm_stack_up_combined "$db" || { crm_stop_all; return 1; }
-  spin=$("$CRM_SPIN" --version | cut -d' ' -f1,2)
-  stage "contract suite, gateway selection ($spin, combined manifest)" contract_gateway_selection spin-combined
-  crm_stop_all
+# Both topologies (main and fault), every case of the contract suite; for Spin one `spin up`
+# per service manifest, as Kubernetes runs them.
+stack_stages() { # RUNTIME NAME
+  stage "contract suite ($2)" on_stack "$1" -- scripts/contract.sh all
+  stage "schemathesis ($2)" schemathesis_fuzz "$1"
+  stage "k6 scripts ($2)" k6_quick "$1"
 }
 
 # ── Reliability (tests/reliability): no lost writes under load and across a Postgres restart
@@ -139,12 +114,7 @@ spin_combined() {
 # services itself (the Axum binaries, the Spin components under `spin up`) and its own
 # throwaway Postgres clusters, never the one above; figures go to $CRM_RESULTS/reliability.json.
 reliability_tests() {
-  crm_pg_install_server || return 1
-  if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
-    useradd --system --no-create-home postgres || return 1
-  fi
-  CRM_PG_BIN=$CRM_PG_BIN CRM_AXUM_BIN_DIR="$CARGO_TARGET_DIR/debug" \
-    CRM_SPIN_BIN="$CRM_SPIN" \
+  CRM_AXUM_BIN_DIR="$CARGO_TARGET_DIR/debug" CRM_SPIN_BIN="$CRM_SPIN" \
     CRM_LOG_DIR="$CRM_LOG_DIR/reliability" CRM_RESULTS="$CRM_RESULTS" \
     cargo test --locked -p crm-reliability-tests -- --nocapture --test-threads 1
 }
@@ -180,7 +150,7 @@ declare -A ABOUT=(
   [clippy]="cargo clippy -D warnings (both workspaces)"
   [unit]="unit and integration tests (real Postgres, a database per test)"
   [wasm]="the Spin components for wasm32-wasip1 (scripts/build-wasm.sh)"
-  [native]="the Axum services and the contract suite (debug)"
+  [native]="the Axum services, crm-bench and the contract suite (debug)"
   [axum]="Axum stack: contract suite (all cases), schemathesis, k6 scripts"
   [spin]="Spin stack, per-service manifests on spin up: contract suite (all cases), schemathesis, k6 scripts"
   [spin-combined]="Spin stack, combined manifest on one spin up: the contract suite's gateway selection"
@@ -212,11 +182,17 @@ wanted() { [ -n "${WANT[$1]:-}" ]; }
 failed() { [[ " ${FAILED[*]} " == *" $1 "* ]]; }
 
 ensure_tools
+# Postgres for every stage, found or started once by the harness (tools/harness/src/pg.rs):
+# DATABASE_URL, else 127.0.0.1:5432, else a throwaway cluster (Debian's server installed when
+# missing), stopped and deleted when the script ends: the script runs again inside it.
+if [ -z "${CRM_PG_ADMIN_URL:-}" ]; then
+  crm_log "building crm-bench, which starts Postgres and the stacks"
+  cargo build --locked --quiet -p crm-bench || crm_die "cannot build crm-bench"
+  exec "$CARGO_TARGET_DIR/debug/crm-bench" postgres -- "$0" "$@"
+fi
 crm_spin_ensure || crm_die "no usable Spin CLI (see above)"
 spin_version=$("$CRM_SPIN" --version | cut -d' ' -f1,2)
 crm_log "Spin: $CRM_SPIN ($spin_version)"
-crm_pg_ensure
-crm_log "Postgres: ${CRM_PG_ADMIN_URL%%@*}@${CRM_PG_ADMIN_URL#*@}"
 
 wanted fmt && stage "cargo fmt --check" fmt_check
 wanted clippy && stage "cargo clippy -D warnings" clippy_check
@@ -226,12 +202,15 @@ wanted native && stage "native build" build_native
 if failed "native build"; then
   crm_log "skipping the stacks: the native build failed"
 else
-  wanted axum && stage "axum stack up" axum_stack
+  wanted axum && stack_stages axum axum
   if failed "wasm components (scripts/build-wasm.sh)"; then
     FAILED+=("spin stacks (not run: no components)")
   else
-    wanted spin && stage "spin stack up (per-service manifests, $spin_version)" spin_stack
-    wanted spin-combined && stage "spin stack up (combined manifest, $spin_version)" spin_combined
+    wanted spin && stack_stages spin "$spin_version, per-service manifests"
+    # The Spin stack as `spin up` in spin-crm/ runs it: one application, the services private
+    # and chained in-process; the contract suite's gateway selection.
+    wanted spin-combined && stage "contract suite, gateway selection ($spin_version, combined manifest)" \
+      contract_gateway_selection spin-combined
     wanted reliability &&
       stage "reliability: writes, Postgres restart, upstream faults, SIGTERM (axum, $spin_version)" reliability_tests
   fi

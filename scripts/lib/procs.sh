@@ -6,6 +6,8 @@ CRM_EXIT_HOOKS=()
 CRM_PIDS=()
 CRM_LOG_DIR=${CRM_LOG_DIR:-$(mktemp -d /tmp/crm-logs.XXXXXX)}
 CRM_T0=${CRM_T0:-$(date +%s)}
+# Shared with what the scripts start (crm-bench, a nested run of the same script).
+export CRM_LOG_DIR CRM_T0
 
 crm_log() { printf '[%4ss] %s\n' "$(( $(date +%s) - CRM_T0 ))" "$*" >&2; }
 crm_die() { crm_log "error: $*"; exit 1; }

@@ -118,6 +118,15 @@ crm_spin_resolve() {
   printf '%s\n' "$cache/spin"
 }
 
+# crm_spin_ensure: sets and exports CRM_SPIN, and CRM_SPIN_BIN for crm-bench and the
+# reliability suite, resolved once.
+crm_spin_ensure() {
+  [ -z "${CRM_SPIN:-}" ] || return 0
+  CRM_SPIN=$(crm_spin_resolve) || return 1
+  CRM_SPIN_BIN=$CRM_SPIN
+  export CRM_SPIN CRM_SPIN_BIN
+}
+
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
   crm_spin_resolve
 fi

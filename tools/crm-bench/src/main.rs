@@ -5,6 +5,9 @@
 //!   crm-bench report results/<timestamp>    summary.json -> report.md and charts/*.svg
 //!   crm-bench schema                        the JSON Schema of summary.json
 //!   crm-bench env | artifacts | parse | cluster   the pieces the k3d scripts record with
+//!   crm-bench run [--quick]                 the main job: the side-by-side local benchmark
+//!   crm-bench stack axum|spin -- COMMAND    a stack up around a command (the contract suite)
+//!   crm-bench postgres -- COMMAND           Postgres up around a command (scripts/test.sh)
 
 mod artifacts;
 mod charts;
@@ -68,6 +71,8 @@ enum Command {
     Run(run::RunArgs),
     /// Start a stack on free ports, run a command with its URLs exported, stop the stack.
     Stack(stack_cmd::StackArgs),
+    /// Find or start Postgres, run a command with its admin URL in CRM_PG_ADMIN_URL, stop it.
+    Postgres(stack_cmd::PostgresArgs),
 }
 
 fn run_report(dir: &Path, summary_path: Option<&Path>) -> Result<(), String> {
@@ -135,6 +140,7 @@ fn main() -> ExitCode {
         Command::Cluster(cmd) => cli::cluster(cmd),
         Command::Run(args) => run::execute(args),
         Command::Stack(args) => stack_cmd::execute(args),
+        Command::Postgres(args) => stack_cmd::execute_postgres(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -48,9 +48,6 @@ impl Server {
         if reachable(local).await.is_ok() {
             return Ok(Server::external(local.to_string()));
         }
-        if pg_bin_dir().is_err() {
-            install_debian_server()?;
-        }
         let cluster = Cluster::start().await?;
         Ok(Server {
             admin_url: cluster.url("postgres"),
@@ -164,6 +161,11 @@ fn install_debian_server() -> Result<()> {
         );
     }
     eprintln!("installing Debian's postgresql (no Postgres server found)");
+    // A fresh machine has no package lists yet.
+    let _ = Command::new("apt-get")
+        .args(["update", "-qq"])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status();
     let status = Command::new("apt-get")
         .args([
             "install",
@@ -195,7 +197,13 @@ impl Cluster {
     /// `initdb` and start. Binaries from `CRM_PG_BIN`, else the newest
     /// `/usr/lib/postgresql/*/bin`, else the directory of `initdb` on `PATH`.
     pub async fn start() -> Result<Cluster> {
-        let bin = pg_bin_dir()?;
+        let bin = match pg_bin_dir() {
+            Ok(bin) => bin,
+            Err(_) => {
+                install_debian_server()?;
+                pg_bin_dir()?
+            }
+        };
         let dir = std::env::temp_dir().join(format!("crm-pg-{}", crate::unique_suffix()));
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;

@@ -1,0 +1,675 @@
+//! `crm-bench run`: the main job, the side-by-side benchmark on this machine, no cluster.
+//! Axum (native release binaries) against the Spin components on the real Spin CLI, measured
+//! one after the other with the same k6 scripts, data and settings, ending in
+//! `results/<UTC timestamp>/report.md` with SVG charts.
+//!
+//! Per stack: a fresh database with the same seed rows, cold starts (every process started at
+//! once, to the first 200 on /healthz and on a database route, as a distribution), idle RSS,
+//! the k6 suites (load with RSS/CPU sampling, cpu-bound at several n, scale, error, ping-db),
+//! sizes; then summary.json (`crm-bench collect`'s code) and the report. Everything started is
+//! stopped at the end, on failure and on Ctrl-C. Method and caveats: docs/benchmark.md.
+
+mod measure;
+mod progress;
+mod settings;
+pub mod tooling;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use crm_harness::k6::K6Outcome;
+use crm_harness::pg::{self, Server};
+use crm_harness::procs;
+use crm_harness::sample::{Sample, Sampler};
+use crm_harness::stack::{Binaries, Stack, START_LIMIT, UPSTREAM_TIMEOUT_MS};
+use serde_json::Value;
+
+use measure::Suite;
+use progress::{clock, Progress};
+pub use settings::RunArgs;
+use settings::{Label, Settings, SAMPLE_INTERVAL_S};
+
+pub fn execute(args: &RunArgs) -> Result<(), String> {
+    let settings = Settings::from_args(args)?;
+    let labels: Vec<Label> = {
+        let mut seen = BTreeSet::new();
+        args.stacks
+            .iter()
+            .copied()
+            .filter(|l| seen.insert(l.name()))
+            .collect()
+    };
+    if labels.is_empty() {
+        return Err("nothing to measure (--stacks)".into());
+    }
+    let out = match &args.out {
+        Some(dir) => dir.clone(),
+        None => crm_harness::repo_root()
+            .join("results")
+            .join(tooling::utc_stamp()),
+    };
+    let out = std::path::absolute(&out).map_err(|e| e.to_string())?;
+    if out.join("summary.json").exists() {
+        return Err(format!("{} already holds a run", out.display()));
+    }
+    let clean = tooling::block_on_interruptible(run(args, settings, labels, out))
+        .map_err(|e| format!("{e:#}"))?;
+    if clean {
+        Ok(())
+    } else {
+        Err("the run was not clean (above)".into())
+    }
+}
+
+/// One step of the plan.
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    Build,
+    Environment,
+    Database(Label),
+    ColdStarts(Label),
+    Start(Label),
+    Idle(Label),
+    Load(Label),
+    Compute(Label),
+    Scale(Label),
+    Errors(Label),
+    PingDb(Label),
+    Stop(Label),
+    Artifacts(Label),
+    Report,
+}
+
+impl Step {
+    fn label(self) -> Option<Label> {
+        match self {
+            Step::Build | Step::Environment | Step::Report => None,
+            Step::Database(l)
+            | Step::ColdStarts(l)
+            | Step::Start(l)
+            | Step::Idle(l)
+            | Step::Load(l)
+            | Step::Compute(l)
+            | Step::Scale(l)
+            | Step::Errors(l)
+            | Step::PingDb(l)
+            | Step::Stop(l)
+            | Step::Artifacts(l) => Some(l),
+        }
+    }
+}
+
+/// What the run holds between steps.
+struct Run {
+    settings: Settings,
+    out: PathBuf,
+    labels: Vec<Label>,
+    no_build: bool,
+    k6: PathBuf,
+    spin: Option<PathBuf>,
+    server: Server,
+    databases: BTreeMap<&'static str, String>,
+    running: Option<Stack>,
+    idle: Vec<Sample>,
+    /// Stacks that failed to come up: their later steps would measure nothing.
+    down: BTreeSet<&'static str>,
+    failures: Vec<String>,
+    progress: Progress,
+}
+
+fn plan(settings: &Settings, labels: &[Label]) -> Vec<(Step, String, u64)> {
+    let s = Settings::secs;
+    let (d, gap) = (s(&settings.duration), s(&settings.scenario_gap));
+    let load = 4 * (d + gap) + 5;
+    let cpu = 2 * (s(&settings.compute_duration) + gap) + 3;
+    let levels = settings.scale_level_count();
+    let scale = levels * (s(&settings.level_duration) + s(&settings.level_gap)) + 4;
+    let one = d + gap + 3;
+    let mut steps = vec![
+        (
+            Step::Build,
+            "build (release) — incremental after the first time".to_string(),
+            60,
+        ),
+        (Step::Environment, "environment".to_string(), 2),
+    ];
+    for &l in labels {
+        let n = l.name();
+        let pairs = settings
+            .compute_pairs
+            .iter()
+            .map(|(i, r)| format!("{i}:{r}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        steps.push((
+            Step::Database(l),
+            format!("{n}: fresh database, seed rows"),
+            3,
+        ));
+        let cold = u64::from(settings.cold_runs + 1) * 2;
+        steps.push((
+            Step::ColdStarts(l),
+            format!("{n}: cold starts ({} + a warm-up)", settings.cold_runs),
+            cold,
+        ));
+        steps.push((Step::Start(l), format!("{n}: start the stack"), 3));
+        steps.push((
+            Step::Idle(l),
+            format!("{n}: idle RSS ({}s)", settings.idle_seconds),
+            settings.idle_seconds + 1,
+        ));
+        steps.push((
+            Step::Load(l),
+            format!(
+                "{n}: k6 load (read, write, inter_service, mixed; {} VUs × {}) + RSS under load",
+                settings.vus, settings.duration
+            ),
+            load,
+        ));
+        if l.full_suite() {
+            let compute = settings.compute_pairs.len() as u64 * cpu;
+            steps.push((
+                Step::Compute(l),
+                format!("{n}: k6 cpu-bound at n = {pairs}"),
+                compute,
+            ));
+            steps.push((
+                Step::Scale(l),
+                format!(
+                    "{n}: k6 scale (clients {} × {})",
+                    settings.scale_levels, settings.level_duration
+                ),
+                scale,
+            ));
+            steps.push((Step::Errors(l), format!("{n}: k6 error paths"), one));
+            steps.push((Step::PingDb(l), format!("{n}: k6 ping-db"), one));
+        }
+        steps.push((Step::Stop(l), format!("{n}: stop"), 1));
+        if l.full_suite() {
+            steps.push((Step::Artifacts(l), format!("{n}: artifact sizes"), 1));
+        }
+    }
+    steps.push((Step::Report, "summary.json and report".to_string(), 3));
+    steps
+}
+
+async fn run(args: &RunArgs, settings: Settings, labels: Vec<Label>, out: PathBuf) -> Result<bool> {
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    procs::set_log_dir(&out.join("logs"))?;
+    let k6 = crm_harness::k6::ensure_k6()?;
+    let spin = if labels
+        .iter()
+        .any(|l| l.runtime() == crm_harness::stack::Runtime::Spin)
+    {
+        Some(tooling::spin_cli()?)
+    } else {
+        None
+    };
+    let server = Server::find_or_start().await?;
+    let steps = plan(&settings, &labels);
+    let mut run = Run {
+        progress: Progress::new(steps.iter().map(|(_, _, e)| *e).collect()),
+        settings,
+        out,
+        labels,
+        no_build: args.no_build,
+        k6,
+        spin,
+        server,
+        databases: BTreeMap::new(),
+        running: None,
+        idle: Vec::new(),
+        down: BTreeSet::new(),
+        failures: Vec::new(),
+    };
+    run.progress.say(&format!(
+        "crm-bench run: {} steps, stacks {}{}; Postgres {}; results in {}",
+        steps.len(),
+        run.labels
+            .iter()
+            .map(|l| l.name())
+            .collect::<Vec<_>>()
+            .join(", "),
+        if run.settings.quick {
+            " (quick: one sample per figure, indicative only)"
+        } else {
+            ""
+        },
+        run.server.describe(),
+        run.out.display()
+    ));
+    let outcome = run.all(&steps).await;
+    if let Some(mut stack) = run.running.take() {
+        stack.stop(Duration::from_secs(5));
+    }
+    run.server.cleanup().await;
+    run.progress.finish();
+    outcome?;
+    let took = clock(run.progress.total_elapsed().as_secs());
+    eprintln!(
+        "\ncrm-bench run: done in {took}; results in {}",
+        run.out.display()
+    );
+    let report = run.out.join("report.md");
+    if report.exists() {
+        eprintln!("  report: {} (charts in charts/)", report.display());
+    }
+    for failure in &run.failures {
+        eprintln!("  not clean: {failure}");
+    }
+    Ok(run.failures.is_empty())
+}
+
+impl Run {
+    async fn all(&mut self, steps: &[(Step, String, u64)]) -> Result<()> {
+        for (step, name, _) in steps {
+            self.progress.step(name);
+            let label = step.label();
+            let skip = label.is_some_and(|l| self.down.contains(l.name()))
+                && !matches!(step, Step::Stop(_) | Step::Artifacts(_));
+            if skip {
+                self.progress.say(&format!(
+                    "skipped: {name} ({} is not running)",
+                    label.map_or("", Label::name)
+                ));
+            } else if let Err(e) = self.one(*step).await {
+                let Some(label) = label else {
+                    // Nothing can be measured without the builds, the environment or the
+                    // report: stop here.
+                    return Err(e.context(format!("cannot go on without: {name}")));
+                };
+                self.progress.say(&format!("FAILED: {name}: {e:#}"));
+                self.failures.push(name.clone());
+                if matches!(
+                    step,
+                    Step::Database(_) | Step::Start(_) | Step::ColdStarts(_)
+                ) {
+                    self.down.insert(label.name());
+                    if let Some(mut stack) = self.running.take() {
+                        stack.stop(Duration::from_secs(5));
+                    }
+                }
+            }
+            self.progress.step_done();
+        }
+        Ok(())
+    }
+
+    fn dir(&self, label: Label) -> PathBuf {
+        self.out.join(label.name())
+    }
+
+    fn say(&self, label: Label, what: &str, line: &str) {
+        self.progress
+            .say(&format!("{} {what}: {line}", label.name()));
+    }
+
+    async fn one(&mut self, step: Step) -> Result<()> {
+        match step {
+            Step::Build => self.build(),
+            Step::Environment => self.environment(),
+            Step::Database(l) => self.database(l).await,
+            Step::ColdStarts(l) => {
+                let db = self.database_of(l)?;
+                let dir = self.dir(l);
+                let line =
+                    measure::cold_starts(l, &db, self.settings.cold_runs, &dir, &mut self.progress)
+                        .await?;
+                self.say(l, "cold start", &line);
+                Ok(())
+            }
+            Step::Start(l) => {
+                let db = self.database_of(l)?;
+                let mut stack = Stack::spawn(l.runtime(), l.shape(), &db, UPSTREAM_TIMEOUT_MS)?;
+                stack.wait_ready(START_LIMIT).await?;
+                self.say(l, "up", &format!("gateway {}", stack.gateway_url));
+                self.running = Some(stack);
+                Ok(())
+            }
+            Step::Idle(l) => {
+                let stack = self.running.as_ref().context("the stack is not running")?;
+                self.idle = measure::idle(stack, self.settings.idle_seconds).await;
+                let _ = l;
+                Ok(())
+            }
+            Step::Load(l) => self.load(l).await,
+            Step::Compute(l) => self.compute(l).await,
+            Step::Scale(l) => {
+                let est = self.estimate_of(step);
+                let suite = Suite {
+                    test: "scale",
+                    suffix: String::new(),
+                    estimate_s: est,
+                    env: vec![
+                        ("SCALE_LEVELS".into(), self.settings.scale_levels.clone()),
+                        (
+                            "LEVEL_DURATION".into(),
+                            self.settings.level_duration.clone(),
+                        ),
+                        ("LEVEL_GAP".into(), self.settings.level_gap.clone()),
+                    ],
+                };
+                self.suite(l, &suite).await
+            }
+            Step::Errors(l) | Step::PingDb(l) => {
+                let test = if matches!(step, Step::Errors(_)) {
+                    "error"
+                } else {
+                    "ping-db"
+                };
+                let suite = Suite {
+                    test,
+                    suffix: String::new(),
+                    estimate_s: self.estimate_of(step),
+                    env: Vec::new(),
+                };
+                self.suite(l, &suite).await
+            }
+            Step::Stop(l) => {
+                if let Some(mut stack) = self.running.take() {
+                    stack.stop(Duration::from_secs(5));
+                    self.say(l, "stopped", "every process of the stack");
+                }
+                Ok(())
+            }
+            Step::Artifacts(l) => self.artifacts(l),
+            Step::Report => self.report(),
+        }
+    }
+
+    fn estimate_of(&self, step: Step) -> u64 {
+        plan(&self.settings, &self.labels)
+            .into_iter()
+            .find(|(s, _, _)| format!("{s:?}") == format!("{step:?}"))
+            .map_or(60, |(_, _, e)| e)
+    }
+
+    fn database_of(&self, label: Label) -> Result<String> {
+        self.databases
+            .get(label.name())
+            .cloned()
+            .context("no database for this stack")
+    }
+
+    fn build(&mut self) -> Result<()> {
+        if self.no_build {
+            self.progress.say("--no-build: using the binaries as built");
+        } else {
+            let logs = procs::log_dir();
+            let mut cargo = Command::new("cargo");
+            cargo.args(["build", "--release", "--locked"]);
+            for svc in [
+                "axum-gateway",
+                "axum-customer-service",
+                "axum-order-service",
+            ] {
+                cargo.args(["-p", svc]);
+            }
+            cargo.current_dir(crm_harness::repo_root());
+            self.progress.say(&format!(
+                "cargo build --release (the Axum services; target {})",
+                tooling::target_dir().display()
+            ));
+            tooling::build("cargo build --release", cargo, &logs.join("build.log"))?;
+            if self.spin.is_some() {
+                self.progress
+                    .say("scripts/build-wasm.sh (the Spin components)");
+                let mut wasm = Command::new(crm_harness::repo_root().join("scripts/build-wasm.sh"));
+                wasm.current_dir(crm_harness::repo_root());
+                tooling::build("scripts/build-wasm.sh", wasm, &logs.join("build-wasm.log"))?;
+            }
+        }
+        Binaries {
+            axum_dir: tooling::target_dir().join("release"),
+            spin: self.spin.clone(),
+            spin_dir: crm_harness::repo_root().join("spin-crm"),
+        }
+        .install();
+        for l in &self.labels {
+            Binaries::current().check(l.runtime())?;
+        }
+        Ok(())
+    }
+
+    fn environment(&mut self) -> Result<()> {
+        let s = &self.settings;
+        let spin_column = self.spin.as_ref().map(|spin| {
+            format!(
+                "{} ({}); spin = three `spin up` (one per service manifest), spin-combined = one \
+                 `spin up` of spin-crm/spin.toml",
+                tooling::spin_version(spin),
+                spin.display()
+            )
+        });
+        let cluster_pins = crm_harness::repo_root().join("scripts/lib/cluster.sh");
+        let pins_text = std::fs::read_to_string(&cluster_pins).unwrap_or_default();
+        let pin = |name: &str| -> Value {
+            pins_text
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{name}=\"")))
+                .and_then(|rest| rest.split('"').next())
+                .map_or(Value::Null, |v| Value::String(v.to_string()))
+        };
+        let mut pins = BTreeMap::new();
+        pins.insert("spin_cli".to_string(), pin("SPIN_CLI_VERSION"));
+        pins.insert("spin_sdk".to_string(), pin("SPIN_SDK_VERSION"));
+        pins.insert(
+            "postgres_image".to_string(),
+            Value::String(format!(
+                "{} (k3d only)",
+                pin("POSTGRES_IMAGE").as_str().unwrap_or("?")
+            )),
+        );
+        let pairs = s
+            .compute_pairs
+            .iter()
+            .map(|(i, r)| format!("{i}:{r}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let labels = self
+            .labels
+            .iter()
+            .map(|l| l.name())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let cores = std::thread::available_parallelism().map_or(0, usize::from);
+        let settings: BTreeMap<String, Value> = [
+            ("stacks", labels),
+            ("spin_column", spin_column.unwrap_or_default()),
+            ("quick", u8::from(s.quick).to_string()),
+            ("vus", s.vus.to_string()),
+            ("duration", s.duration.clone()),
+            ("scenario_gap", s.scenario_gap.clone()),
+            ("scale_levels", s.scale_levels.clone()),
+            ("level_duration", s.level_duration.clone()),
+            ("compute_pairs", pairs),
+            ("compute_duration", s.compute_duration.clone()),
+            ("coldstart_runs", format!("{} (+1 warm-up)", s.cold_runs)),
+            (
+                "seed_rows",
+                format!(
+                    "{}:{} (customers:orders, SQL generate_series)",
+                    s.seed_customers, s.seed_orders
+                ),
+            ),
+            (
+                "k6_seed",
+                format!(
+                    "{} customers, {} orders (through the API)",
+                    s.k6_seed_customers, s.k6_seed_orders
+                ),
+            ),
+            (
+                "build",
+                "cargo --release (axum-crm); wasm32-wasip1 release + wasm-opt -Oz".into(),
+            ),
+            (
+                "db_pool_max_axum",
+                std::env::var("DB_POOL_MAX").unwrap_or_else(|_| "5 (default)".into()),
+            ),
+            (
+                "postgres_server",
+                pg::hide_password(self.server.admin_url()),
+            ),
+            (
+                "cpu_sharing",
+                format!(
+                    "k6 and the stack share {cores} cores; stacks measured one after the other"
+                ),
+            ),
+            ("samples_per_figure", "1".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), Value::String(v)))
+        .collect();
+        let env = crate::envinfo::environment("local", pins, settings);
+        crate::collect::write_json(&self.out.join("environment.json"), &env)
+            .map_err(anyhow::Error::msg)?;
+        Ok(())
+    }
+
+    async fn database(&mut self, label: Label) -> Result<()> {
+        let dir = self.dir(label);
+        std::fs::create_dir_all(&dir)?;
+        let prefix = format!("crm_bench_{}", label.name().replace('-', "_"));
+        let url = self.server.create_database(&prefix).await?;
+        pg::migrate(&url).await?;
+        let counts = pg::seed(
+            &url,
+            self.settings.seed_customers,
+            self.settings.seed_orders,
+        )
+        .await?;
+        std::fs::write(dir.join("seed.txt"), format!("{counts}\n"))?;
+        self.say(label, "fresh database", &counts);
+        self.databases.insert(label.name(), url);
+        Ok(())
+    }
+
+    async fn suite(&mut self, label: Label, suite: &Suite<'_>) -> Result<()> {
+        let stack = self.running.as_ref().context("the stack is not running")?;
+        let url = stack.gateway_url.clone();
+        let dir = self.dir(label);
+        let outcome = measure::k6_suite(
+            &self.k6,
+            &url,
+            &self.settings,
+            suite,
+            &dir,
+            &mut self.progress,
+        )
+        .await?;
+        let what = format!("k6 {}{}", suite.test, suite.suffix);
+        let log = dir.join(format!("k6-{}{}.log", suite.test, suite.suffix));
+        let headline = measure::k6_headline(&suite.summary_path(&dir)).unwrap_or_default();
+        match outcome {
+            K6Outcome::Passed => self.say(label, &what, &headline),
+            K6Outcome::ThresholdsCrossed => {
+                self.say(
+                    label,
+                    &what,
+                    &format!(
+                        "{headline} — thresholds crossed (figures kept, flagged in the report; \
+                         log {})",
+                        log.display()
+                    ),
+                );
+                self.failures
+                    .push(format!("{} {what} (thresholds)", label.name()));
+            }
+            K6Outcome::Failed(_) | K6Outcome::TimedOut => {
+                bail!("{what}: {outcome:?} (log {})", log.display());
+            }
+        }
+        Ok(())
+    }
+
+    async fn load(&mut self, label: Label) -> Result<()> {
+        let stack = self.running.as_ref().context("the stack is not running")?;
+        let sampler = Sampler::start(stack.pids(), Duration::from_secs_f64(SAMPLE_INTERVAL_S));
+        let suite = Suite {
+            test: "load",
+            suffix: String::new(),
+            estimate_s: self.estimate_of(Step::Load(label)),
+            env: Vec::new(),
+        };
+        let outcome = self.suite(label, &suite).await;
+        let load = sampler.finish();
+        let line = measure::write_resources(label, &self.dir(label), &self.idle, &load)?;
+        self.say(label, "memory", &line);
+        outcome
+    }
+
+    async fn compute(&mut self, label: Label) -> Result<()> {
+        let per_pair = self.estimate_of(Step::Compute(label))
+            / self.settings.compute_pairs.len().max(1) as u64;
+        let dir = self.dir(label);
+        let mut files = Vec::new();
+        for suite in measure::compute_suites(&self.settings, per_pair) {
+            match self.suite(label, &suite).await {
+                Ok(()) => files.push(suite.summary_path(&dir)),
+                Err(e) => {
+                    self.progress.say(&format!("FAILED: {e:#}"));
+                    self.failures
+                        .push(format!("{} k6 cpu-bound{}", label.name(), suite.suffix));
+                }
+            }
+        }
+        if files.is_empty() {
+            bail!("no cpu-bound run produced figures");
+        }
+        let line = measure::write_compute(label, &dir, &files)?;
+        self.say(label, "compute", &line);
+        Ok(())
+    }
+
+    fn artifacts(&mut self, label: Label) -> Result<()> {
+        let bins = Binaries::current();
+        let artifacts = match label.runtime() {
+            crm_harness::stack::Runtime::Axum => crate::artifacts::axum_binaries(&bins.axum_dir),
+            crm_harness::stack::Runtime::Spin => {
+                crate::artifacts::spin_wasm(&crm_harness::repo_root(), bins.spin.as_deref())
+            }
+        };
+        let total = artifacts.total_bytes;
+        crate::collect::write_json(&self.dir(label).join("artifacts.json"), &artifacts)
+            .map_err(anyhow::Error::msg)?;
+        self.say(
+            label,
+            "sizes",
+            &total.map_or("unknown".into(), |t| {
+                format!("{:.1} MiB in all", t / 1048576.0)
+            }),
+        );
+        Ok(())
+    }
+
+    fn report(&mut self) -> Result<()> {
+        let summary = crate::collect::write_summary(&self.out).map_err(anyhow::Error::msg)?;
+        self.progress.say(&format!(
+            "summary.json written{}",
+            if summary.problems.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} problem(s) recorded)", summary.problems.len())
+            }
+        ));
+        crate::run_report(&self.out, None).map_err(anyhow::Error::msg)?;
+        Ok(())
+    }
+}
+
+/// The results folder's stack directories (used by tests).
+#[allow(dead_code)]
+fn stack_dirs(out: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(out)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect()
+}

@@ -92,11 +92,14 @@ contract_gateway_selection() { # LABEL: the combined shape's contract run
 # Schema-driven fuzzing (tests/fuzz/schemathesis.sh): schemathesis from docs/openapi.yaml with
 # every check; about a minute per stack. Its JUnit report and log go to
 # $CRM_RESULTS/schemathesis-<runtime>.
+# (The single quotes are deliberate: the URL is the stack's, known only inside crm-bench stack.)
+# shellcheck disable=SC2016
 schemathesis_fuzz() { # RUNTIME
   CRM_FUZZ_REPORT_DIR="$CRM_RESULTS/schemathesis-$1" on_stack "$1" --no-faults -- \
     bash -c 'tests/fuzz/schemathesis.sh "$CRM_BASE_URL"'
 }
 
+# shellcheck disable=SC2016
 k6_quick() { # RUNTIME
   on_stack "$1" --no-faults -- bash -c 'scripts/k6-quick.sh "$CRM_BASE_URL" "$0"' "$CRM_RESULTS/k6-$1"
 }
@@ -188,7 +191,7 @@ ensure_tools
 if [ -z "${CRM_PG_ADMIN_URL:-}" ]; then
   crm_log "building crm-bench, which starts Postgres and the stacks"
   cargo build --locked --quiet -p crm-bench || crm_die "cannot build crm-bench"
-  exec "$CARGO_TARGET_DIR/debug/crm-bench" postgres -- "$0" "$@"
+  exec "$CARGO_TARGET_DIR/debug/crm-bench" postgres -- "$CRM_ROOT/scripts/test.sh" "$@"
 fi
 crm_spin_ensure || crm_die "no usable Spin CLI (see above)"
 spin_version=$("$CRM_SPIN" --version | cut -d' ' -f1,2)

@@ -67,6 +67,8 @@ pub enum ParseCmd {
     Availability { log: PathBuf, kill_us: u64 },
     /// A probe log and the start time (µs since the epoch) -> the first 200 (JSON).
     Coldstart { log: PathBuf, since_us: u64 },
+    /// A k6 duration ("500ms", "1m30s") in seconds; exit status 1 when it is not one.
+    Duration { text: String },
     /// The Deployment a pod name belongs to.
     PodService { pod: String },
     /// The last sha256 digest printed by `docker push` / `spin registry push` (FILE or -);
@@ -78,6 +80,9 @@ pub enum ParseCmd {
         #[arg(allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// The value at a dotted PATH of a JSON document (FILE or -): a string as it is, anything
+    /// else as JSON; exit status 1 when there is none.
+    JsonGet { file: PathBuf, path: String },
 }
 
 #[derive(Subcommand)]
@@ -218,6 +223,12 @@ pub fn parse(cmd: &ParseCmd) -> Result<(), String> {
             let probes = parse::parse_probe_log(&read_text(log)?);
             print_json(&parse::first_success(&probes, *since_us))
         }
+        ParseCmd::Duration { text } => {
+            let s =
+                k6::duration_seconds(text).ok_or_else(|| format!("not a k6 duration: {text:?}"))?;
+            println!("{s}");
+            Ok(())
+        }
         ParseCmd::PodService { pod } => {
             println!("{}", parse::pod_service(pod));
             Ok(())
@@ -230,6 +241,15 @@ pub fn parse(cmd: &ParseCmd) -> Result<(), String> {
             Ok(())
         }
         ParseCmd::JsonObj { args } => print_json(&parse::json_object(args)?),
+        ParseCmd::JsonGet { file, path } => {
+            let doc: serde_json::Value = read_json(file)?;
+            match parse::json_get(&doc, path) {
+                Some(serde_json::Value::String(s)) => println!("{s}"),
+                Some(v) => println!("{v}"),
+                None => return Err(format!("no {path} in {}", file.display())),
+            }
+            Ok(())
+        }
     }
 }
 

@@ -152,6 +152,8 @@ expect "render_images, REGISTRY_PORT=5999: no other image than postgres" "postgr
   "$(grep -E '^ *image:' "$TMP/all-rendered.yaml" | grep -v '@sha256:' | awk '{print $2}' | paste -sd ' ' -)"
 expect "selector_from_json: matchLabels to -l syntax" "a=1,core.spinkube.dev/app-name=gateway" \
   "$(echo '{"matchLabels":{"core.spinkube.dev/app-name":"gateway","a":"1"}}' | selector_from_json)"
+expect "parse selector: matchLabels to -l syntax" "a=1,core.spinkube.dev/app-name=gateway" \
+  "$(echo '{"matchLabels":{"core.spinkube.dev/app-name":"gateway","a":"1"}}' | "${BP[@]}" selector -)"
 expect "stack mapping" "containers wasm 8001 80 http://127.0.0.1:18081" \
   "$(stack_namespace axum) $(stack_namespace spin) $(service_port axum customer-service) $(service_port spin order-service) $(stack_url spin)"
 t1="$(now_us)"

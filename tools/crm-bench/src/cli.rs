@@ -69,6 +69,8 @@ pub enum ParseCmd {
     Coldstart { log: PathBuf, since_us: u64 },
     /// A k6 duration ("500ms", "1m30s") in seconds; exit status 1 when it is not one.
     Duration { text: String },
+    /// A Deployment's .spec.selector (JSON, FILE or -) -> "k=v,k2=v2" for `kubectl get -l`.
+    Selector { file: PathBuf },
     /// The Deployment a pod name belongs to.
     PodService { pod: String },
     /// The last sha256 digest printed by `docker push` / `spin registry push` (FILE or -);
@@ -227,6 +229,10 @@ pub fn parse(cmd: &ParseCmd) -> Result<(), String> {
             let s =
                 k6::duration_seconds(text).ok_or_else(|| format!("not a k6 duration: {text:?}"))?;
             println!("{s}");
+            Ok(())
+        }
+        ParseCmd::Selector { file } => {
+            println!("{}", parse::label_selector(&read_json(file)?));
             Ok(())
         }
         ParseCmd::PodService { pod } => {

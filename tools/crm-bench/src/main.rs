@@ -27,7 +27,7 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(
     name = "crm-bench",
-    about = "Benchmark reports for the CRM stacks (Axum vs Spin)"
+    about = "The CRM benchmark (Axum vs Spin): runs, results (summary.json) and reports"
 )]
 struct Cli {
     #[command(subcommand)]

@@ -2,8 +2,9 @@
 # Run the seven benchmark tests against both stacks in the k3d cluster and collect everything in
 # results/<UTC timestamp>/ (layout: docs/results-schema.md):
 #   five k6 scripts (load, cpu-bound, scale, error, ping-db), then availability, coldstart and
-#   resources (tests/cluster/), then summary.json via scripts/lib/summarize.py. What each
-#   figure includes: docs/k3d.md ("What each figure includes").
+#   resources (tests/cluster/), then summary.json (crm-bench collect) and report.md with its
+#   charts (crm-bench report). What each figure includes: docs/k3d.md ("What each figure
+#   includes").
 # k6 reaches each gateway through the NodePort k3d maps to 127.0.0.1:18080 (axum) and :18081
 # (spin), so no port-forward tunnel sits in the measured path.
 #
@@ -23,7 +24,7 @@ while (($#)); do
   case "$1" in
     --quick) QUICK=1; shift ;;
     --stacks) IFS=, read -r -a stacks <<<"${2:?--stacks needs a value}"; shift 2 ;;
-    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
 done
@@ -38,7 +39,7 @@ K6_TIMEOUT="${K6_TIMEOUT:-3600}"
 K6_TESTS=(load cpu-bound scale error ping-db)
 
 require_bash5
-require_tools kubectl k6 curl python3 timeout docker
+require_tools kubectl k6 curl timeout docker
 use_cluster_context
 for t in "${K6_TESTS[@]}"; do
   [[ -f "$CRM_ROOT/tests/k6/$t-test.js" ]] || die "tests/k6/$t-test.js is missing"
@@ -52,7 +53,7 @@ RUN_DIR="$CRM_ROOT/results/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$RUN_DIR"
 log "results in $RUN_DIR"
 
-python3 "$CRM_LIB/envinfo.py" --kind k3d \
+crm_bench env --kind k3d --out "$RUN_DIR/environment.json" \
   --pin "k3d_image=$K3D_IMAGE" --pin "cert_manager=$CERT_MANAGER_VERSION" \
   --pin "spin_operator=$SPIN_OPERATOR_VERSION" --pin "spin_cli=$SPIN_CLI_VERSION" \
   --pin "spin_sdk=$SPIN_SDK_VERSION" --pin "postgres_image=$POSTGRES_IMAGE" \
@@ -61,7 +62,7 @@ python3 "$CRM_LIB/envinfo.py" --kind k3d \
   --setting "replicas=1" --setting "db_pool_max_axum=5" \
   --setting "vus=$VUS" --setting "duration=$DURATION" \
   --setting "scale_levels=$SCALE_LEVELS" --setting "level_duration=$LEVEL_DURATION" \
-  --setting "quick=$QUICK" >"$RUN_DIR/environment.json"
+  --setting "quick=$QUICK"
 
 FAILURES=()
 record() { # NAME COMMAND... : run one test, keep going on failure
@@ -89,7 +90,8 @@ run_k6() { # STACK TEST
 for stack in "${stacks[@]}"; do
   dir="$RUN_DIR/$stack"
   mkdir -p "$dir"
-  REGISTRY_PUSH="$REGISTRY_PUSH" python3 "$CRM_LIB/artifacts.py" --stack "$stack" >"$dir/artifacts.json" ||
+  crm_bench artifacts --stack "$stack" --registry "$REGISTRY_PUSH" --root "$CRM_ROOT" \
+    --out "$dir/artifacts.json" ||
     warn "could not measure $stack artifact sizes"
   for test in "${K6_TESTS[@]}"; do
     record "$stack k6 $test" run_k6 "$stack" "$test"
@@ -108,9 +110,10 @@ for stack in "${stacks[@]}"; do
     --stack "$stack" --out "$dir/resources.json" "${quick_args[@]+"${quick_args[@]}"}"
 done
 
-python3 "$CRM_LIB/summarize.py" "$RUN_DIR"
+crm_bench collect "$RUN_DIR"
+crm_bench report "$RUN_DIR"
 if ((${#FAILURES[@]})); then
   echo "bench-all: ${#FAILURES[@]} test(s) failed: ${FAILURES[*]} (raw output in $RUN_DIR)"
   exit 1
 fi
-echo "bench-all: all tests ran; summary in $RUN_DIR/summary.json"
+echo "bench-all: all tests ran; report in $RUN_DIR/report.md"

@@ -90,7 +90,7 @@ else
 fi
 use_cluster_context
 kubectl wait --for=condition=Ready nodes --all --timeout=180s >/dev/null
-server_version="$(kubectl version -o json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["serverVersion"]["gitVersion"])' 2>/dev/null || true)"
+server_version="$(kubectl version -o json 2>/dev/null | crm_bench parse json-get - serverVersion.gitVersion 2>/dev/null || true)"
 [[ "$server_version" == "v$K8S_SERVER_VERSION"* ]] ||
   warn "the cluster runs Kubernetes ${server_version:-?}, the manifests are validated against $K8S_SERVER_VERSION (K8S_SERVER_VERSION in scripts/lib/cluster.sh)"
 

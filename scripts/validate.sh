@@ -146,7 +146,6 @@ k = json.load(open("devbox.json"))["packages"]["kubectl"]
 minor = lambda v: int(v.split(".")[1])
 sys.exit(0 if abs(minor(k) - minor(sys.argv[1])) <= 1 else "kubectl %s is outside the skew policy for %s" % (k, sys.argv[1]))' "$K8S_SERVER_VERSION"
 run "python helpers parse" python3 -c 'import ast, sys; [ast.parse(open(f).read(), f) for f in sys.argv[1:]]' \
-  scripts/lib/benchparse.py scripts/lib/summarize.py scripts/lib/envinfo.py scripts/lib/artifacts.py \
   scripts/lib/validate_manifests.py
 
 # --- shell tests ----------------------------------------------------------------------------

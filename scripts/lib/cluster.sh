@@ -63,6 +63,30 @@ require_tools() {
   fi
 }
 
+# crm_bench ARGS...: run crm-bench (tools/crm-bench), which parses, assembles and reports the
+# benchmark's results. $CRM_BENCH when set; else the release or debug build in
+# $CARGO_TARGET_DIR (or target/) unless a source file is newer than it; else a release build
+# made here with cargo (quiet, on stderr).
+crm_bench() {
+  local target="${CARGO_TARGET_DIR:-$CRM_ROOT/target}" bin="${CRM_BENCH:-}" candidate
+  if [[ -z "$bin" ]]; then
+    for candidate in "$target/release/crm-bench" "$target/debug/crm-bench"; do
+      if [[ -x "$candidate" && -z "$(find "$CRM_ROOT/tools/crm-bench/src" "$CRM_ROOT/tools/crm-bench/Cargo.toml" \
+        -newer "$candidate" -print -quit 2>/dev/null)" ]]; then
+        bin="$candidate"
+        break
+      fi
+    done
+  fi
+  if [[ -z "$bin" ]]; then
+    command -v cargo >/dev/null 2>&1 || die "crm-bench is not built and there is no cargo to build it"
+    CARGO_TARGET_DIR="$target" cargo build --quiet --release --locked -p crm-bench \
+      --manifest-path "$CRM_ROOT/Cargo.toml" >&2 || die "cargo build -p crm-bench failed"
+    bin="$target/release/crm-bench"
+  fi
+  "$bin" "$@"
+}
+
 # EPOCHREALTIME (bash >= 5) gives µs timestamps without forking `date` (macOS's date has no %N).
 require_bash5() {
   ((BASH_VERSINFO[0] >= 5)) || die "bash >= 5 needed (this is $BASH_VERSION); devbox provides one"
@@ -162,7 +186,7 @@ epoch_rfc3339() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u -r
 # push_ref REPO PUSH_OUTPUT_FILE -> the in-cluster reference by digest.
 push_ref() {
   local repo="$1" out="$2" digest
-  digest="$(python3 "$CRM_LIB/benchparse.py" digest "$out")" || {
+  digest="$(crm_bench parse push-digest "$out")" || {
     warn "no digest in the output of pushing $repo (see $out)"
     return 1
   }

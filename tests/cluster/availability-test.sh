@@ -26,7 +26,7 @@ done
 ((KILL_AFTER < DURATION)) || die "--kill-after must be less than --duration"
 
 require_bash5
-require_tools kubectl k6 curl python3
+require_tools kubectl k6 curl python3 # python3: pods_of (scripts/lib/cluster.sh)
 use_cluster_context
 trap stop_background EXIT
 
@@ -70,25 +70,20 @@ touch "$stop_file"
 wait_pid_timeout "$probe_pid" 10
 rm -f "$stop_file"
 
-python3 "$CRM_LIB/benchparse.py" availability "$probe_log" "$kill_us" >"$OUT_BASE.timing.json"
-python3 "$CRM_LIB/benchparse.py" k6 "$OUT_BASE.k6.json" >"$OUT_BASE.k6-parsed.json" 2>/dev/null || echo null >"$OUT_BASE.k6-parsed.json"
+crm_bench parse availability "$probe_log" "$kill_us" >"$OUT_BASE.timing.json"
+crm_bench parse k6 "$OUT_BASE.k6.json" >"$OUT_BASE.k6-parsed.json" 2>/dev/null || echo null >"$OUT_BASE.k6-parsed.json"
 ready_ms="null"
 [[ -z "$ready_us" ]] || ready_ms="$(( (ready_us - kill_us) / 1000 ))"
-python3 "$CRM_LIB/benchparse.py" json-obj \
+# Pod names are DNS labels: quoting each one makes a JSON array.
+read -r -a killed <<<"$before"
+printf -v killed_json '"%s",' "${killed[@]}"
+crm_bench parse json-obj \
   test=availability stack="$STACK" namespace="$NS" target="$TARGET" \
   probe_url="$URL$(probe_path "$TARGET")" "probe_interval_ms:=50" \
   "duration_s:=$DURATION" "kill_after_s:=$KILL_AFTER" kill=force-delete \
-  "killed_pods:=$(printf '%s\n' "$before" | python3 -c 'import json,sys; print(json.dumps(sys.stdin.read().split()))')" \
+  "killed_pods:=[${killed_json%,}]" \
   replacement_pod="$new_pod" "replacement_ready_ms:=$ready_ms" \
   "probe@=$OUT_BASE.timing.json" "load@=$OUT_BASE.k6-parsed.json" \
   probe_log="$(basename "$probe_log")" >"$OUT"
 rm -f "$OUT_BASE.timing.json" "$OUT_BASE.k6-parsed.json"
-
-python3 - "$OUT" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-p = r["probe"] or {}
-print("availability %s/%s: %s failed probes, first success after %s ms, recovered after %s ms, replacement ready after %s ms"
-      % (r["stack"], r["target"], p.get("failed_requests"), p.get("time_to_first_success_ms"),
-         p.get("time_to_recovery_ms"), r["replacement_ready_ms"]))
-PY
+crm_bench cluster describe-availability "$OUT"

@@ -32,7 +32,7 @@ while (($#)); do
 done
 
 require_bash5
-require_tools kubectl curl python3
+require_tools kubectl curl python3 # python3: pods_of (scripts/lib/cluster.sh)
 use_cluster_context
 
 restore() {
@@ -112,57 +112,20 @@ for run in $(seq 1 "$RUNS"); do
   for pid in "${probe_pids[@]}"; do wait_pid_timeout "$pid" 10; done
   rm -f "$stop_file"
 
-  timing="$(python3 "$CRM_LIB/benchparse.py" coldstart "$probe_log" "$scale_us")"
-  direct_timing="$(python3 "$CRM_LIB/benchparse.py" coldstart "$direct_log" "$scale_us")"
+  # The pod that answered, for the from-zero check (none: the run does not count).
   pod="$(pods_of "$NS" "$TARGET" | head -n 1)"
-  pod_json="null"
-  [[ -z "$pod" ]] || pod_json="$(kubectl get pod -n "$NS" "$pod" -o json | python3 -c '
-import json, sys
-p = json.load(sys.stdin)
-cs = (p["status"].get("containerStatuses") or [{}])[0]
-ready = [c.get("lastTransitionTime") for c in p["status"].get("conditions", []) if c["type"] == "Ready"]
-print(json.dumps({
-    "name": p["metadata"]["name"],
-    "created": p["metadata"]["creationTimestamp"],
-    "started": (cs.get("state", {}).get("running") or {}).get("startedAt"),
-    "ready": ready[0] if ready else None,
-    "restarts": cs.get("restartCount"),
-}))')"
-  python3 "$CRM_LIB/benchparse.py" json-obj "run:=$run" "pods_before:=$pods_before" \
-    "scale_up_us:=$scale_us" "timing:=$timing" "direct_timing:=$direct_timing" "pod:=$pod_json" \
-    probe_log="$(basename "$probe_log")" direct_log="$(basename "$direct_log")" |
-    python3 -c '
-import calendar, json, sys, time
-r = json.load(sys.stdin)
-pod = r["pod"] or {}
-created = pod.get("created")
-# creationTimestamp has 1 s resolution: created at or after the scale-up second counts.
-created_s = calendar.timegm(time.strptime(created, "%Y-%m-%dT%H:%M:%SZ")) if created else None
-r["from_zero"] = bool(r["pods_before"] == 0 and created_s is not None
-                      and created_s >= r["scale_up_us"] // 1000000 and pod.get("restarts") == 0)
-print(json.dumps(r))' >>"$runs_file"
-  log "coldstart $STACK/$TARGET run $run: $(tail -n 1 "$runs_file" | python3 -c 'import json,sys; r=json.load(sys.stdin); print("first 200 after %s ms through the gateway, %s ms from the pod itself, from zero: %s" % (r["timing"]["first_200_ms"], r["direct_timing"]["first_200_ms"], r["from_zero"]))')"
+  pod_args=()
+  if [[ -n "$pod" ]] && kubectl get pod -n "$NS" "$pod" -o json >"$OUT_BASE.pod.json"; then
+    pod_args=(--pod-json "$OUT_BASE.pod.json")
+  fi
+  # One JSON line per run appended to the runs file; crm-bench says the run's figures on stderr.
+  said="$(crm_bench cluster coldstart-run --run "$run" --pods-before "$pods_before" \
+    --scale-up-us "$scale_us" --probe-log "$probe_log" --direct-log "$direct_log" \
+    "${pod_args[@]+"${pod_args[@]}"}" 2>&1 >>"$runs_file")"
+  log "coldstart $STACK/$TARGET run $run: $said"
+  rm -f "$OUT_BASE.pod.json"
 done
 
-python3 - "$runs_file" "$OUT" "$STACK" "$NS" "$TARGET" "$probe_url" <<'PY'
-import json, statistics, sys
-runs_file, out, stack, ns, target, url = sys.argv[1:]
-runs = [json.loads(l) for l in open(runs_file) if l.strip()]
-def stats(key):
-    t = [r[key]["first_200_ms"] for r in runs if r[key]["first_200_ms"] is not None and r["from_zero"]]
-    return ({"median": statistics.median(t), "min": min(t), "max": max(t)} if t else None), len(t)
-through, valid = stats("timing")
-direct, _ = stats("direct_timing")
-res = {
-    "test": "coldstart", "stack": stack, "namespace": ns, "target": target, "probe_url": url,
-    "direct_probe": "pod /healthz via the API server's pod proxy",
-    "probe_interval_ms": 20, "runs": runs,
-    "valid_runs": valid,
-    "first_200_ms": through,
-    "direct_first_200_ms": direct,
-    "all_from_zero": all(r["from_zero"] for r in runs),
-}
-json.dump(res, open(out, "w"), indent=2, sort_keys=True)
-print("coldstart %s/%s: through the gateway %s; the pod itself %s" % (stack, target, through, direct))
-PY
+crm_bench cluster coldstart --runs "$runs_file" --out "$OUT" --stack "$STACK" --namespace "$NS" \
+  --target "$TARGET" --probe-url "$probe_url"
 rm -f "$runs_file"

@@ -24,14 +24,14 @@ while (($#)); do
   esac
 done
 
-require_tools kubectl k6 python3 timeout
+require_tools kubectl k6 timeout
 use_cluster_context
 trap stop_background EXIT
 top_log="$OUT_BASE.top.log"
 : >"$top_log"
 
 unavailable() {
-  python3 "$CRM_LIB/benchparse.py" json-obj test=resources stack="$STACK" namespace="$NS" \
+  crm_bench parse json-obj test=resources stack="$STACK" namespace="$NS" \
     "available:=false" reason="$1" >"$OUT"
   echo "resources $STACK: metrics unavailable ($1); nothing measured, no numbers reported"
   exit 0
@@ -49,7 +49,7 @@ sample() {
   for i in $(seq 1 "$SAMPLES"); do
     snap="$(timeout 30 kubectl --context "$KUBE_CONTEXT" top pod -n "$NS" --no-headers 2>/dev/null || true)"
     printf '# %s %s %s\n%s\n' "$phase" "$i" "$(date -u +%H:%M:%S)" "$snap" >>"$top_log"
-    printf '%s\n' "$snap" | python3 "$CRM_LIB/benchparse.py" top - | python3 -c 'import json,sys; print(json.dumps(json.load(sys.stdin)))' >>"$OUT_BASE.$phase.jsonl"
+    printf '%s\n' "$snap" | crm_bench parse top - >>"$OUT_BASE.$phase.jsonl"
     ((i == SAMPLES)) || sleep "$INTERVAL"
   done
 }
@@ -65,25 +65,6 @@ sample load
 wait_pid_timeout "${BG_PIDS[0]}" $((LOAD_SECONDS + 60))
 BG_PIDS=()
 
-python3 - "$CRM_LIB" "$OUT_BASE" "$OUT" "$STACK" "$NS" "${SERVICES[@]}" <<'PY'
-import json, sys
-lib, base, out, stack, ns, *services = sys.argv[1:]
-sys.path.insert(0, lib)
-import benchparse
-res = {"test": "resources", "stack": stack, "namespace": ns, "available": True, "source": "kubectl top pod"}
-for phase in ("idle", "load"):
-    samples = [json.loads(l) for l in open("%s.%s.jsonl" % (base, phase)) if l.strip()]
-    agg = benchparse.aggregate_top(samples)
-    res[phase] = {s: agg.get(s) for s in services}  # None = no metrics for that service
-res["without_metrics"] = sorted({s for p in ("idle", "load") for s in services if res[p][s] is None})
-if len(res["without_metrics"]) == len(services):
-    res["available"] = False
-    res["reason"] = "kubectl top listed none of this stack's pods"
-json.dump(res, open(out, "w"), indent=2, sort_keys=True)
-for phase in ("idle", "load"):
-    for s in services:
-        v = res[phase][s]
-        print("resources %s %-5s %-17s %s" % (stack, phase, s, "unavailable" if v is None else
-              "cpu avg %.0fm max %.0fm, memory avg %.1f MiB" % (v["cpu_m"]["avg"], v["cpu_m"]["max"], v["memory_bytes"]["avg"] / 2**20)))
-PY
+crm_bench cluster resources --idle "$OUT_BASE.idle.jsonl" --load "$OUT_BASE.load.jsonl" \
+  --out "$OUT" --stack "$STACK" --namespace "$NS" "${SERVICES[@]}"
 rm -f "$OUT_BASE.idle.jsonl" "$OUT_BASE.load.jsonl"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Tests of the benchmark scripts' parsing and reporting logic, on fixtures, without a cluster:
 # k6 summary -> numbers, `kubectl top` parsing, availability/coldstart timing, registry push
-# digests, image rendering, result-file assembly, summary.json, and the manifest rules.
+# digests, image rendering, result-file assembly, summary.json, environment and artifact sizes
+# (crm-bench, through scripts/lib/cluster.sh's crm_bench), and the manifest rules.
 # Last line: "shell: N passed, M failed" (exit status 1 if any failed).
 set -euo pipefail
 export PYTHONDONTWRITEBYTECODE=1 # no __pycache__ in the work tree
@@ -10,7 +11,7 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=../../scripts/lib/cluster.sh
 source "$HERE/../../scripts/lib/cluster.sh"
 FX="$HERE/fixtures"
-BP=(python3 "$CRM_LIB/benchparse.py")
+BP=(crm_bench parse)
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 
@@ -30,9 +31,19 @@ expect() {
 # jq-like field access with python: jget FILE EXPR (EXPR in Python, `d` is the document).
 jget() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
 
+# --- finding crm-bench (scripts/lib/cluster.sh's crm_bench) ------------------------------------
+LT="$TMP/lookup-target"
+mkdir -p "$LT/release" "$LT/debug"
+for p in release debug; do printf '#!/bin/sh\necho %s "$@"\n' "$p" >"$LT/$p/crm-bench"; done
+chmod +x "$LT/release/crm-bench" "$LT/debug/crm-bench"
+expect "crm_bench: the release build when it is newer than the sources" "release x" "$(CRM_BENCH='' CARGO_TARGET_DIR="$LT" crm_bench x)"
+touch -d '2000-01-01' "$LT/release/crm-bench"
+expect "crm_bench: else the debug build" "debug x" "$(CRM_BENCH='' CARGO_TARGET_DIR="$LT" crm_bench x)"
+expect "crm_bench: \$CRM_BENCH first" "release y" "$(CRM_BENCH="$LT/release/crm-bench" CARGO_TARGET_DIR="$LT" crm_bench y)"
+
 # --- k6 summary -> numbers ------------------------------------------------------------------
 "${BP[@]}" k6 "$FX/k6-load.json" >"$TMP/k6.json"
-expect "k6: overall requests" 3765 "$(jget "$TMP/k6.json" 'd["overall"]["requests"]')"
+expect "k6: overall requests" 3765 "$(jget "$TMP/k6.json" 'int(d["overall"]["requests"])')"
 expect "k6: overall throughput is k6's rate" 1254.8 "$(jget "$TMP/k6.json" 'round(d["overall"]["throughput_rps"], 1)')"
 expect "k6: p50/p95/p99 from med/p(95)/p(99)" "0.517 4.213 7.723" \
   "$(jget "$TMP/k6.json" '" ".join("%.3f" % d["overall"]["latency_ms"][k] for k in ("p50","p95","p99"))')"
@@ -45,28 +56,30 @@ expect "k6: scenario server-timing" 3.8 "$(jget "$TMP/k6.json" 'd["scenarios"]["
 expect "k6: missing statistic stays null" None "$(jget "$TMP/k6.json" 'd["scenarios"]["mixed"]["latency_ms"]')"
 expect "k6: failed thresholds listed" "http_req_failed{scenario:mixed} rate<0.01" \
   "$(jget "$TMP/k6.json" '";".join(d["thresholds_failed"])')"
-expect "k6: duration text" "0.5 90.0 None" \
-  "$(python3 -c "import sys; sys.path.insert(0, '$CRM_LIB'); import benchparse as b; print(b.duration_seconds('500ms'), b.duration_seconds('1m30s'), b.duration_seconds('3x'))")"
+expect "k6: duration text" "0.5 90 fails" \
+  "$("${BP[@]}" duration 500ms) $("${BP[@]}" duration 1m30s) $("${BP[@]}" duration 3x 2>/dev/null || echo fails)"
 
 # --- kubectl top ----------------------------------------------------------------------------
 "${BP[@]}" top "$FX/top.txt" >"$TMP/top.json"
+expect "top: one line per sample" 1 "$(wc -l <"$TMP/top.json" | tr -d ' ')"
 expect "top: rows parsed, warnings skipped" 3 "$(jget "$TMP/top.json" 'len(d)')"
 expect "top: pod -> deployment name" "customer-service gateway order-service" \
   "$(jget "$TMP/top.json" '" ".join(r["service"] for r in d)')"
 expect "top: CPU and memory units" "3.0 12582912 250.0 1073741824" \
-  "$(jget "$TMP/top.json" '"%s %s %s %s" % (d[0]["cpu_m"], d[0]["memory_bytes"], d[2]["cpu_m"], d[2]["memory_bytes"])')"
+  "$(jget "$TMP/top.json" '"%s %d %s %d" % (d[0]["cpu_m"], d[0]["memory_bytes"], d[2]["cpu_m"], d[2]["memory_bytes"])')"
+printf 'gateway-5b7c9-abcde 1 1k\norder-service-5b7c9-abcde 250000n 1\n' | "${BP[@]}" top - >"$TMP/top-units.json"
 expect "top: quantities without unit and in nanocores" "1000.0 0.25 1000" \
-  "$(python3 -c "import sys; sys.path.insert(0, '$CRM_LIB'); import benchparse as b; print(b.cpu_millicores('1'), b.cpu_millicores('250000n'), b.memory_bytes('1k'))")"
-python3 - "$CRM_LIB" "$FX" >"$TMP/agg.txt" <<'PY'
-import sys
-sys.path.insert(0, sys.argv[1])
-import benchparse as b
-s1 = b.parse_top(open(sys.argv[2] + "/top.txt").read())
-s2 = b.parse_top(open(sys.argv[2] + "/top-missing.txt").read())
-a = b.aggregate_top([s1, s2])
-print(a["gateway"]["samples"], a["gateway"]["cpu_m"]["avg"], a["gateway"]["cpu_m"]["max"], a["customer-service"]["samples"])
-PY
-expect "top: aggregation counts only samples where the pod was reported" "2 1.5 2.0 1" "$(cat "$TMP/agg.txt")"
+  "$(jget "$TMP/top-units.json" '"%s %s %d" % (d[0]["cpu_m"], d[1]["cpu_m"], d[0]["memory_bytes"])')"
+"${BP[@]}" top "$FX/top-missing.txt" >"$TMP/idle.jsonl"
+cat "$TMP/top.json" >>"$TMP/idle.jsonl"
+"${BP[@]}" top - </dev/null >"$TMP/load.jsonl"
+crm_bench cluster resources --idle "$TMP/idle.jsonl" --load "$TMP/load.jsonl" --out "$TMP/res.json" \
+  --stack axum --namespace containers gateway customer-service order-service >"$TMP/res.txt"
+expect "top: aggregation counts only samples where the pod was reported" "2 1.5 2.0 1" \
+  "$(jget "$TMP/res.json" '"%s %s %s %s" % (d["idle"]["gateway"]["samples"], d["idle"]["gateway"]["cpu_m"]["avg"], d["idle"]["gateway"]["cpu_m"]["max"], d["idle"]["customer-service"]["samples"])')"
+expect "resources: no metrics in a phase is null, listed, never 0" "None gateway customer-service order-service True" \
+  "$(jget "$TMP/res.json" '"%s %s %s" % (d["load"]["gateway"], " ".join(d["without_metrics"]), d["available"] is False)')"
+expect "resources: a line per phase and service" 6 "$(grep -c '^resources axum ' "$TMP/res.txt")"
 
 # --- availability and coldstart timing --------------------------------------------------------
 "${BP[@]}" availability "$FX/probe-availability.log" 1000000000 >"$TMP/av.json"
@@ -87,13 +100,34 @@ expect "coldstart: first 200 and failures before it" "73.5 3" \
 printf '5 6 502\n' >"$TMP/never.log"
 "${BP[@]}" coldstart "$TMP/never.log" 1 >"$TMP/cs2.json"
 expect "coldstart: no 200 is null, not 0" None "$(jget "$TMP/cs2.json" 'd["first_200_ms"]')"
+# A run as coldstart-test.sh records it: the pod from `kubectl get pod -o json`, created in
+# the scale-up's second (the probe log's clock: 2000000000 µs = 1970-01-01T00:33:20Z), no restarts.
+cat >"$TMP/pod.json" <<'JSON'
+{"metadata": {"name": "customer-service-5b7c9-abcde", "creationTimestamp": "1970-01-01T00:33:20Z"},
+ "status": {"containerStatuses": [{"restartCount": 0, "state": {"running": {"startedAt": "1970-01-01T00:33:21Z"}}}],
+            "conditions": [{"type": "Ready", "lastTransitionTime": "1970-01-01T00:33:21Z"}]}}
+JSON
+crm_bench cluster coldstart-run --run 1 --pods-before 0 --scale-up-us 2000000000 \
+  --probe-log "$FX/probe-coldstart.log" --direct-log "$TMP/never.log" --pod-json "$TMP/pod.json" \
+  >"$TMP/runs.jsonl" 2>"$TMP/run.txt"
+crm_bench cluster coldstart-run --run 2 --pods-before 1 --scale-up-us 2000000000 \
+  --probe-log "$FX/probe-coldstart.log" --direct-log "$TMP/never.log" >>"$TMP/runs.jsonl" 2>/dev/null
+expect "coldstart run: one JSON line per run, the pod and from-zero check" "2 customer-service-5b7c9-abcde True False" \
+  "$(python3 -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; print(len(r), r[0]["pod"]["name"], r[0]["from_zero"], r[1]["from_zero"])' "$TMP/runs.jsonl")"
+expect "coldstart run: its figures said on stderr" yes "$(grep -q 'first 200 after .* ms through the gateway, none ms from the pod itself, from zero: true' "$TMP/run.txt" && echo yes || echo no)"
+crm_bench cluster coldstart --runs "$TMP/runs.jsonl" --out "$TMP/coldstart.json" --stack spin --namespace wasm \
+  --target customer-service --probe-url http://127.0.0.1:18081/customers/ping >/dev/null
+expect "coldstart summary: only runs from zero count" "1 False None" \
+  "$(jget "$TMP/coldstart.json" '"%s %s %s" % (d["valid_runs"], d["all_from_zero"], d["direct_first_200_ms"])')"
+expect "coldstart summary: the median of the valid runs" "73.5 2" \
+  "$(jget "$TMP/coldstart.json" '"%s %s" % (d["first_200_ms"]["median"], len(d["runs"]))')"
 
 # --- registry pushes and manifests ------------------------------------------------------------
 expect "digest: docker push" "sha256:4b2c1f3d5e6a7b8c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e" \
-  "$("${BP[@]}" digest "$FX/push-docker.txt")"
+  "$("${BP[@]}" push-digest "$FX/push-docker.txt")"
 expect "digest: spin registry push" "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" \
-  "$("${BP[@]}" digest "$FX/push-spin.txt")"
-expect "digest: none found fails" 1 "$("${BP[@]}" digest "$FX/push-none.txt" >/dev/null && echo 0 || echo 1)"
+  "$("${BP[@]}" push-digest "$FX/push-spin.txt")"
+expect "digest: none found fails" 1 "$("${BP[@]}" push-digest "$FX/push-none.txt" >/dev/null 2>&1 && echo 0 || echo 1)"
 render_images "$FX/manifest.yaml" "axum-gateway=$REGISTRY_PULL/crm/axum-gateway@sha256:abc" >"$TMP/rendered.yaml"
 expect "render_images: exact image replaced, look-alike untouched" \
   "$REGISTRY_PULL/crm/axum-gateway@sha256:abc $REGISTRY_PULL/crm/axum-gateway-extra:dev" \
@@ -118,6 +152,8 @@ expect "render_images, REGISTRY_PORT=5999: no other image than postgres" "postgr
   "$(grep -E '^ *image:' "$TMP/all-rendered.yaml" | grep -v '@sha256:' | awk '{print $2}' | paste -sd ' ' -)"
 expect "selector_from_json: matchLabels to -l syntax" "a=1,core.spinkube.dev/app-name=gateway" \
   "$(echo '{"matchLabels":{"core.spinkube.dev/app-name":"gateway","a":"1"}}' | selector_from_json)"
+expect "parse selector: matchLabels to -l syntax" "a=1,core.spinkube.dev/app-name=gateway" \
+  "$(echo '{"matchLabels":{"core.spinkube.dev/app-name":"gateway","a":"1"}}' | "${BP[@]}" selector -)"
 expect "stack mapping" "containers wasm 8001 80 http://127.0.0.1:18081" \
   "$(stack_namespace axum) $(stack_namespace spin) $(service_port axum customer-service) $(service_port spin order-service) $(stack_url spin)"
 t1="$(now_us)"
@@ -128,21 +164,54 @@ expect "now_us: 16 digits, monotonic" "yes" "$([[ "$t1" =~ ^[0-9]{16}$ && "$t2" 
 "${BP[@]}" json-obj test=x 'n:=3' 'nested.ms:=1.5' "file@=$FX/results/20260101T000000Z/axum/coldstart.json" "gone@=$TMP/nope.json" >"$TMP/obj.json"
 expect "json-obj: strings, raw JSON, nesting, files, absent file -> null" "x 3 1.5 812.5 None" \
   "$(jget "$TMP/obj.json" '"%s %s %s %s %s" % (d["test"], d["n"], d["nested"]["ms"], d["file"]["first_200_ms"]["median"], d["gone"])')"
+expect "json-get: a string as it is, a number as JSON, a missing path fails" "812.5 coldstart fails" \
+  "$("${BP[@]}" json-get "$TMP/obj.json" file.first_200_ms.median) $("${BP[@]}" json-get - test <"$FX/results/20260101T000000Z/axum/coldstart.json") $("${BP[@]}" json-get "$TMP/obj.json" n.x 2>/dev/null || echo fails)"
+# availability-test.sh's result file: the object assembled with json-obj, then described.
+"${BP[@]}" json-obj test=availability stack=axum target=customer-service 'killed_pods:=["a","b"]' \
+  "replacement_ready_ms:=2210" "probe@=$TMP/av.json" "load@=$TMP/k6.json" >"$TMP/availability.json"
+expect "availability: the assembled file, described in one line" \
+  "availability axum/customer-service: 4 failed probes, first success after 210 ms, recovered after 408 ms, replacement ready after 2210 ms" \
+  "$(crm_bench cluster describe-availability "$TMP/availability.json")"
 cp -r "$FX/results/20260101T000000Z" "$TMP/run"
-python3 "$CRM_LIB/summarize.py" --quiet "$TMP/run"
+cp "$TMP/availability.json" "$TMP/run/axum/availability.json"
+crm_bench collect --quiet "$TMP/run"
 S="$TMP/run/summary.json"
 expect "summary: schema version, run id, environment kind" "1 run k3d" \
   "$(jget "$S" '"%s %s %s" % (d["schema_version"], d["run_id"], d["environment"]["kind"])')"
 expect "summary: stacks by label, the five k6 tests each" "axum spin | cpu-bound error load ping-db scale" \
   "$(jget "$S" '" ".join(d["stacks"]) + " | " + " ".join(sorted(d["stacks"]["axum"]["k6"]))')"
-expect "summary: k6 numbers and other tests carried" "3765 812.5 False" \
-  "$(jget "$S" '"%s %s %s" % (d["stacks"]["axum"]["k6"]["load"]["overall"]["requests"], d["stacks"]["axum"]["coldstart"]["first_200_ms"]["median"], d["stacks"]["spin"]["resources"]["available"])')"
+expect "summary: k6 numbers and other tests carried" "3765 812.5 False 4" \
+  "$(jget "$S" '"%d %s %s %s" % (d["stacks"]["axum"]["k6"]["load"]["overall"]["requests"], d["stacks"]["axum"]["coldstart"]["first_200_ms"]["median"], d["stacks"]["spin"]["resources"]["available"], d["stacks"]["axum"]["availability"]["probe"]["failed_requests"])')"
 expect "summary: missing raw files listed, not fatal" "yes" \
   "$(jget "$S" '"yes" if any("axum/k6-scale.json: missing" in p for p in d["problems"]) else "no"')"
 expect "summary: runtime that answered must match the label" "yes" \
   "$(jget "$S" '"yes" if any("answered by runtime" in p and "spin" in p for p in d["problems"]) else "no"')"
 expect "summary: optional artifacts absent is null, not a problem" "None no" \
   "$(jget "$S" '"%s %s" % (d["stacks"]["axum"]["artifacts"], "yes" if any("artifacts" in p for p in d["problems"]) else "no")')"
+rm "$S"
+expect "report.sh: collects when summary.json is missing, then reports" "yes yes" \
+  "$(bash "$CRM_ROOT/scripts/report.sh" "$TMP/run" >/dev/null 2>&1; [[ -f "$S" ]] && echo yes || echo no) $([[ -f "$TMP/run/report.md" ]] && echo yes || echo no)"
+
+# --- environment and artifacts ----------------------------------------------------------------
+crm_bench env --kind k3d --pin spin_cli=3.5.1 --setting vus=20 --setting "note=a=b" --out "$TMP/env.json"
+expect "env: kind, pins and settings as given, every tool listed" "k3d 3.5.1 20 a=b True" \
+  "$(jget "$TMP/env.json" '"%s %s %s %s %s" % (d["kind"], d["pins"]["spin_cli"], d["settings"]["vus"], d["settings"]["note"], {"k6", "kubectl", "k3d", "helm", "docker", "spin", "rustc"} <= set(d["tools"]))')"
+expect "env: the machine" "True True" \
+  "$(jget "$TMP/env.json" '"%s %s" % (d["cpu"]["cores"] >= 1, d["memory_bytes"] > 0)')"
+expect "env: a bad pair fails" 1 "$(crm_bench env --kind k3d --pin novalue >/dev/null 2>&1 && echo 0 || echo 1)"
+# Stand-in docker reporting a size for every image.
+mkdir -p "$TMP/size-bin"
+printf '#!/bin/sh\necho 1000\n' >"$TMP/size-bin/docker"
+chmod +x "$TMP/size-bin/docker"
+PATH="$TMP/size-bin:$PATH" crm_bench artifacts --stack axum --registry localhost:5999 --out "$TMP/art-axum.json"
+expect "artifacts axum: the pushed images, by ref, summed" "localhost:5999/crm/axum-gateway:dev oci-image 3000" \
+  "$(jget "$TMP/art-axum.json" '"%s %s %d" % (d["items"]["gateway"]["ref"], d["items"]["gateway"]["kind"], d["total_bytes"])')"
+crm_bench artifacts --stack spin --root "$FX/artifacts-repo" --out "$TMP/art-spin.json"
+expect "artifacts spin: the components each spin.toml names; one missing leaves the total null" "5 7 None None" \
+  "$(jget "$TMP/art-spin.json" '"%d %d %s %s" % (d["items"]["gateway"]["bytes"], d["items"]["customer-service"]["components"]["customer-service"], d["items"]["order-service"]["bytes"], d["total_bytes"])')"
+crm_bench artifacts --stack axum --bin-dir "$FX/artifacts-repo/bin" --out "$TMP/art-bin.json"
+expect "artifacts axum --bin-dir: the release binaries" "binary 3 9" \
+  "$(jget "$TMP/art-bin.json" '"%s %d %d" % (d["items"]["gateway"]["kind"], d["items"]["order-service"]["bytes"], d["total_bytes"])')"
 
 # --- manifest rules -------------------------------------------------------------------------
 python3 "$CRM_LIB/validate_manifests.py" least-privilege "$FX/bad-repo" >"$TMP/lp.txt" 2>&1 && lp=0 || lp=$?

@@ -67,6 +67,10 @@ pub enum ParseCmd {
     Availability { log: PathBuf, kill_us: u64 },
     /// A probe log and the start time (µs since the epoch) -> the first 200 (JSON).
     Coldstart { log: PathBuf, since_us: u64 },
+    /// A k6 duration ("500ms", "1m30s") in seconds; exit status 1 when it is not one.
+    Duration { text: String },
+    /// A Deployment's .spec.selector (JSON, FILE or -) -> "k=v,k2=v2" for `kubectl get -l`.
+    Selector { file: PathBuf },
     /// The Deployment a pod name belongs to.
     PodService { pod: String },
     /// The last sha256 digest printed by `docker push` / `spin registry push` (FILE or -);
@@ -78,6 +82,9 @@ pub enum ParseCmd {
         #[arg(allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// The value at a dotted PATH of a JSON document (FILE or -): a string as it is, anything
+    /// else as JSON; exit status 1 when there is none.
+    JsonGet { file: PathBuf, path: String },
 }
 
 #[derive(Subcommand)]
@@ -135,9 +142,16 @@ pub enum ClusterCmd {
 }
 
 pub fn print_json<T: serde::Serialize>(value: &T) -> Result<(), String> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
-    println!("{text}");
-    Ok(())
+    say(&serde_json::to_string_pretty(value).map_err(|e| e.to_string())?)
+}
+
+/// A line on stdout. A reader that stopped reading (`| head`) is not an error, nor a panic.
+pub fn say(line: &str) -> Result<(), String> {
+    use std::io::Write;
+    match writeln!(std::io::stdout().lock(), "{line}") {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(format!("stdout: {e}")),
+        _ => Ok(()),
+    }
 }
 
 fn write_or_print<T: serde::Serialize>(value: &T, out: Option<&Path>) -> Result<(), String> {
@@ -204,11 +218,7 @@ pub fn parse(cmd: &ParseCmd) -> Result<(), String> {
         ParseCmd::Top { file } => {
             let rows = parse::parse_top(&read_text(file)?);
             // One line: the caller appends it to a JSON-lines file of samples.
-            println!(
-                "{}",
-                serde_json::to_string(&rows).map_err(|e| e.to_string())?
-            );
-            Ok(())
+            say(&serde_json::to_string(&rows).map_err(|e| e.to_string())?)
         }
         ParseCmd::Availability { log, kill_us } => {
             let probes = parse::parse_probe_log(&read_text(log)?);
@@ -218,18 +228,37 @@ pub fn parse(cmd: &ParseCmd) -> Result<(), String> {
             let probes = parse::parse_probe_log(&read_text(log)?);
             print_json(&parse::first_success(&probes, *since_us))
         }
+        ParseCmd::Duration { text } => {
+            let s =
+                k6::duration_seconds(text).ok_or_else(|| format!("not a k6 duration: {text:?}"))?;
+            say(&s.to_string())?;
+            Ok(())
+        }
+        ParseCmd::Selector { file } => {
+            say(&parse::label_selector(&read_json(file)?))?;
+            Ok(())
+        }
         ParseCmd::PodService { pod } => {
-            println!("{}", parse::pod_service(pod));
+            say(parse::pod_service(pod))?;
             Ok(())
         }
         ParseCmd::PushDigest { file } => {
             let text = read_text(file)?;
             let digest = parse::push_digest(&text)
                 .ok_or_else(|| format!("no sha256 digest in {}", file.display()))?;
-            println!("{digest}");
+            say(digest)?;
             Ok(())
         }
         ParseCmd::JsonObj { args } => print_json(&parse::json_object(args)?),
+        ParseCmd::JsonGet { file, path } => {
+            let doc: serde_json::Value = read_json(file)?;
+            match parse::json_get(&doc, path) {
+                Some(serde_json::Value::String(s)) => say(s)?,
+                Some(v) => say(&v.to_string())?,
+                None => return Err(format!("no {path} in {}", file.display())),
+            }
+            Ok(())
+        }
     }
 }
 
@@ -256,7 +285,7 @@ pub fn cluster(cmd: &ClusterCmd) -> Result<(), String> {
                 pod,
             )?;
             eprintln!("{}", cluster::describe_run(&r));
-            println!("{}", serde_json::to_string(&r).map_err(|e| e.to_string())?);
+            say(&serde_json::to_string(&r).map_err(|e| e.to_string())?)?;
             Ok(())
         }
         ClusterCmd::Coldstart {
@@ -281,7 +310,7 @@ pub fn cluster(cmd: &ClusterCmd) -> Result<(), String> {
             };
             let c = cluster::coldstart_summary(&runs, &at)?;
             crate::collect::write_json(out, &c)?;
-            println!("{}", cluster::describe_coldstart(&c));
+            say(&cluster::describe_coldstart(&c))?;
             Ok(())
         }
         ClusterCmd::Resources {
@@ -304,12 +333,12 @@ pub fn cluster(cmd: &ClusterCmd) -> Result<(), String> {
             );
             crate::collect::write_json(out, &r)?;
             for line in cluster::describe_resources(&r) {
-                println!("{line}");
+                say(&line)?;
             }
             Ok(())
         }
         ClusterCmd::DescribeAvailability { file } => {
-            println!("{}", cluster::describe_availability(&read_json(file)?));
+            say(&cluster::describe_availability(&read_json(file)?))?;
             Ok(())
         }
     }

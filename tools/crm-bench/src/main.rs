@@ -30,7 +30,7 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(
     name = "crm-bench",
-    about = "Benchmark reports for the CRM stacks (Axum vs Spin)"
+    about = "The CRM benchmark (Axum vs Spin): runs, results (summary.json) and reports"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -105,11 +105,11 @@ fn run_report(dir: &Path, summary_path: Option<&Path>) -> Result<(), String> {
 fn run_collect(dir: &Path, quiet: bool) -> Result<(), String> {
     let summary = collect::write_summary(dir)?;
     if !quiet {
-        println!("{}", collect::table(&summary));
+        cli::say(&collect::table(&summary))?;
         for p in &summary.problems {
-            println!("note: {p}");
+            cli::say(&format!("note: {p}"))?;
         }
-        println!("wrote {}", dir.join("summary.json").display());
+        cli::say(&format!("wrote {}", dir.join("summary.json").display()))?;
     }
     Ok(())
 }

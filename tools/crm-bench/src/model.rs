@@ -231,10 +231,12 @@ pub struct Artifact {
     /// "oci-image", "binary", "wasm", "spin-cli".
     pub kind: Option<String>,
     /// The image reference (oci-image).
-    #[serde(rename = "ref")]
+    #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     /// The spin.toml the components were read from (wasm), when it could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub manifest: Option<String>,
     /// By component id: the size of each Wasm file a spin.toml names (wasm).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -242,6 +244,7 @@ pub struct Artifact {
     /// Uncompressed image size or file size; null when it could not be measured.
     pub bytes: Option<f64>,
     /// Why it could not be measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 

@@ -274,6 +274,33 @@ pub fn json_object(args: &[String]) -> Result<Value, String> {
     Ok(Value::Object(out))
 }
 
+/// The value at a dotted path ("serverVersion.gitVersion", "items.0.name"; a number indexes
+/// an array).
+pub fn json_get<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.').try_fold(value, |v, key| match v {
+        Value::Array(a) => a.get(key.parse::<usize>().ok()?),
+        _ => v.get(key),
+    })
+}
+
+/// A Deployment's `.spec.selector` -> "k=v,k2=v2" (its matchLabels, sorted) for `kubectl -l`.
+pub fn label_selector(selector: &Value) -> String {
+    let Some(labels) = selector.get("matchLabels").and_then(Value::as_object) else {
+        return String::new();
+    };
+    let mut pairs: Vec<String> = labels
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{k}={}",
+                v.as_str().map_or_else(|| v.to_string(), str::to_string)
+            )
+        })
+        .collect();
+    pairs.sort();
+    pairs.join(",")
+}
+
 /// "key:=v" -> ("key", ":=", "v"); the key is `[A-Za-z_][A-Za-z0-9_.]*`.
 fn split_assignment(arg: &str) -> Option<(&str, &str, &str)> {
     let key_len = arg
@@ -422,6 +449,17 @@ mod tests {
                                "file": {"x": [1]}, "gone": null})
         );
         assert!(json_object(&["1bad=x".to_string()]).is_err());
+        assert_eq!(json_get(&v, "nested.ms"), Some(&serde_json::json!(1.5)));
+        assert_eq!(json_get(&v, "file.x.0"), Some(&serde_json::json!(1)));
+        assert_eq!(json_get(&v, "file.x.1"), None);
+        assert_eq!(json_get(&v, "test.more"), None);
+        let sel =
+            serde_json::json!({"matchLabels": {"core.spinkube.dev/app-name": "gateway", "a": "1"}});
+        assert_eq!(
+            label_selector(&sel),
+            "a=1,core.spinkube.dev/app-name=gateway"
+        );
+        assert_eq!(label_selector(&serde_json::json!({})), "");
         assert!(json_object(&["k:=not json".to_string()]).is_err());
         std::fs::remove_dir_all(dir).unwrap();
     }

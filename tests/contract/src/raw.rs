@@ -166,7 +166,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn raw_answers_parse_with_length_or_chunks_and_wait_when_incomplete() {
+    fn raw_responses_parse_with_length_or_chunks_and_wait_when_incomplete() {
         let fixed = b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 2\r\nx-a: 1\r\n\r\n{}";
         let response = parse_response(fixed, false).unwrap();
         assert_eq!(

@@ -222,7 +222,7 @@ impl Received {
     /// Asserts what every service response owes (the checks `Api` runs on each response), for
     /// a response read with `Api::send_raw`.
     #[track_caller]
-    pub fn assert_contract_answer(&self) {
+    pub fn assert_invariants(&self) {
         invariants::check(self, &expected_runtime());
     }
 

@@ -84,7 +84,7 @@ async fn raw(api: &Api, request: &[u8]) -> Outcome {
         None => Outcome::Closed,
         Some(reply) if reply.is_bare_protocol_rejection() => Outcome::Refused(reply),
         Some(reply) => {
-            reply.assert_contract_answer();
+            reply.assert_invariants();
             assert_no_leak(&reply);
             Outcome::Contract(reply)
         }

@@ -3,20 +3,6 @@
 
 use crm_contract_tests::*;
 
-const DB_TIMING: &[&str] = &["conn", "query", "ser", "total"];
-/// Entries of an answer that touched Postgres but may not have encoded a JSON document.
-const DB_TIMING_MIN: &[&str] = &["conn", "query", "total"];
-
-async fn post_raw(api: &Api, path: &str, body: &str) -> Reply {
-    api.send(
-        Method::POST,
-        path,
-        Some("application/json"),
-        Some(body.as_bytes().to_vec()),
-    )
-    .await
-}
-
 // --- create ---------------------------------------------------------------------------------
 
 #[tokio::test]
@@ -398,7 +384,7 @@ async fn check_invalid_bodies(api: Api) {
         &format!(r#"{{"name": "Ann", "email": "{email}", "nickname": "A"}}"#),
         &format!(r#"{{"id": 5, "name": "Ann", "email": "{email}"}}"#),
     ] {
-        post_raw(&api, "/customers", body)
+        api.send_json_text(Method::POST, "/customers", body)
             .await
             .assert_error(400, "invalid_body");
     }
@@ -410,8 +396,8 @@ for_each_target!(malformed_bodies_are_invalid_body => check_invalid_bodies: gate
 async fn invalid_body_wins_over_validation() {
     let api = Api::gateway();
     // Both an unknown field and broken rules: the parse error answers first.
-    post_raw(
-        &api,
+    api.send_json_text(
+        Method::POST,
         "/customers",
         r#"{"name": "", "email": "x", "extra": 1}"#,
     )
@@ -424,22 +410,26 @@ async fn invalid_body_wins_over_validation() {
 #[tokio::test]
 async fn missing_required_fields_are_each_listed() {
     let api = Api::gateway();
-    post_raw(&api, "/customers", "{}")
+    api.send_json_text(Method::POST, "/customers", "{}")
         .await
         .assert_invalid_fields(&["name", "email"]);
-    post_raw(&api, "/customers", r#"{"email": "a@b.co"}"#)
+    api.send_json_text(Method::POST, "/customers", r#"{"email": "a@b.co"}"#)
         .await
         .assert_invalid_fields(&["name"]);
-    post_raw(&api, "/customers", r#"{"name": "Ann", "phone": "555"}"#)
-        .await
-        .assert_invalid_fields(&["email"]);
+    api.send_json_text(
+        Method::POST,
+        "/customers",
+        r#"{"name": "Ann", "phone": "555"}"#,
+    )
+    .await
+    .assert_invalid_fields(&["email"]);
 }
 
 #[tokio::test]
 async fn null_required_fields_are_listed_like_missing_ones() {
     let api = Api::gateway();
-    post_raw(
-        &api,
+    api.send_json_text(
+        Method::POST,
         "/customers",
         r#"{"name": null, "email": null, "phone": null}"#,
     )
@@ -451,8 +441,8 @@ async fn null_required_fields_are_listed_like_missing_ones() {
 async fn every_failing_field_is_listed_in_contract_order() {
     let api = Api::gateway();
     // Sent in reverse order: the answer still lists name, email, phone.
-    post_raw(
-        &api,
+    api.send_json_text(
+        Method::POST,
         "/customers",
         r#"{"phone": "no digits", "email": "two@@example.com", "name": "   "}"#,
     )
@@ -463,12 +453,13 @@ async fn every_failing_field_is_listed_in_contract_order() {
 #[tokio::test]
 async fn validation_is_the_same_directly_on_customer_service() {
     let service = Api::customer_service();
-    let reply = post_raw(
-        &service,
-        "/customers",
-        r#"{"name": "", "email": "", "phone": ""}"#,
-    )
-    .await;
+    let reply = service
+        .send_json_text(
+            Method::POST,
+            "/customers",
+            r#"{"name": "", "email": "", "phone": ""}"#,
+        )
+        .await;
     reply.assert_invalid_fields(&["name", "email", "phone"]);
     reply.assert_service(Service::CustomerService);
 }

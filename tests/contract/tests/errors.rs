@@ -15,7 +15,7 @@ fn method(name: &str) -> Method {
 }
 
 #[track_caller]
-fn assert_405(reply: &Reply, allow: &[&str]) {
+fn assert_405(reply: &Received, allow: &[&str]) {
     reply.assert_error(405, "method_not_allowed");
     assert_eq!(
         reply.allowed_methods(),

@@ -15,7 +15,7 @@ fn valid_order_update() -> Value {
 
 /// A gateway-made error: `x-crm-service: gateway` and its `gw` timing.
 #[track_caller]
-fn assert_gateway_error(reply: &Reply, status: u16, code: &str) {
+fn assert_gateway_error(reply: &Received, status: u16, code: &str) {
     reply.assert_error(status, code);
     reply.assert_service(Service::Gateway);
     assert!(

@@ -5,7 +5,7 @@ use crm_contract_tests::*;
 
 /// Asserts the health document `{"status": "ok", "service", "runtime"}`.
 #[track_caller]
-fn assert_healthy(reply: &Reply, service: Service) -> Value {
+fn assert_healthy(reply: &Received, service: Service) -> Value {
     let body = reply.expect(200);
     assert_keys(&body, &["status", "service", "runtime"]);
     assert_eq!(body["status"], "ok");

@@ -18,9 +18,9 @@ use tokio::net::TcpStream;
 #[derive(Debug)]
 enum Outcome {
     /// A service answered (every contract invariant checked).
-    Contract(Reply),
+    Contract(Received),
     /// The HTTP server refused the head itself: a bare 400/431 and a close.
-    Refused(Reply),
+    Refused(Received),
     /// The connection closed (or reset) without an answer.
     Closed,
 }
@@ -36,7 +36,7 @@ impl Outcome {
 
     /// The service's answer; panics on a refusal or a close.
     #[track_caller]
-    fn contract(self) -> Reply {
+    fn contract(self) -> Received {
         match self {
             Outcome::Contract(reply) => reply,
             other => panic!("expected a contract answer, got {}", other.describe()),
@@ -67,7 +67,7 @@ const LEAKS: [&str; 8] = [
 ];
 
 #[track_caller]
-fn assert_no_leak(reply: &Reply) {
+fn assert_no_leak(reply: &Received) {
     let text = String::from_utf8_lossy(&reply.body).to_lowercase();
     for leak in LEAKS {
         assert!(
@@ -84,7 +84,7 @@ async fn raw(api: &Api, request: &[u8]) -> Outcome {
         None => Outcome::Closed,
         Some(reply) if reply.is_bare_protocol_rejection() => Outcome::Refused(reply),
         Some(reply) => {
-            reply.assert_contract_answer();
+            reply.assert_invariants();
             assert_no_leak(&reply);
             Outcome::Contract(reply)
         }

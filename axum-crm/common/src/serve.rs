@@ -54,9 +54,9 @@ fn init_tracing(config: &ServerConfig) {
 pub trait App: Parser {
     const SERVICE: Service;
 
-    fn listen_addr(&self) -> SocketAddr;
-
-    fn server(&self) -> &ServerConfig;
+    /// Where it listens (each service has its own default port), and the other settings every
+    /// service has.
+    fn server(&self) -> (SocketAddr, &ServerConfig);
 
     /// The router, built once logging runs (so it may log its settings); a data service also
     /// hands back its pool, to be closed after the last request.
@@ -67,7 +67,8 @@ pub trait App: Parser {
 /// value), starts logging, builds the app and serves it until SIGTERM or SIGINT.
 pub async fn main<A: App>() -> ExitCode {
     let config: A = crate::config::load();
-    init_tracing(config.server());
+    let (listen_addr, server) = config.server();
+    init_tracing(server);
     let (app, db) = match config.start() {
         Ok(started) => started,
         Err(error) => {
@@ -75,7 +76,7 @@ pub async fn main<A: App>() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let code = run(A::SERVICE, config.listen_addr(), config.server(), app).await;
+    let code = run(A::SERVICE, listen_addr, server, app).await;
     if let Some(db) = db {
         db.close().await;
     }

@@ -35,6 +35,16 @@ impl TestResponse {
         self.body["error"]["code"].as_str().unwrap_or("")
     }
 
+    /// The fields a `validation_failed` document names, in order.
+    pub fn fields(&self) -> Vec<&str> {
+        let fields = self.body["error"]["fields"].as_array();
+        fields
+            .into_iter()
+            .flatten()
+            .map(|f| f["field"].as_str().unwrap())
+            .collect()
+    }
+
     /// The names of the `server-timing` entries, in order.
     pub fn timing(&self) -> Vec<String> {
         self.header("server-timing")
@@ -121,4 +131,12 @@ pub fn closed_port() -> u16 {
 /// The base URL of a service that is down: nothing listens there.
 pub fn closed_port_url() -> String {
     format!("http://127.0.0.1:{}", closed_port())
+}
+
+/// Serves `router` on a local port, as a stand-in for an upstream service; its base URL.
+pub async fn serve_stub(router: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{addr}")
 }

@@ -20,9 +20,14 @@ pub struct UpstreamConfig {
 }
 
 impl UpstreamConfig {
-    /// The client, every call bounded by the timeout.
-    pub fn client(&self) -> reqwest::Result<reqwest::Client> {
+    /// The client, every call bounded by the timeout (logged at start).
+    pub fn client(&self) -> Result<reqwest::Client, String> {
+        tracing::info!(
+            upstream_timeout_ms = self.upstream_timeout_ms,
+            "upstream client"
+        );
         client(Duration::from_millis(self.upstream_timeout_ms))
+            .map_err(|e| format!("cannot build the HTTP client ({e})"))
     }
 }
 

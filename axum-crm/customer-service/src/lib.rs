@@ -35,12 +35,8 @@ pub struct Config {
 impl App for Config {
     const SERVICE: Service = SERVICE;
 
-    fn listen_addr(&self) -> SocketAddr {
-        self.listen_addr
-    }
-
-    fn server(&self) -> &ServerConfig {
-        &self.server
+    fn server(&self) -> (SocketAddr, &ServerConfig) {
+        (self.listen_addr, &self.server)
     }
 
     fn start(&self) -> Result<(Router, Option<Db>), String> {

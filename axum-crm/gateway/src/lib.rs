@@ -62,24 +62,18 @@ impl AppState {
 impl App for Config {
     const SERVICE: Service = SERVICE;
 
-    fn listen_addr(&self) -> SocketAddr {
-        self.listen_addr
-    }
-
-    fn server(&self) -> &ServerConfig {
-        &self.server
+    fn server(&self) -> (SocketAddr, &ServerConfig) {
+        (self.listen_addr, &self.server)
     }
 
     fn start(&self) -> Result<(Router, Option<Db>), String> {
-        let http = self.upstream.client().map_err(|e| e.to_string())?;
         tracing::info!(
             customer_service_url = %self.customer_service_url,
             order_service_url = %self.order_service_url,
-            upstream_timeout_ms = self.upstream.upstream_timeout_ms,
-            "starting"
+            "upstreams"
         );
         let state = AppState {
-            http,
+            http: self.upstream.client()?,
             customer_service_url: self.customer_service_url.clone(),
             order_service_url: self.order_service_url.clone(),
         };

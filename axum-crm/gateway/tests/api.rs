@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::IntoResponse;
 use axum::routing::{any, get};
 use axum::Router;
-use axum_common::test_util::{closed_port_url, TestApp};
+use axum_common::test_util::{closed_port_url, serve_stub, TestApp};
 use axum_common::upstream;
 use axum_gateway::{app, AppState};
 use serde_json::json;
@@ -70,10 +70,8 @@ async fn stub(service: &'static str) -> String {
     let router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .fallback(any(handler));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    format!("http://{addr}/")
+    // With a trailing slash, which the gateway must not double.
+    format!("{}/", serve_stub(router).await)
 }
 
 fn gateway(customers: String, orders: String) -> TestApp {

@@ -51,25 +51,16 @@ pub struct AppState {
 impl App for Config {
     const SERVICE: Service = SERVICE;
 
-    fn listen_addr(&self) -> SocketAddr {
-        self.listen_addr
-    }
-
-    fn server(&self) -> &ServerConfig {
-        &self.server
+    fn server(&self) -> (SocketAddr, &ServerConfig) {
+        (self.listen_addr, &self.server)
     }
 
     fn start(&self) -> Result<(Router, Option<Db>), String> {
-        let http = self.upstream.client().map_err(|e| e.to_string())?;
-        tracing::info!(
-            customer_service_url = %self.customer_service_url,
-            upstream_timeout_ms = self.upstream.upstream_timeout_ms,
-            "starting"
-        );
+        tracing::info!(customer_service_url = %self.customer_service_url, "upstream");
         let db = Db::start(&self.db, &MIGRATOR);
         let state = AppState {
             db: db.clone(),
-            http,
+            http: self.upstream.client()?,
             customer_service_url: self.customer_service_url.clone(),
         };
         Ok((app(state, self.server.request_timeout()), Some(db)))

@@ -6,7 +6,7 @@ use axum_common::db::query;
 use axum_common::reply::timed;
 use axum_common::upstream::{self, upstream_error};
 use axum_common::{AppError, Id, JsonBody, Reply};
-use crm_core::http::{location, Health, Page, Route};
+use crm_core::http::{location, Health, Page, Route, Service};
 use crm_core::order::{
     invalid_transition, NewOrderInput, Order, OrderRow, OrderStatus, OrderUpdateInput,
 };
@@ -17,17 +17,16 @@ use crm_core::{sql, ApiError};
 
 use crate::AppState;
 
-const CUSTOMER_SERVICE: &str = "customer-service";
-
 /// `GET {CUSTOMER_SERVICE_URL}/customers/{id}`, timed as `verify`.
 async fn verify_customer(state: &AppState, customer_id: i64) -> Result<(), ApiError> {
+    let customer = Service::CustomerService;
     let url = join_url(
         &state.customer_service_url,
         &location(Route::Customers.pattern(), customer_id),
     );
     let response = timed(Phase::Verify, upstream::call(state.http.get(url)))
         .await
-        .map_err(|failure| upstream_error(CUSTOMER_SERVICE, &failure.error))?;
+        .map_err(|failure| upstream_error(customer.as_str(), &failure.error))?;
     customer_check(customer_id, response.status.as_u16())
 }
 

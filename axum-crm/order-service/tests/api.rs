@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use axum_common::db::Db;
-use axum_common::test_util::{closed_port_url, TestApp};
+use axum_common::test_util::{closed_port_url, serve_stub, TestApp};
 use axum_common::upstream;
 use axum_order_service::{app, AppState};
 use serde_json::json;
@@ -38,10 +38,7 @@ async fn stub_customer_service() -> String {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, stub).await.unwrap() });
-    format!("http://{addr}")
+    serve_stub(stub).await
 }
 
 fn service(pool: PgPool, customer_service_url: String) -> TestApp {
@@ -177,13 +174,7 @@ async fn the_customer_check(pool: PgPool) {
         .await;
     assert_eq!(a.code(), "validation_failed");
     assert!(a.timing().is_empty());
-    let fields: Vec<&str> = a.body["error"]["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap())
-        .collect();
-    assert_eq!(fields, ["customer_id", "product", "quantity"]);
+    assert_eq!(a.fields(), ["customer_id", "product", "quantity"]);
 
     // customer-service stopped.
     let down = service(pool, closed_port_url());

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::error::{contract_error_code, ErrorCode};
+use crate::http::{Route, Service};
 use crate::ApiError;
 
 /// How long a service waits for an upstream's complete answer unless configured otherwise
@@ -22,6 +23,21 @@ pub fn parse_timeout_ms(raw: &str) -> Option<Duration> {
         .ok()
         .filter(|ms| *ms > 0)
         .map(Duration::from_millis)
+}
+
+/// The collections the gateway forwards, and the service that owns each.
+pub const FORWARDED: [(Route, Service); 2] = [
+    (Route::Customers, Service::CustomerService),
+    (Route::Orders, Service::OrderService),
+];
+
+/// The service the gateway forwards `path` to: a collection itself or anything below it
+/// (`/customers`, `/customers/…`), unseen, so the service judges it (404s and 405s included).
+pub fn forwarded_to(path: &str) -> Option<Service> {
+    FORWARDED.into_iter().find_map(|(collection, service)| {
+        let rest = path.strip_prefix(collection.pattern())?;
+        (rest.is_empty() || rest.starts_with('/')).then_some(service)
+    })
 }
 
 /// Response headers the gateway copies from an upstream (`server-timing` gets `gw` appended).
@@ -143,6 +159,22 @@ mod tests {
         assert_eq!(parse_timeout_ms(" 500 "), Some(Duration::from_millis(500)));
         for bad in ["0", "-1", "2s", "1.5"] {
             assert_eq!(parse_timeout_ms(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn collections_and_what_is_below_them_are_forwarded() {
+        for (path, to) in [
+            ("/customers", Some(Service::CustomerService)),
+            ("/customers/", Some(Service::CustomerService)),
+            ("/customers/1/x", Some(Service::CustomerService)),
+            ("/orders", Some(Service::OrderService)),
+            ("/orders/ping", Some(Service::OrderService)),
+            ("/customersx", None),
+            ("/compute", None),
+            ("/", None),
+        ] {
+            assert_eq!(forwarded_to(path), to, "{path}");
         }
     }
 

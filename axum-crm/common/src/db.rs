@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::response::Response;
 use crm_core::http::{Health, Runtime, Service};
 use crm_core::timing::Phase;
 use crm_core::ApiError;
@@ -17,7 +16,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
 
 use crate::config::{positive_count, positive_ms, DatabaseUrl};
-use crate::timing::{Reply, Timer};
+use crate::reply::{timed, AppError, Reply};
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://crm:crm@localhost:5432/crm_containers";
 
@@ -52,7 +51,7 @@ impl DbConfig {
     }
 
     /// Where the pool connects, from sqlx's parsed options: for the start-up log.
-    pub fn log_start(&self) {
+    fn log_start(&self) {
         let options = &self.database_url;
         tracing::info!(
             db_host = options.get_host(),
@@ -85,6 +84,21 @@ impl Db {
             pool,
             migrated: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// A data service's start: logs where the pool connects, builds it lazily and applies
+    /// `migrator` in the background.
+    pub fn start(config: &DbConfig, migrator: &'static Migrator) -> Db {
+        config.log_start();
+        let db = Db::lazy(config);
+        db.spawn_migrations(migrator);
+        db
+    }
+
+    /// After the last request: closes the pool's connections cleanly.
+    pub async fn close(&self) {
+        self.pool.close().await;
+        tracing::info!("database pool closed");
     }
 
     /// A pool whose database is already migrated (tests: `#[sqlx::test]` applies them).
@@ -132,39 +146,29 @@ impl Db {
     }
 
     /// A connection, timed as `conn`. Before the schema is in place: 503 at once.
-    pub async fn acquire(&self, timer: &mut Timer) -> Result<PoolConnection<Postgres>, ApiError> {
+    pub async fn acquire(&self) -> Result<PoolConnection<Postgres>, ApiError> {
         if !self.is_migrated() {
             return Err(ApiError::database_unavailable());
         }
-        timer
-            .time(Phase::Conn, self.pool.acquire())
+        timed(Phase::Conn, self.pool.acquire())
             .await
             .map_err(db_error)
     }
 
     /// `/readyz`: the schema is in place and `SELECT 1` answers.
-    pub async fn readyz(&self, service: Service) -> Response {
-        let mut timer = Timer::start();
-        let result = async {
-            let mut conn = self.acquire(&mut timer).await?;
-            query(
-                &mut timer,
-                sqlx::query(crm_core::sql::PING).execute(&mut *conn),
-            )
-            .await?;
-            Ok(Reply::ok(Health::ok(service, Runtime::Axum)))
-        }
-        .await;
-        timer.finish(result)
+    pub async fn readyz(&self, service: Service) -> Result<Reply<Health>, AppError> {
+        let mut conn = self.acquire().await?;
+        query(sqlx::query(crm_core::sql::PING).execute(&mut *conn)).await?;
+        Ok(Reply::ok(Health::ok(service, Runtime::Axum)))
     }
 }
 
 /// Runs one statement, timed as `query` (all statements of a request add up).
-pub async fn query<T, F>(timer: &mut Timer, fut: F) -> Result<T, ApiError>
+pub async fn query<T, F>(fut: F) -> Result<T, ApiError>
 where
     F: Future<Output = Result<T, sqlx::Error>>,
 {
-    timer.time(Phase::Query, fut).await.map_err(db_error)
+    timed(Phase::Query, fut).await.map_err(db_error)
 }
 
 /// 503 when Postgres is unreachable or says it cannot serve; anything else is a bug: 500,

@@ -1,15 +1,18 @@
 //! Plumbing the three Axum services share. The contract itself (rules, SQL, error documents,
 //! header names, timing format) lives in `crm-core`; this crate only connects it to axum, sqlx
-//! and reqwest, so the service crates are routes and small handlers.
+//! and reqwest, so the service crates are routes and small handlers. Its modules have the same
+//! names as spin-common's, each the twin of the other's.
 
 pub mod config;
 pub mod db;
-pub mod error;
-pub mod extract;
+pub mod reply;
+pub mod routing;
 pub mod serve;
-pub mod timing;
 pub mod upstream;
 
-pub use error::{methods, AppError, ContractRoutes};
-pub use extract::{Id, JsonBody, LimitedBody};
-pub use timing::{Reply, Timer};
+/// Driving a service's router in-process from its tests (feature `test-util`).
+#[cfg(feature = "test-util")]
+pub mod test_util;
+
+pub use reply::{AppError, Reply};
+pub use routing::{ContractRoutes, Id, JsonBody, LimitedBody};

@@ -1,5 +1,6 @@
-//! What every service does the same way: the middleware stack that keeps all answers inside
-//! the contract, `/healthz`, logging, and serving with graceful shutdown.
+//! What every service does the same way: its `main` ([`main`], given the service's [`App`]),
+//! logging, the middleware stack that keeps all answers inside the contract, and serving with
+//! graceful shutdown.
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -7,9 +8,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use axum::http::{HeaderName, HeaderValue, StatusCode};
-use axum::routing::{get, MethodRouter};
 use axum::Router;
-use crm_core::http::{Health, Route, Runtime, Service, HEADER_RUNTIME, HEADER_SERVICE};
+use clap::Parser;
+use crm_core::http::{Route, Runtime, Service, HEADER_RUNTIME, HEADER_SERVICE};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -19,8 +20,9 @@ use tracing::Level;
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, ServerConfig};
-use crate::error::{contract_errors, methods, not_found};
-use crate::timing::{Reply, Timer};
+use crate::db::Db;
+use crate::reply::server_timing;
+use crate::routing::{contract_errors, healthz, not_found};
 
 /// The default `HEADER_READ_TIMEOUT_MS` ([`ServerConfig`]'s). Service-to-service clients keep
 /// idle connections for less than this (see `upstream::client`), so they never reuse one the
@@ -34,7 +36,7 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration =
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// Installs the global log subscriber. Call once, after the config is known to be valid.
-pub fn init_tracing(config: &ServerConfig) {
+fn init_tracing(config: &ServerConfig) {
     let filter = EnvFilter::builder()
         .parse(&config.log_filter)
         .unwrap_or_else(|_| EnvFilter::new("info"));
@@ -48,16 +50,50 @@ pub fn init_tracing(config: &ServerConfig) {
     }
 }
 
-/// Wraps a service's routes (state already applied) into the contract: 404 fallback, the
-/// `x-crm-*` headers (kept when a handler set them: the gateway passes the upstream's through),
-/// JSON bodies on every error, panics → 500 `internal`, a request timeout answering
-/// `timeout_status`, and request logs.
+/// A service as its `main` starts it: the settings clap reads, and the app they make.
+pub trait App: Parser {
+    const SERVICE: Service;
+
+    /// Where it listens (each service has its own default port), and the other settings every
+    /// service has.
+    fn server(&self) -> (SocketAddr, &ServerConfig);
+
+    /// The router, built once logging runs (so it may log its settings); a data service also
+    /// hands back its pool, to be closed after the last request.
+    fn start(&self) -> Result<(Router, Option<Db>), String>;
+}
+
+/// Every service's `main`: reads `A` from flags and environment (exit status 2 on a bad
+/// value), starts logging, builds the app and serves it until SIGTERM or SIGINT.
+pub async fn main<A: App>() -> ExitCode {
+    let config: A = crate::config::load();
+    let (listen_addr, server) = config.server();
+    init_tracing(server);
+    let (app, db) = match config.start() {
+        Ok(started) => started,
+        Err(error) => {
+            tracing::error!(%error, "cannot start");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = run(A::SERVICE, listen_addr, server, app).await;
+    if let Some(db) = db {
+        db.close().await;
+    }
+    code
+}
+
+/// Wraps a service's routes (state already applied) into the contract: `/healthz`, 404
+/// fallback, `server-timing`, the `x-crm-*` headers (kept when a handler set them: the gateway
+/// passes the upstream's through), JSON bodies on every error, panics → 500 `internal`, a
+/// request timeout answering `timeout_status`, and request logs.
 pub fn contract_router(
     routes: Router,
     service: Service,
     request_timeout: Duration,
     timeout_status: StatusCode,
 ) -> Router {
+    let routes = routes.route(Route::Healthz.pattern(), healthz(service));
     routes.fallback(not_found).layer(
         ServiceBuilder::new()
             .layer(
@@ -79,25 +115,14 @@ pub fn contract_router(
             .layer(TimeoutLayer::with_status_code(
                 timeout_status,
                 request_timeout,
-            )),
+            ))
+            // Innermost, so `total` is the handler's time and not the middleware's.
+            .layer(axum::middleware::from_fn(server_timing)),
     )
 }
 
-/// `GET /healthz`: never touches a dependency.
-pub fn healthz<S>(service: Service) -> MethodRouter<S>
-where
-    S: Clone + Send + Sync + 'static,
-{
-    methods(
-        Route::Healthz,
-        get(move || async move {
-            Timer::start().finish(Ok(Reply::ok(Health::ok(service, Runtime::Axum))))
-        }),
-    )
-}
-
-/// A service's `main` after its config is read: binds `listen_addr`, serves until a signal.
-pub async fn run(
+/// Binds `listen_addr` and serves until a signal.
+async fn run(
     service: Service,
     listen_addr: SocketAddr,
     config: &ServerConfig,
@@ -130,11 +155,7 @@ pub async fn run(
 }
 
 /// Serves until SIGTERM or SIGINT, then stops accepting and lets in-flight requests finish.
-pub async fn serve(listener: tokio::net::TcpListener, app: Router) -> std::io::Result<()> {
-    serve_with(listener, app, DEFAULT_HEADER_READ_TIMEOUT).await
-}
-
-/// [`serve`] with a header read timeout. Like `axum::serve` (one task per connection, HTTP/1.1,
+/// Like `axum::serve` (one task per connection, HTTP/1.1,
 /// graceful shutdown), but on hyper's connection builder directly, because `axum::serve` sets no
 /// timer: there a client that sends its head one byte at a time, or never, holds its connection
 /// (and a file descriptor) for ever.
@@ -215,11 +236,11 @@ mod tests {
     use axum::body::{to_bytes, Body};
     use axum::http::header::{ALLOW, CONTENT_TYPE};
     use axum::http::Request;
+    use axum::routing::get;
     use tower::ServiceExt;
 
     fn app() -> Router {
         let routes = Router::new()
-            .route("/healthz", healthz(Service::Gateway))
             .route(
                 "/slow",
                 get(|| async {

@@ -1,11 +1,35 @@
-//! Service-to-service HTTP: one pooled keep-alive client per service, answers read whole, and
-//! transport failures mapped per the contract (timeout → 504, anything else → 502).
+//! Service-to-service HTTP: one pooled keep-alive client per service, responses read whole,
+//! and transport failures mapped per the contract (timeout → 504, anything else → 502).
 
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, StatusCode};
 use bytes::Bytes;
+use crm_core::upstream::DEFAULT_TIMEOUT_MS;
 use crm_core::ApiError;
+
+use crate::config::positive_ms;
+
+/// The setting of the services that call another one (the gateway, order-service).
+#[derive(clap::Args, Debug, Clone)]
+pub struct UpstreamConfig {
+    /// How long a call to another service may take, its whole response included, before the
+    /// request is answered 504 `upstream_timeout`.
+    #[arg(long, env = "UPSTREAM_TIMEOUT_MS", default_value_t = DEFAULT_TIMEOUT_MS, value_parser = positive_ms())]
+    pub upstream_timeout_ms: u64,
+}
+
+impl UpstreamConfig {
+    /// The client, every call bounded by the timeout (logged at start).
+    pub fn client(&self) -> Result<reqwest::Client, String> {
+        tracing::info!(
+            upstream_timeout_ms = self.upstream_timeout_ms,
+            "upstream client"
+        );
+        client(Duration::from_millis(self.upstream_timeout_ms))
+            .map_err(|e| format!("cannot build the HTTP client ({e})"))
+    }
+}
 
 /// The client: HTTP/1.1 keep-alive pool, `timeout` for the whole exchange (connect, headers,
 /// body), no proxies from the environment, no redirects.
@@ -22,9 +46,9 @@ pub fn client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
         .build()
 }
 
-/// An upstream's complete answer and how long it took, request sent to body read.
+/// An upstream's complete response and how long it took, request sent to body read.
 #[derive(Debug)]
-pub struct Answer {
+pub struct UpstreamResponse {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Bytes,
@@ -38,8 +62,8 @@ pub struct Failure {
     pub round_trip: Duration,
 }
 
-/// Sends `request` and reads the whole answer.
-pub async fn call(request: reqwest::RequestBuilder) -> Result<Answer, Failure> {
+/// Sends `request` and reads the whole response.
+pub async fn call(request: reqwest::RequestBuilder) -> Result<UpstreamResponse, Failure> {
     let started = Instant::now();
     let exchange = async {
         let response = request.send().await?;
@@ -49,7 +73,7 @@ pub async fn call(request: reqwest::RequestBuilder) -> Result<Answer, Failure> {
         Ok::<_, reqwest::Error>((status, headers, body))
     };
     match exchange.await {
-        Ok((status, headers, body)) => Ok(Answer {
+        Ok((status, headers, body)) => Ok(UpstreamResponse {
             status,
             headers,
             body,
@@ -62,7 +86,7 @@ pub async fn call(request: reqwest::RequestBuilder) -> Result<Answer, Failure> {
     }
 }
 
-/// No complete answer in time → 504 `upstream_timeout`; refused, reset, or any other transport
+/// No complete response in time → 504 `upstream_timeout`; refused, reset, or any other transport
 /// failure → 502 `upstream_unavailable`.
 pub fn upstream_error(upstream: &str, error: &reqwest::Error) -> ApiError {
     if error.is_timeout() {

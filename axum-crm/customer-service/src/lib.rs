@@ -8,7 +8,7 @@ use axum::routing::get;
 use axum::Router;
 use axum_common::config::ServerConfig;
 use axum_common::db::{Db, DbConfig};
-use axum_common::serve::{contract_router, healthz};
+use axum_common::serve::{contract_router, App};
 use axum_common::ContractRoutes;
 use crm_core::http::{Route, Service};
 
@@ -32,6 +32,20 @@ pub struct Config {
     pub server: ServerConfig,
 }
 
+impl App for Config {
+    const SERVICE: Service = SERVICE;
+
+    fn server(&self) -> (SocketAddr, &ServerConfig) {
+        (self.listen_addr, &self.server)
+    }
+
+    fn start(&self) -> Result<(Router, Option<Db>), String> {
+        let db = Db::start(&self.db, &MIGRATOR);
+        let app = app(db.clone(), self.server.request_timeout());
+        Ok((app, Some(db)))
+    }
+}
+
 /// The whole service: routes, state, and the contract's middleware. A request that hangs past
 /// `request_timeout` is answered 503 `database_unavailable` (Postgres is all it waits on).
 pub fn app(db: Db, request_timeout: Duration) -> Router {
@@ -47,7 +61,6 @@ pub fn app(db: Db, request_timeout: Duration) -> Router {
                 .put(customers::update)
                 .delete(customers::delete),
         )
-        .route(Route::Healthz.pattern(), healthz(SERVICE))
         .contract_route(Route::Readyz, get(customers::readyz))
         .with_state(db);
     contract_router(

@@ -1,24 +1,6 @@
-use std::process::ExitCode;
-
-use axum_common::db::Db;
-use axum_common::{config, serve};
-use axum_customer_service::{app, Config, MIGRATOR, SERVICE};
+//! `axum-customer-service`: `--help` lists its settings.
 
 #[tokio::main]
-async fn main() -> ExitCode {
-    let config: Config = config::load();
-    serve::init_tracing(&config.server);
-    config.db.log_start();
-    let db = Db::lazy(&config.db);
-    db.spawn_migrations(&MIGRATOR);
-    let code = serve::run(
-        SERVICE,
-        config.listen_addr,
-        &config.server,
-        app(db.clone(), config.server.request_timeout()),
-    )
-    .await;
-    db.pool().close().await;
-    tracing::info!("database pool closed");
-    code
+async fn main() -> std::process::ExitCode {
+    axum_common::serve::main::<axum_customer_service::Config>().await
 }

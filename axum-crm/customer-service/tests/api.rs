@@ -3,101 +3,25 @@
 
 use std::time::{Duration, Instant};
 
-use axum::body::{to_bytes, Body};
-use axum::http::{HeaderMap, Request, StatusCode};
-use axum::Router;
 use axum_common::db::{Db, DbConfig};
+use axum_common::test_util::{closed_port, TestApp};
 use axum_customer_service::app;
 use serde_json::{json, Value};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
-use tower::ServiceExt;
 
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
+fn service(pool: PgPool) -> TestApp {
+    in_process(Db::migrated(pool))
 }
 
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(|v| v.to_str().unwrap())
-    }
-
-    fn code(&self) -> &str {
-        self.body["error"]["code"].as_str().unwrap_or("")
-    }
-
-    /// The names of the server-timing entries, in order.
-    fn timing(&self) -> Vec<String> {
-        self.header("server-timing")
-            .unwrap_or("")
-            .split(", ")
-            .filter(|e| !e.is_empty())
-            .map(|e| e.split(';').next().unwrap().to_owned())
-            .collect()
-    }
-}
-
-fn service(pool: PgPool) -> Router {
-    app(Db::migrated(pool), Duration::from_secs(10))
-}
-
-async fn send(
-    app: &Router,
-    method: &str,
-    path: &str,
-    body: Option<&str>,
-    ct: Option<&str>,
-) -> Answer {
-    let mut req = Request::builder().method(method).uri(path);
-    if let Some(ct) = ct {
-        req = req.header("content-type", ct);
-    }
-    let req = req
-        .body(body.map(|b| Body::from(b.to_owned())).unwrap_or_default())
-        .unwrap();
-    let response = app.clone().oneshot(req).await.unwrap();
-    let (parts, body) = response.into_parts();
-    let bytes = to_bytes(body, usize::MAX).await.unwrap();
-    let body = if bytes.is_empty() {
-        Value::Null
-    } else {
-        assert_eq!(
-            parts.headers["content-type"], "application/json",
-            "{method} {path}"
-        );
-        serde_json::from_slice(&bytes).unwrap()
-    };
-    assert_eq!(parts.headers["x-crm-runtime"], "axum");
-    assert_eq!(parts.headers["x-crm-service"], "customer-service");
-    Answer {
-        status: parts.status,
-        headers: parts.headers,
-        body,
-    }
-}
-
-async fn json(app: &Router, method: &str, path: &str, body: Value) -> Answer {
-    send(
-        app,
-        method,
-        path,
-        Some(&body.to_string()),
-        Some("application/json"),
-    )
-    .await
+fn in_process(db: Db) -> TestApp {
+    TestApp::new(app(db, Duration::from_secs(10)), "customer-service")
 }
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn create_read_list_update_delete(pool: PgPool) {
     let app = service(pool);
-    let created = json(
-        &app,
-        "POST",
-        "/customers",
-        json!({"name": "  Ada Lovelace ", "email": "Ada@Example.COM", "phone": "+44 20 7946 0958"}),
-    )
+    let created = app.send_json("POST", "/customers", json!({"name": "  Ada Lovelace ", "email": "Ada@Example.COM", "phone": "+44 20 7946 0958"}))
     .await;
     assert_eq!(created.status, 201);
     let id = created.body["id"].as_i64().unwrap();
@@ -112,49 +36,41 @@ async fn create_read_list_update_delete(pool: PgPool) {
     assert_eq!(stamp.len(), "2026-11-21T08:15:30.123456Z".len(), "{stamp}");
     assert!(stamp.ends_with('Z'));
 
-    let got = send(&app, "GET", &format!("/customers/{id}"), None, None).await;
+    let got = app.call("GET", &format!("/customers/{id}")).await;
     assert_eq!(got.status, 200);
     assert_eq!(got.body, created.body);
     assert_eq!(got.timing(), ["conn", "query", "ser", "total"]);
 
-    json(
-        &app,
+    app.send_json(
         "POST",
         "/customers",
         json!({"name": "Bob", "email": "b@x.io"}),
     )
     .await;
-    let page = send(
-        &app,
-        "GET",
-        "/customers?limit=1&offset=1&junk=1",
-        None,
-        None,
-    )
-    .await;
+    let page = app.call("GET", "/customers?limit=1&offset=1&junk=1").await;
     assert_eq!(page.status, 200);
     assert_eq!(page.body["limit"], 1);
     assert_eq!(page.body["offset"], 1);
     assert_eq!(page.body["items"].as_array().unwrap().len(), 1);
     assert_eq!(page.body["items"][0]["name"], "Bob");
-    let all = send(&app, "GET", "/customers", None, None).await;
+    let all = app.call("GET", "/customers").await;
     assert_eq!(all.body["limit"], 20);
     assert_eq!(all.body["items"].as_array().unwrap().len(), 2);
 
-    let updated = json(
-        &app,
-        "PUT",
-        &format!("/customers/{id}"),
-        json!({"name": "Ada King", "email": "ada@king.org"}),
-    )
-    .await;
+    let updated = app
+        .send_json(
+            "PUT",
+            &format!("/customers/{id}"),
+            json!({"name": "Ada King", "email": "ada@king.org"}),
+        )
+        .await;
     assert_eq!(updated.status, 200);
     assert_eq!(updated.body["name"], "Ada King");
     assert_eq!(updated.body["phone"], Value::Null);
     assert_eq!(updated.body["created_at"], created.body["created_at"]);
     assert!(updated.body["updated_at"].as_str() > created.body["updated_at"].as_str());
 
-    let deleted = send(&app, "DELETE", &format!("/customers/{id}"), None, None).await;
+    let deleted = app.call("DELETE", &format!("/customers/{id}")).await;
     assert_eq!(deleted.status, 204);
     assert_eq!(deleted.body, Value::Null);
     assert_eq!(deleted.timing(), ["conn", "query", "total"]);
@@ -164,14 +80,14 @@ async fn create_read_list_update_delete(pool: PgPool) {
         ("DELETE", None),
         ("PUT", Some(r#"{"name":"a","email":"a@b.co"}"#)),
     ] {
-        let gone = send(
-            &app,
-            method,
-            &format!("/customers/{id}"),
-            body,
-            Some("application/json"),
-        )
-        .await;
+        let gone = app
+            .send(
+                method,
+                &format!("/customers/{id}"),
+                Some("application/json"),
+                body.unwrap_or_default().to_owned(),
+            )
+            .await;
         assert_eq!(gone.status, 404, "{method}");
         assert_eq!(gone.code(), "not_found");
         assert_eq!(gone.timing(), ["conn", "query", "total"], "{method}");
@@ -211,34 +127,23 @@ async fn bodies_are_refused_in_contract_order_before_any_query(pool: PgPool) {
         ),
     ];
     for (ct, body, status, code) in cases {
-        let a = send(&app, "POST", "/customers", Some(body), ct).await;
+        let a = app.send("POST", "/customers", ct, body.to_owned()).await;
         assert_eq!((a.status.as_u16(), a.code()), (status, code), "{ct:?}");
         assert!(a.header("server-timing").is_none());
     }
-    let a = send(
-        &app,
-        "POST",
-        "/customers",
-        Some(r#"{"name":" ","phone":"abc"}"#),
-        Some("application/json"),
-    )
-    .await;
-    let fields: Vec<&str> = a.body["error"]["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap())
-        .collect();
-    assert_eq!(fields, ["name", "email", "phone"]);
+    let a = app
+        .send(
+            "POST",
+            "/customers",
+            Some("application/json"),
+            r#"{"name":" ","phone":"abc"}"#.to_owned(),
+        )
+        .await;
+    assert_eq!(a.fields(), ["name", "email", "phone"]);
     // The path is checked before the body.
-    let a = send(
-        &app,
-        "PUT",
-        "/customers/abc",
-        Some(&big),
-        Some("text/plain"),
-    )
-    .await;
+    let a = app
+        .send("PUT", "/customers/abc", Some("text/plain"), big.clone())
+        .await;
     assert_eq!(a.code(), "invalid_parameter");
 }
 
@@ -269,7 +174,7 @@ async fn paths_parameters_and_methods(pool: PgPool) {
         ("DELETE", "/healthz", 405, "method_not_allowed"),
     ];
     for (method, path, status, code) in cases {
-        let a = send(&app, method, path, None, None).await;
+        let a = app.call(method, path).await;
         assert_eq!(
             (a.status.as_u16(), a.code()),
             (status, code),
@@ -283,7 +188,7 @@ async fn paths_parameters_and_methods(pool: PgPool) {
         ("HEAD", "/customers/ping", "GET"),
         ("POST", "/readyz", "GET"),
     ] {
-        let a = send(&app, method, path, None, None).await;
+        let a = app.call(method, path).await;
         assert_eq!(a.status, 405, "{method} {path}");
         assert_eq!(a.header("allow"), Some(allow), "{method} {path}");
     }
@@ -292,27 +197,22 @@ async fn paths_parameters_and_methods(pool: PgPool) {
 #[sqlx::test(migrations = "../../migrations")]
 async fn health_ready_and_ping(pool: PgPool) {
     let app = service(pool);
-    let h = send(&app, "GET", "/healthz", None, None).await;
+    let h = app.call("GET", "/healthz").await;
     assert_eq!(h.status, 200);
     assert_eq!(
         h.body,
         json!({"status": "ok", "service": "customer-service", "runtime": "axum"})
     );
     assert!(h.header("server-timing").is_none());
-    let r = send(&app, "GET", "/readyz", None, None).await;
+    let r = app.call("GET", "/readyz").await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body, h.body);
-    let p = send(&app, "GET", "/customers/ping", None, None).await;
+    let p = app.call("GET", "/customers/ping").await;
     assert_eq!(p.status, 200);
     assert_eq!(p.body["status"], "ok");
     assert!(p.body["conn_ms"].as_f64().unwrap() >= 0.0);
     assert!(p.body["query_ms"].as_f64().unwrap() > 0.0);
     assert_eq!(p.timing(), ["conn", "query", "ser", "total"]);
-}
-
-fn closed_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
 }
 
 fn unreachable() -> PgConnectOptions {
@@ -330,28 +230,30 @@ async fn without_postgres_it_starts_and_answers_503_quickly() {
         db_acquire_timeout_ms: 300,
     });
     let migrations = db.spawn_migrations(&axum_customer_service::MIGRATOR);
-    let app = app(db, Duration::from_secs(10));
+    let app = in_process(db);
     let started = Instant::now();
-    let h = send(&app, "GET", "/healthz", None, None).await;
+    let h = app.call("GET", "/healthz").await;
     assert_eq!(h.status, 200);
     for path in ["/readyz", "/customers/1", "/customers", "/customers/ping"] {
-        let a = send(&app, "GET", path, None, None).await;
+        let a = app.call("GET", path).await;
         assert_eq!(
             (a.status.as_u16(), a.code()),
             (503, "database_unavailable"),
             "{path}"
         );
     }
-    let a = json(
-        &app,
-        "POST",
-        "/customers",
-        json!({"name": "A", "email": "a@b.co"}),
-    )
-    .await;
+    let a = app
+        .send_json(
+            "POST",
+            "/customers",
+            json!({"name": "A", "email": "a@b.co"}),
+        )
+        .await;
     assert_eq!(a.code(), "database_unavailable");
     // Validation still comes first.
-    let a = json(&app, "POST", "/customers", json!({"name": "A"})).await;
+    let a = app
+        .send_json("POST", "/customers", json!({"name": "A"}))
+        .await;
     assert_eq!(a.code(), "validation_failed");
     assert!(
         started.elapsed() < Duration::from_secs(2),
@@ -367,12 +269,12 @@ async fn a_lost_database_is_503_after_the_acquire_timeout_never_a_hang() {
     let pool = PgPoolOptions::new()
         .acquire_timeout(Duration::from_millis(300))
         .connect_lazy_with(unreachable());
-    let app = app(Db::migrated(pool), Duration::from_secs(10));
+    let app = service(pool);
     let started = Instant::now();
-    let a = send(&app, "GET", "/customers/1", None, None).await;
+    let a = app.call("GET", "/customers/1").await;
     assert_eq!((a.status.as_u16(), a.code()), (503, "database_unavailable"));
     assert_eq!(a.timing(), ["conn", "total"]);
-    let r = send(&app, "GET", "/readyz", None, None).await;
+    let r = app.call("GET", "/readyz").await;
     assert_eq!((r.status.as_u16(), r.code()), (503, "database_unavailable"));
     assert!(
         started.elapsed() < Duration::from_secs(2),

@@ -8,10 +8,12 @@ use axum::http::StatusCode;
 use axum::routing::{any, get};
 use axum::Router;
 use axum_common::config::{self, ServerConfig};
-use axum_common::serve::{contract_router, healthz};
+use axum_common::db::Db;
+use axum_common::serve::{contract_router, App};
+use axum_common::upstream::UpstreamConfig;
 use axum_common::ContractRoutes;
 use crm_core::http::{Route, Service};
-use crm_core::upstream::DEFAULT_TIMEOUT_MS;
+use crm_core::upstream::FORWARDED;
 
 pub mod compute;
 pub mod forward;
@@ -31,9 +33,9 @@ pub struct Config {
     /// order-service's base URL.
     #[arg(long, env = "ORDER_SERVICE_URL", default_value = "http://127.0.0.1:8002", value_parser = config::base_url)]
     pub order_service_url: String,
-    /// How long a forwarded request may take, answer included, before the gateway answers 504.
-    #[arg(long, env = "UPSTREAM_TIMEOUT_MS", default_value_t = DEFAULT_TIMEOUT_MS, value_parser = config::positive_ms())]
-    pub upstream_timeout_ms: u64,
+    // `UPSTREAM_TIMEOUT_MS`: how long a forwarded request may take.
+    #[command(flatten)]
+    pub upstream: UpstreamConfig,
     #[command(flatten)]
     pub server: ServerConfig,
 }
@@ -46,18 +48,52 @@ pub struct AppState {
     pub order_service_url: String,
 }
 
+impl AppState {
+    /// Where `service` listens.
+    pub fn base_url(&self, service: Service) -> &str {
+        match service {
+            Service::CustomerService => &self.customer_service_url,
+            Service::OrderService => &self.order_service_url,
+            Service::Gateway => unreachable!("the gateway forwards to the services only"),
+        }
+    }
+}
+
+impl App for Config {
+    const SERVICE: Service = SERVICE;
+
+    fn server(&self) -> (SocketAddr, &ServerConfig) {
+        (self.listen_addr, &self.server)
+    }
+
+    fn start(&self) -> Result<(Router, Option<Db>), String> {
+        tracing::info!(
+            customer_service_url = %self.customer_service_url,
+            order_service_url = %self.order_service_url,
+            "upstreams"
+        );
+        let state = AppState {
+            http: self.upstream.client()?,
+            customer_service_url: self.customer_service_url.clone(),
+            order_service_url: self.order_service_url.clone(),
+        };
+        Ok((app(state, self.server.request_timeout()), None))
+    }
+}
+
 /// The whole gateway. A request that hangs past `request_timeout` is answered 504
 /// `upstream_timeout` (an upstream is all it waits on).
 pub fn app(state: AppState, request_timeout: Duration) -> Router {
-    let routes = Router::new()
-        .route(Route::Customers.pattern(), any(forward::customers))
-        .route("/customers/{*rest}", any(forward::customers))
-        .route(Route::Orders.pattern(), any(forward::orders))
-        .route("/orders/{*rest}", any(forward::orders))
+    let mut routes = Router::new()
         .contract_route(Route::Compute, get(compute::compute))
-        .route(Route::Healthz.pattern(), healthz(SERVICE))
-        .contract_route(Route::Readyz, get(forward::readyz))
-        .with_state(state);
+        .contract_route(Route::Readyz, get(forward::readyz));
+    for (collection, _) in FORWARDED {
+        let collection = collection.pattern();
+        routes = routes
+            .route(collection, any(forward::forward))
+            .route(&format!("{collection}/{{*rest}}"), any(forward::forward));
+    }
+    let routes = routes.with_state(state);
     contract_router(
         routes,
         SERVICE,

@@ -2,15 +2,15 @@
 
 use std::time::{Duration, Instant};
 
-use axum::body::{to_bytes, Body, Bytes};
-use axum::http::{HeaderMap, Method, Request, StatusCode, Uri};
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::IntoResponse;
 use axum::routing::{any, get};
 use axum::Router;
+use axum_common::test_util::{closed_port_url, serve_stub, TestApp};
 use axum_common::upstream;
 use axum_gateway::{app, AppState};
-use serde_json::{json, Value};
-use tower::ServiceExt;
+use serde_json::json;
 
 /// A stand-in for a data service. `/x/echo…` echoes the request; `/x/500` is a bare 500,
 /// `/x/503` a contract `database_unavailable`, `/x/404` a contract 404, `/x/slow` answers
@@ -70,81 +70,30 @@ async fn stub(service: &'static str) -> String {
     let router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .fallback(any(handler));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    format!("http://{addr}/")
+    // With a trailing slash, which the gateway must not double.
+    format!("{}/", serve_stub(router).await)
 }
 
-fn closed_port_url() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    format!("http://127.0.0.1:{}", l.local_addr().unwrap().port())
-}
-
-fn gateway(customers: String, orders: String) -> Router {
+fn gateway(customers: String, orders: String) -> TestApp {
     let state = AppState {
         http: upstream::client(Duration::from_millis(500)).unwrap(),
         customer_service_url: customers,
         order_service_url: orders,
     };
-    app(state, Duration::from_secs(10))
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).map(|v| v.to_str().unwrap())
-    }
-    fn code(&self) -> &str {
-        self.body["error"]["code"].as_str().unwrap_or("")
-    }
-}
-
-async fn send(app: &Router, method: &str, path: &str, ct: Option<&str>, body: Vec<u8>) -> Answer {
-    let mut req = Request::builder().method(method).uri(path);
-    if let Some(ct) = ct {
-        req = req.header("content-type", ct);
-    }
-    let response = app
-        .clone()
-        .oneshot(req.body(Body::from(body)).unwrap())
-        .await
-        .unwrap();
-    let (parts, body) = response.into_parts();
-    let bytes = to_bytes(body, usize::MAX).await.unwrap();
-    let body = if bytes.is_empty() {
-        Value::Null
-    } else {
-        assert_eq!(
-            parts.headers["content-type"], "application/json",
-            "{method} {path}"
-        );
-        serde_json::from_slice(&bytes).unwrap()
-    };
-    assert_eq!(parts.headers["x-crm-runtime"], "axum");
-    Answer {
-        status: parts.status,
-        headers: parts.headers,
-        body,
-    }
+    TestApp::gateway(app(state, Duration::from_secs(10)))
 }
 
 #[tokio::test]
 async fn forwards_method_path_query_body_and_passes_the_answer_back() {
     let app = gateway(stub("customer-service").await, stub("order-service").await);
-    let a = send(
-        &app,
-        "PUT",
-        "/customers/echo/7?limit=5&x=%20y",
-        Some("application/json; charset=utf-8"),
-        br#"{"name":"a"}"#.to_vec(),
-    )
-    .await;
+    let a = app
+        .send(
+            "PUT",
+            "/customers/echo/7?limit=5&x=%20y",
+            Some("application/json; charset=utf-8"),
+            br#"{"name":"a"}"#.to_vec(),
+        )
+        .await;
     assert_eq!(a.status, 201);
     assert_eq!(a.body["method"], "PUT");
     assert_eq!(a.body["uri"], "/customers/echo/7?limit=5&x=%20y");
@@ -161,12 +110,12 @@ async fn forwards_method_path_query_body_and_passes_the_answer_back() {
         "{timing}"
     );
 
-    let o = send(&app, "GET", "/orders?customer_id=1", None, vec![]).await;
+    let o = app.call("GET", "/orders?customer_id=1").await;
     assert_eq!(o.header("x-crm-service"), Some("order-service"));
     assert_eq!(o.body["uri"], "/orders?customer_id=1");
     assert_eq!(o.body["method"], "GET");
 
-    let c = send(&app, "DELETE", "/customers", None, vec![]).await;
+    let c = app.call("DELETE", "/customers").await;
     assert_eq!(c.body["uri"], "/customers");
 }
 
@@ -174,27 +123,27 @@ async fn forwards_method_path_query_body_and_passes_the_answer_back() {
 async fn upstream_errors_per_the_verdict() {
     let app = gateway(stub("customer-service").await, closed_port_url());
 
-    let a = send(&app, "GET", "/customers/404", None, vec![]).await;
+    let a = app.call("GET", "/customers/404").await;
     assert_eq!((a.status.as_u16(), a.code()), (404, "not_found"));
     assert_eq!(a.header("x-crm-service"), Some("customer-service"));
     assert!(a.header("server-timing").unwrap().contains(", gw;dur="));
 
-    let a = send(&app, "GET", "/customers/503", None, vec![]).await;
+    let a = app.call("GET", "/customers/503").await;
     assert_eq!((a.status.as_u16(), a.code()), (503, "database_unavailable"));
     assert_eq!(a.header("x-crm-service"), Some("customer-service"));
 
-    let a = send(&app, "GET", "/customers/500", None, vec![]).await;
+    let a = app.call("GET", "/customers/500").await;
     assert_eq!((a.status.as_u16(), a.code()), (502, "upstream_unavailable"));
     assert_eq!(a.header("x-crm-service"), Some("gateway"));
     assert!(a.header("server-timing").unwrap().starts_with("gw;dur="));
 
-    let a = send(&app, "GET", "/orders/1", None, vec![]).await;
+    let a = app.call("GET", "/orders/1").await;
     assert_eq!((a.status.as_u16(), a.code()), (502, "upstream_unavailable"));
     assert_eq!(a.header("x-crm-service"), Some("gateway"));
     assert!(a.header("server-timing").unwrap().starts_with("gw;dur="));
 
     let started = Instant::now();
-    let a = send(&app, "GET", "/customers/slow", None, vec![]).await;
+    let a = app.call("GET", "/customers/slow").await;
     assert_eq!((a.status.as_u16(), a.code()), (504, "upstream_timeout"));
     assert_eq!(a.header("x-crm-service"), Some("gateway"));
     assert!(a.header("server-timing").unwrap().starts_with("gw;dur="));
@@ -206,22 +155,19 @@ async fn the_gateway_s_own_answers() {
     let app = gateway(stub("customer-service").await, stub("order-service").await);
 
     let big = vec![b' '; 64 * 1024 + 1];
-    let a = send(&app, "POST", "/customers", Some("application/json"), big).await;
+    let a = app
+        .send("POST", "/customers", Some("application/json"), big)
+        .await;
     assert_eq!((a.status.as_u16(), a.code()), (413, "payload_too_large"));
     assert_eq!(a.header("x-crm-service"), Some("gateway"));
     let exactly = vec![b' '; 64 * 1024];
-    let a = send(
-        &app,
-        "POST",
-        "/customers",
-        Some("application/json"),
-        exactly,
-    )
-    .await;
+    let a = app
+        .send("POST", "/customers", Some("application/json"), exactly)
+        .await;
     assert_eq!(a.status, 201);
 
     for path in ["/", "/nope", "/customersx", "/compute/1"] {
-        let a = send(&app, "GET", path, None, vec![]).await;
+        let a = app.call("GET", path).await;
         assert_eq!((a.status.as_u16(), a.code()), (404, "not_found"), "{path}");
         assert_eq!(a.header("x-crm-service"), Some("gateway"));
     }
@@ -231,21 +177,21 @@ async fn the_gateway_s_own_answers() {
         ("PUT", "/healthz"),
         ("DELETE", "/readyz"),
     ] {
-        let a = send(&app, method, path, None, vec![]).await;
+        let a = app.call(method, path).await;
         assert_eq!(a.status, 405, "{method} {path}");
         assert_eq!(a.header("allow"), Some("GET"));
     }
 
-    let h = send(&app, "GET", "/healthz", None, vec![]).await;
+    let h = app.call("GET", "/healthz").await;
     assert_eq!(
         h.body,
         json!({"status": "ok", "service": "gateway", "runtime": "axum"})
     );
-    let r = send(&app, "GET", "/readyz", None, vec![]).await;
+    let r = app.call("GET", "/readyz").await;
     assert_eq!((r.status.as_u16(), r.body.clone()), (200, h.body));
 
     let half = gateway(stub("customer-service").await, closed_port_url());
-    let r = send(&half, "GET", "/readyz", None, vec![]).await;
+    let r = half.call("GET", "/readyz").await;
     assert_eq!((r.status.as_u16(), r.code()), (503, "upstream_unavailable"));
     assert!(r.body["error"]["message"]
         .as_str()
@@ -256,7 +202,7 @@ async fn the_gateway_s_own_answers() {
 #[tokio::test]
 async fn compute() {
     let app = gateway(closed_port_url(), closed_port_url());
-    let a = send(&app, "GET", "/compute?n=90", None, vec![]).await;
+    let a = app.call("GET", "/compute?n=90").await;
     assert_eq!(a.status, 200);
     assert_eq!(a.body["n"], 90);
     assert_eq!(a.body["algo"], "iterative");
@@ -268,12 +214,12 @@ async fn compute() {
         .starts_with("compute;dur="));
     assert_eq!(a.header("x-crm-service"), Some("gateway"));
 
-    let a = send(&app, "GET", "/compute?algo=recursive&n=20", None, vec![]).await;
+    let a = app.call("GET", "/compute?algo=recursive&n=20").await;
     assert_eq!(
         (a.body["algo"].as_str(), a.body["result"].as_str()),
         (Some("recursive"), Some("6765"))
     );
-    let a = send(&app, "GET", "/compute", None, vec![]).await;
+    let a = app.call("GET", "/compute").await;
     assert_eq!(a.body["n"], 1000);
 
     for q in [
@@ -283,7 +229,7 @@ async fn compute() {
         "algo=fast",
         "n=100000001",
     ] {
-        let a = send(&app, "GET", &format!("/compute?{q}"), None, vec![]).await;
+        let a = app.call("GET", &format!("/compute?{q}")).await;
         assert_eq!(
             (a.status.as_u16(), a.code()),
             (400, "invalid_parameter"),

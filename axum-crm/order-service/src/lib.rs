@@ -9,10 +9,10 @@ use axum::routing::get;
 use axum::Router;
 use axum_common::config::{self, ServerConfig};
 use axum_common::db::{Db, DbConfig};
-use axum_common::serve::{contract_router, healthz};
+use axum_common::serve::{contract_router, App};
+use axum_common::upstream::UpstreamConfig;
 use axum_common::ContractRoutes;
 use crm_core::http::{Route, Service};
-use crm_core::upstream::DEFAULT_TIMEOUT_MS;
 
 pub mod orders;
 
@@ -31,9 +31,9 @@ pub struct Config {
     /// customer-service's base URL, for the customer check of an order create.
     #[arg(long, env = "CUSTOMER_SERVICE_URL", default_value = "http://127.0.0.1:8001", value_parser = config::base_url)]
     pub customer_service_url: String,
-    /// How long the customer check may take before the create answers 504.
-    #[arg(long, env = "UPSTREAM_TIMEOUT_MS", default_value_t = DEFAULT_TIMEOUT_MS, value_parser = config::positive_ms())]
-    pub upstream_timeout_ms: u64,
+    // `UPSTREAM_TIMEOUT_MS`: how long the customer check of an order create may take.
+    #[command(flatten)]
+    pub upstream: UpstreamConfig,
     #[command(flatten)]
     pub db: DbConfig,
     #[command(flatten)]
@@ -48,6 +48,25 @@ pub struct AppState {
     pub customer_service_url: String,
 }
 
+impl App for Config {
+    const SERVICE: Service = SERVICE;
+
+    fn server(&self) -> (SocketAddr, &ServerConfig) {
+        (self.listen_addr, &self.server)
+    }
+
+    fn start(&self) -> Result<(Router, Option<Db>), String> {
+        tracing::info!(customer_service_url = %self.customer_service_url, "upstream");
+        let db = Db::start(&self.db, &MIGRATOR);
+        let state = AppState {
+            db: db.clone(),
+            http: self.upstream.client()?,
+            customer_service_url: self.customer_service_url.clone(),
+        };
+        Ok((app(state, self.server.request_timeout()), Some(db)))
+    }
+}
+
 /// The whole service: routes, state, and the contract's middleware. A request that hangs past
 /// `request_timeout` is answered 503 `database_unavailable`.
 pub fn app(state: AppState, request_timeout: Duration) -> Router {
@@ -57,7 +76,6 @@ pub fn app(state: AppState, request_timeout: Duration) -> Router {
             Route::Order,
             get(orders::get).put(orders::update).delete(orders::delete),
         )
-        .route(Route::Healthz.pattern(), healthz(SERVICE))
         .contract_route(Route::Readyz, get(orders::readyz))
         .with_state(state);
     contract_router(

@@ -1,11 +1,12 @@
 //! The `/orders` handlers: decode and validate with core, check the customer, run core's SQL.
 
 use axum::extract::{RawQuery, State};
-use axum::response::Response;
+use axum::http::StatusCode;
 use axum_common::db::query;
+use axum_common::reply::timed;
 use axum_common::upstream::{self, upstream_error};
-use axum_common::{Id, JsonBody, Reply, Timer};
-use crm_core::http::{location, Page, Route};
+use axum_common::{AppError, Id, JsonBody, Reply};
+use crm_core::http::{location, Health, Page, Route, Service};
 use crm_core::order::{
     invalid_transition, NewOrderInput, Order, OrderRow, OrderStatus, OrderUpdateInput,
 };
@@ -16,101 +17,77 @@ use crm_core::{sql, ApiError};
 
 use crate::AppState;
 
-const CUSTOMER_SERVICE: &str = "customer-service";
-
 /// `GET {CUSTOMER_SERVICE_URL}/customers/{id}`, timed as `verify`.
-async fn verify_customer(
-    state: &AppState,
-    t: &mut Timer,
-    customer_id: i64,
-) -> Result<(), ApiError> {
+async fn verify_customer(state: &AppState, customer_id: i64) -> Result<(), ApiError> {
+    let customer = Service::CustomerService;
     let url = join_url(
         &state.customer_service_url,
         &location(Route::Customers.pattern(), customer_id),
     );
-    let answer = t
-        .time(Phase::Verify, upstream::call(state.http.get(url)))
+    let response = timed(Phase::Verify, upstream::call(state.http.get(url)))
         .await
-        .map_err(|failure| upstream_error(CUSTOMER_SERVICE, &failure.error))?;
-    customer_check(customer_id, answer.status.as_u16())
+        .map_err(|failure| upstream_error(customer.as_str(), &failure.error))?;
+    customer_check(customer_id, response.status.as_u16())
 }
 
 /// `POST /orders`: validate, check the customer, insert.
 pub async fn create(
     State(state): State<AppState>,
     JsonBody(input): JsonBody<NewOrderInput>,
-) -> Response {
-    let mut t = Timer::start();
-    let result = async {
-        let valid = input.validate()?;
-        verify_customer(&state, &mut t, valid.customer_id).await?;
-        let mut conn = state.db.acquire(&mut t).await?;
-        let row: OrderRow = query(
-            &mut t,
-            sqlx::query_as(sql::INSERT_ORDER)
-                .bind(valid.customer_id)
-                .bind(&valid.product)
-                .bind(valid.quantity)
-                .bind(valid.unit_price_cents)
-                .fetch_one(&mut *conn),
-        )
-        .await?;
-        let created = Order::from(row);
-        Ok(Reply::created(
-            location(Route::Orders.pattern(), created.id),
-            created,
-        ))
-    }
-    .await;
-    t.finish(result)
+) -> Result<Reply<Order>, AppError> {
+    let valid = input.validate()?;
+    verify_customer(&state, valid.customer_id).await?;
+    let mut conn = state.db.acquire().await?;
+    let row: OrderRow = query(
+        sqlx::query_as(sql::INSERT_ORDER)
+            .bind(valid.customer_id)
+            .bind(&valid.product)
+            .bind(valid.quantity)
+            .bind(valid.unit_price_cents)
+            .fetch_one(&mut *conn),
+    )
+    .await?;
+    let created = Order::from(row);
+    let location = location(Route::Orders.pattern(), created.id);
+    Ok(Reply::created(location, created))
 }
 
 /// `GET /orders?customer_id=&limit=&offset=`
-pub async fn list(State(state): State<AppState>, RawQuery(raw): RawQuery) -> Response {
-    let mut t = Timer::start();
-    let result = async {
-        let q = OrderListQuery::parse(raw.as_deref())?;
-        let mut conn = state.db.acquire(&mut t).await?;
-        let statement = match q.customer_id {
-            Some(customer_id) => sqlx::query_as(sql::LIST_ORDERS_BY_CUSTOMER).bind(customer_id),
-            None => sqlx::query_as(sql::LIST_ORDERS),
-        };
-        let rows: Vec<OrderRow> = query(
-            &mut t,
-            statement
-                .bind(q.paging.limit)
-                .bind(q.paging.offset)
-                .fetch_all(&mut *conn),
-        )
-        .await?;
-        let items: Vec<Order> = rows.into_iter().map(Order::from).collect();
-        Ok(Reply::ok(Page {
-            items,
-            limit: q.paging.limit,
-            offset: q.paging.offset,
-        }))
-    }
-    .await;
-    t.finish(result)
+pub async fn list(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Reply<Page<Order>>, AppError> {
+    let q = OrderListQuery::parse(raw.as_deref())?;
+    let mut conn = state.db.acquire().await?;
+    let statement = match q.customer_id {
+        Some(customer_id) => sqlx::query_as(sql::LIST_ORDERS_BY_CUSTOMER).bind(customer_id),
+        None => sqlx::query_as(sql::LIST_ORDERS),
+    };
+    let rows: Vec<OrderRow> = query(
+        statement
+            .bind(q.paging.limit)
+            .bind(q.paging.offset)
+            .fetch_all(&mut *conn),
+    )
+    .await?;
+    Ok(Reply::ok(Page {
+        items: rows.into_iter().map(Order::from).collect(),
+        limit: q.paging.limit,
+        offset: q.paging.offset,
+    }))
 }
 
 /// `GET /orders/{id}`
-pub async fn get(State(state): State<AppState>, Id(id): Id) -> Response {
-    let mut t = Timer::start();
-    let result = async {
-        let mut conn = state.db.acquire(&mut t).await?;
-        let row: Option<OrderRow> = query(
-            &mut t,
-            sqlx::query_as(sql::SELECT_ORDER)
-                .bind(id)
-                .fetch_optional(&mut *conn),
-        )
-        .await?;
-        let row = row.ok_or_else(ApiError::not_found)?;
-        Ok(Reply::ok(Order::from(row)))
-    }
-    .await;
-    t.finish(result)
+pub async fn get(State(state): State<AppState>, Id(id): Id) -> Result<Reply<Order>, AppError> {
+    let mut conn = state.db.acquire().await?;
+    let row: Option<OrderRow> = query(
+        sqlx::query_as(sql::SELECT_ORDER)
+            .bind(id)
+            .fetch_optional(&mut *conn),
+    )
+    .await?;
+    let row = row.ok_or_else(ApiError::not_found)?;
+    Ok(Reply::ok(Order::from(row)))
 }
 
 /// `PUT /orders/{id}`: one guarded UPDATE; no row back → a second look tells 404 from 409.
@@ -118,62 +95,46 @@ pub async fn update(
     State(state): State<AppState>,
     Id(id): Id,
     JsonBody(input): JsonBody<OrderUpdateInput>,
-) -> Response {
-    let mut t = Timer::start();
-    let result = async {
-        let valid = input.validate()?;
-        let mut conn = state.db.acquire(&mut t).await?;
-        let row: Option<OrderRow> = query(
-            &mut t,
-            sqlx::query_as(sql::UPDATE_ORDER)
-                .bind(id)
-                .bind(&valid.product)
-                .bind(valid.quantity)
-                .bind(valid.unit_price_cents)
-                .bind(valid.status.as_str())
-                .bind(OrderStatus::predecessors_param(valid.status))
-                .fetch_optional(&mut *conn),
-        )
-        .await?;
-        if let Some(row) = row {
-            return Ok(Reply::ok(Order::from(row)));
-        }
-        let current: Option<String> = query(
-            &mut t,
-            sqlx::query_scalar(sql::SELECT_ORDER_STATUS)
-                .bind(id)
-                .fetch_optional(&mut *conn),
-        )
-        .await?;
-        match current {
-            None => Err(ApiError::not_found()),
-            Some(from) => Err(invalid_transition(&from, valid.status)),
-        }
+) -> Result<Reply<Order>, AppError> {
+    let valid = input.validate()?;
+    let mut conn = state.db.acquire().await?;
+    let row: Option<OrderRow> = query(
+        sqlx::query_as(sql::UPDATE_ORDER)
+            .bind(id)
+            .bind(&valid.product)
+            .bind(valid.quantity)
+            .bind(valid.unit_price_cents)
+            .bind(valid.status.as_str())
+            .bind(OrderStatus::predecessors_param(valid.status))
+            .fetch_optional(&mut *conn),
+    )
+    .await?;
+    if let Some(row) = row {
+        return Ok(Reply::ok(Order::from(row)));
     }
-    .await;
-    t.finish(result)
+    let current: Option<String> = query(
+        sqlx::query_scalar(sql::SELECT_ORDER_STATUS)
+            .bind(id)
+            .fetch_optional(&mut *conn),
+    )
+    .await?;
+    match current {
+        None => Err(ApiError::not_found().into()),
+        Some(from) => Err(invalid_transition(&from, valid.status).into()),
+    }
 }
 
 /// `DELETE /orders/{id}`
-pub async fn delete(State(state): State<AppState>, Id(id): Id) -> Response {
-    let mut t = Timer::start();
-    let result = async {
-        let mut conn = state.db.acquire(&mut t).await?;
-        let done = query(
-            &mut t,
-            sqlx::query(sql::DELETE_ORDER).bind(id).execute(&mut *conn),
-        )
-        .await?;
-        if done.rows_affected() == 0 {
-            return Err(ApiError::not_found());
-        }
-        Ok(Reply::no_content())
+pub async fn delete(State(state): State<AppState>, Id(id): Id) -> Result<StatusCode, AppError> {
+    let mut conn = state.db.acquire().await?;
+    let done = query(sqlx::query(sql::DELETE_ORDER).bind(id).execute(&mut *conn)).await?;
+    match done.rows_affected() {
+        0 => Err(ApiError::not_found().into()),
+        _ => Ok(StatusCode::NO_CONTENT),
     }
-    .await;
-    t.finish(result)
 }
 
 /// `GET /readyz`: Postgres only (customer-service being down does not make orders unreadable).
-pub async fn readyz(State(state): State<AppState>) -> Response {
+pub async fn readyz(State(state): State<AppState>) -> Result<Reply<Health>, AppError> {
     state.db.readyz(crate::SERVICE).await
 }

@@ -3,17 +3,16 @@
 
 use std::time::{Duration, Instant};
 
-use axum::body::{to_bytes, Body};
 use axum::extract::Path;
-use axum::http::{HeaderMap, Request, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use axum_common::db::Db;
+use axum_common::test_util::{closed_port_url, serve_stub, TestApp};
 use axum_common::upstream;
 use axum_order_service::{app, AppState};
-use serde_json::{json, Value};
+use serde_json::json;
 use sqlx::PgPool;
-use tower::ServiceExt;
 
 /// Customers 1..=99 exist; 404 → not found; 500 → broken; 503 → its database is down;
 /// 777 → answers after 3 s.
@@ -39,84 +38,22 @@ async fn stub_customer_service() -> String {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, stub).await.unwrap() });
-    format!("http://{addr}")
+    serve_stub(stub).await
 }
 
-fn closed_port_url() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    format!("http://127.0.0.1:{}", l.local_addr().unwrap().port())
-}
-
-fn service(pool: PgPool, customer_service_url: String) -> Router {
+fn service(pool: PgPool, customer_service_url: String) -> TestApp {
     let state = AppState {
         db: Db::migrated(pool),
         http: upstream::client(Duration::from_millis(300)).unwrap(),
         customer_service_url,
     };
-    app(state, Duration::from_secs(10))
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
-}
-
-impl Answer {
-    fn code(&self) -> &str {
-        self.body["error"]["code"].as_str().unwrap_or("")
-    }
-
-    fn timing(&self) -> Vec<String> {
-        self.headers
-            .get("server-timing")
-            .map(|v| v.to_str().unwrap())
-            .unwrap_or("")
-            .split(", ")
-            .filter(|e| !e.is_empty())
-            .map(|e| e.split(';').next().unwrap().to_owned())
-            .collect()
-    }
-}
-
-async fn send(app: &Router, method: &str, path: &str, body: Option<Value>) -> Answer {
-    let mut req = Request::builder().method(method).uri(path);
-    if body.is_some() {
-        req = req.header("content-type", "application/json");
-    }
-    let req = req
-        .body(body.map(|b| Body::from(b.to_string())).unwrap_or_default())
-        .unwrap();
-    let response = app.clone().oneshot(req).await.unwrap();
-    let (parts, body) = response.into_parts();
-    let bytes = to_bytes(body, usize::MAX).await.unwrap();
-    let body = if bytes.is_empty() {
-        Value::Null
-    } else {
-        assert_eq!(parts.headers["content-type"], "application/json");
-        serde_json::from_slice(&bytes).unwrap()
-    };
-    assert_eq!(parts.headers["x-crm-runtime"], "axum");
-    assert_eq!(parts.headers["x-crm-service"], "order-service");
-    Answer {
-        status: parts.status,
-        headers: parts.headers,
-        body,
-    }
+    TestApp::new(app(state, Duration::from_secs(10)), "order-service")
 }
 
 #[sqlx::test(migrations = "../../migrations")]
 async fn create_read_list_update_delete(pool: PgPool) {
     let app = service(pool, stub_customer_service().await);
-    let created = send(
-        &app,
-        "POST",
-        "/orders",
-        Some(json!({"customer_id": 7, "product": " Widget ", "quantity": 3, "unit_price_cents": 250})),
-    )
+    let created = app.send_json("POST", "/orders", json!({"customer_id": 7, "product": " Widget ", "quantity": 3, "unit_price_cents": 250}))
     .await;
     assert_eq!(created.status, 201, "{}", created.body);
     let id = created.body["id"].as_i64().unwrap();
@@ -129,25 +66,25 @@ async fn create_read_list_update_delete(pool: PgPool) {
         ["conn", "query", "verify", "ser", "total"]
     );
 
-    let free = send(
-        &app,
-        "POST",
-        "/orders",
-        Some(json!({"customer_id": 8, "product": "Gift", "quantity": 1})),
-    )
-    .await;
+    let free = app
+        .send_json(
+            "POST",
+            "/orders",
+            json!({"customer_id": 8, "product": "Gift", "quantity": 1}),
+        )
+        .await;
     assert_eq!(free.status, 201);
     assert_eq!(free.body["unit_price_cents"], 0);
 
-    let got = send(&app, "GET", &format!("/orders/{id}"), None).await;
+    let got = app.call("GET", &format!("/orders/{id}")).await;
     assert_eq!(got.body, created.body);
     assert_eq!(got.timing(), ["conn", "query", "ser", "total"]);
 
-    let mine = send(&app, "GET", "/orders?customer_id=7", None).await;
+    let mine = app.call("GET", "/orders?customer_id=7").await;
     assert_eq!(mine.status, 200);
     assert_eq!(mine.body["items"].as_array().unwrap().len(), 1);
     assert_eq!(mine.body["items"][0]["id"], id);
-    let all = send(&app, "GET", "/orders?limit=5", None).await;
+    let all = app.call("GET", "/orders?limit=5").await;
     assert_eq!(all.body["items"].as_array().unwrap().len(), 2);
     assert_eq!(
         (all.body["limit"].as_i64(), all.body["offset"].as_i64()),
@@ -155,52 +92,52 @@ async fn create_read_list_update_delete(pool: PgPool) {
     );
 
     let put = |status: &str| json!({"product": "Widget XL", "quantity": 2, "unit_price_cents": 1000, "status": status});
-    let paid = send(&app, "PUT", &format!("/orders/{id}"), Some(put("paid"))).await;
+    let paid = app
+        .send_json("PUT", &format!("/orders/{id}"), put("paid"))
+        .await;
     assert_eq!(paid.status, 200, "{}", paid.body);
     assert_eq!(paid.body["status"], "paid");
     assert_eq!(paid.body["total_cents"], 2000);
     assert_eq!(paid.body["customer_id"], 7);
-    let same = send(&app, "PUT", &format!("/orders/{id}"), Some(put("paid"))).await;
+    let same = app
+        .send_json("PUT", &format!("/orders/{id}"), put("paid"))
+        .await;
     assert_eq!(same.status, 200);
-    let back = send(&app, "PUT", &format!("/orders/{id}"), Some(put("pending"))).await;
+    let back = app
+        .send_json("PUT", &format!("/orders/{id}"), put("pending"))
+        .await;
     assert_eq!(
         (back.status.as_u16(), back.code()),
         (409, "invalid_status_transition")
     );
     assert_eq!(back.timing(), ["conn", "query", "total"]);
-    let shipped = send(&app, "PUT", &format!("/orders/{id}"), Some(put("shipped"))).await;
+    let shipped = app
+        .send_json("PUT", &format!("/orders/{id}"), put("shipped"))
+        .await;
     assert_eq!(shipped.body["status"], "shipped");
-    let cancel = send(
-        &app,
-        "PUT",
-        &format!("/orders/{id}"),
-        Some(put("cancelled")),
-    )
-    .await;
+    let cancel = app
+        .send_json("PUT", &format!("/orders/{id}"), put("cancelled"))
+        .await;
     assert_eq!(cancel.status, 409);
 
-    let missing = send(&app, "PUT", "/orders/999999", Some(put("paid"))).await;
+    let missing = app.send_json("PUT", "/orders/999999", put("paid")).await;
     assert_eq!(
         (missing.status.as_u16(), missing.code()),
         (404, "not_found")
     );
     assert_eq!(missing.timing(), ["conn", "query", "total"]);
 
-    let with_customer = send(&app, "PUT", &format!("/orders/{id}"), Some(json!({"customer_id": 1, "product": "x", "quantity": 1, "unit_price_cents": 0, "status": "paid"}))).await;
+    let with_customer = app.send_json("PUT", &format!("/orders/{id}"), json!({"customer_id": 1, "product": "x", "quantity": 1, "unit_price_cents": 0, "status": "paid"})).await;
     assert_eq!(with_customer.code(), "invalid_body");
 
     assert_eq!(
-        send(&app, "DELETE", &format!("/orders/{id}"), None)
-            .await
-            .status,
+        app.call("DELETE", &format!("/orders/{id}")).await.status,
         204
     );
-    let gone = send(&app, "GET", &format!("/orders/{id}"), None).await;
+    let gone = app.call("GET", &format!("/orders/{id}")).await;
     assert_eq!((gone.status.as_u16(), gone.code()), (404, "not_found"));
     assert_eq!(
-        send(&app, "DELETE", &format!("/orders/{id}"), None)
-            .await
-            .status,
+        app.call("DELETE", &format!("/orders/{id}")).await.status,
         404
     );
 }
@@ -211,11 +148,11 @@ async fn the_customer_check(pool: PgPool) {
     let order =
         |customer_id: i64| json!({"customer_id": customer_id, "product": "p", "quantity": 1});
 
-    let a = send(&app, "POST", "/orders", Some(order(404))).await;
+    let a = app.send_json("POST", "/orders", order(404)).await;
     assert_eq!((a.status.as_u16(), a.code()), (400, "customer_not_found"));
     assert_eq!(a.timing(), ["verify", "total"]);
     for id in [500, 503] {
-        let a = send(&app, "POST", "/orders", Some(order(id))).await;
+        let a = app.send_json("POST", "/orders", order(id)).await;
         assert_eq!(
             (a.status.as_u16(), a.code()),
             (502, "upstream_unavailable"),
@@ -223,31 +160,25 @@ async fn the_customer_check(pool: PgPool) {
         );
     }
     let started = Instant::now();
-    let a = send(&app, "POST", "/orders", Some(order(777))).await;
+    let a = app.send_json("POST", "/orders", order(777)).await;
     assert_eq!((a.status.as_u16(), a.code()), (504, "upstream_timeout"));
     assert!(started.elapsed() < Duration::from_secs(2));
 
     // Invalid input never reaches customer-service.
-    let a = send(
-        &app,
-        "POST",
-        "/orders",
-        Some(json!({"customer_id": 0, "product": "", "quantity": 0})),
-    )
-    .await;
+    let a = app
+        .send_json(
+            "POST",
+            "/orders",
+            json!({"customer_id": 0, "product": "", "quantity": 0}),
+        )
+        .await;
     assert_eq!(a.code(), "validation_failed");
     assert!(a.timing().is_empty());
-    let fields: Vec<&str> = a.body["error"]["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["field"].as_str().unwrap())
-        .collect();
-    assert_eq!(fields, ["customer_id", "product", "quantity"]);
+    assert_eq!(a.fields(), ["customer_id", "product", "quantity"]);
 
     // customer-service stopped.
     let down = service(pool, closed_port_url());
-    let a = send(&down, "POST", "/orders", Some(order(1))).await;
+    let a = down.send_json("POST", "/orders", order(1)).await;
     assert_eq!((a.status.as_u16(), a.code()), (502, "upstream_unavailable"));
 }
 
@@ -266,24 +197,24 @@ async fn paths_parameters_and_methods(pool: PgPool) {
         ("PUT", "/orders", 405, "method_not_allowed"),
         ("POST", "/orders/1", 405, "method_not_allowed"),
     ] {
-        let a = send(&app, method, path, None).await;
+        let a = app.call(method, path).await;
         assert_eq!(
             (a.status.as_u16(), a.code()),
             (status, code),
             "{method} {path}"
         );
     }
-    let a = send(&app, "PUT", "/orders", None).await;
+    let a = app.call("PUT", "/orders").await;
     assert_eq!(a.headers["allow"], "GET, POST");
-    let a = send(&app, "HEAD", "/orders/1", None).await;
+    let a = app.call("HEAD", "/orders/1").await;
     assert_eq!(a.status, 405);
     assert_eq!(a.headers["allow"], "GET, PUT, DELETE");
 
-    let h = send(&app, "GET", "/healthz", None).await;
+    let h = app.call("GET", "/healthz").await;
     assert_eq!(
         h.body,
         json!({"status": "ok", "service": "order-service", "runtime": "axum"})
     );
-    let r = send(&app, "GET", "/readyz", None).await;
+    let r = app.call("GET", "/readyz").await;
     assert_eq!((r.status.as_u16(), r.body.clone()), (200, h.body));
 }

@@ -81,14 +81,14 @@ impl Db {
 /// The component's database (`database_url`), opened for this request: one connection per
 /// request is the design under comparison.
 pub fn open_database(ctx: &mut Ctx) -> Result<Db, ApiError> {
-    let url = crate::vars::required("database_url")?;
+    let url = crate::config::database_url()?;
     Db::open(ctx, &url)
 }
 
 /// `GET /readyz` of a data service: a connection and `SELECT 1`, else 503.
-pub fn ready(ctx: &mut Ctx) -> Result<Response, ApiError> {
+pub fn readyz(ctx: &mut Ctx) -> Result<Response, ApiError> {
     match open_database(ctx).and_then(|db| db.query(ctx, crm_core::sql::PING, &[])) {
-        Ok(_) => Ok(ctx.json(200, &Health::ok(ctx.service, Runtime::Spin))),
+        Ok(_) => Ok(ctx.ok(&Health::ok(ctx.service, Runtime::Spin))),
         Err(_) => Err(ApiError::database_unavailable()),
     }
 }

@@ -53,10 +53,10 @@ impl Ctx {
         self.timing.add(phase, duration);
     }
 
-    /// A JSON document: encoding is timed as `ser`.
-    pub fn json<T: Serialize>(&mut self, status: u16, value: &T) -> Response {
+    /// 200 with a JSON document; encoding is timed as `ser`.
+    pub fn ok<T: Serialize>(&mut self, value: &T) -> Response {
         let body = self.time(Phase::Ser, || to_json(value));
-        self.finish(status, Some(body), &[])
+        self.finish(200, Some(body), &[])
     }
 
     /// 201 with `location`.

@@ -12,8 +12,8 @@ use spin_sdk::http::{Request, Response};
 use crate::Ctx;
 
 /// Answers `req` with `handler`, called with the route `req`'s path names among `routes` and
-/// the route's `{id}` segment, once the method is known to be one the route allows. Whatever
-/// the handler does not serve is that route's 405.
+/// the route's `{id}` segment, once the method is known to be one the route allows; `/healthz`
+/// is answered here. Whatever the handler does not serve is that route's 405.
 pub fn serve(
     service: Service,
     routes: &[Route],
@@ -25,13 +25,16 @@ pub fn serve(
         if !route.allows(&req.method().to_string()) {
             return Err(route.not_allowed());
         }
-        handler(ctx, route, param)
+        match route {
+            Route::Healthz => healthz(ctx),
+            _ => handler(ctx, route, param),
+        }
     })
 }
 
 /// `GET /healthz`: never touches a dependency.
-pub fn healthz(ctx: &mut Ctx) -> Result<Response, ApiError> {
-    Ok(ctx.json(200, &Health::ok(ctx.service, Runtime::Spin)))
+fn healthz(ctx: &mut Ctx) -> Result<Response, ApiError> {
+    Ok(ctx.ok(&Health::ok(ctx.service, Runtime::Spin)))
 }
 
 /// The query string as `crm-core`'s parsers take it.

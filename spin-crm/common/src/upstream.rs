@@ -16,6 +16,8 @@
 
 use std::time::Duration;
 
+use crm_core::http::Service;
+use crm_core::upstream::join_url;
 use crm_core::ApiError;
 use spin_sdk::http::Method;
 use spin_sdk::wit::wasi::http0_2_0::outgoing_handler;
@@ -26,16 +28,16 @@ use wasi::clocks::monotonic_clock;
 use wasi::io::poll::{poll, Pollable};
 use wasi::io::streams::StreamError;
 
-/// What came back.
+/// An upstream's complete response.
 #[derive(Debug)]
-pub struct Answer {
+pub struct UpstreamResponse {
     pub status: u16,
     /// Header names as the upstream sent them (wasi:http lower-cases them).
     pub headers: Vec<(String, Vec<u8>)>,
     pub body: Vec<u8>,
 }
 
-impl Answer {
+impl UpstreamResponse {
     /// The first value of a header, as text.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -45,7 +47,7 @@ impl Answer {
     }
 }
 
-/// Why no answer came back.
+/// Why no complete response came back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
     Timeout,
@@ -63,19 +65,56 @@ impl Failure {
     }
 }
 
-/// One request: `url` is absolute (`http://host:port/path?query`).
+/// One request to another service, within `upstream_timeout_ms`.
 pub struct Call<'a> {
-    pub method: Method,
-    pub url: &'a str,
-    pub headers: Vec<(String, Vec<u8>)>,
-    pub body: Option<&'a [u8]>,
-    pub timeout: Duration,
+    method: Method,
+    /// Absolute: `http://host:port/path?query`.
+    url: String,
+    headers: Vec<(String, Vec<u8>)>,
+    body: Option<&'a [u8]>,
+    timeout: Duration,
 }
 
-/// Sends `call` and reads the whole answer within `call.timeout`.
-pub fn send(call: Call<'_>) -> Result<Answer, Failure> {
+impl<'a> Call<'a> {
+    /// `method path_and_query` on `service`, its base URL and the timeout read from the
+    /// component's variables.
+    pub fn to(service: Service, method: Method, path_and_query: &str) -> Result<Self, ApiError> {
+        let base = crate::config::service_url(service)?;
+        Ok(Call {
+            method,
+            url: join_url(&base, path_and_query),
+            headers: Vec::new(),
+            body: None,
+            timeout: crate::config::upstream_timeout()?,
+        })
+    }
+
+    /// `GET path` on `service`, asking for JSON: the customer check, the readiness probes.
+    pub fn get(service: Service, path: &str) -> Result<Self, ApiError> {
+        Ok(Self::to(service, Method::Get, path)?.header("accept", b"application/json"))
+    }
+
+    pub fn header(mut self, name: &str, value: &[u8]) -> Self {
+        self.headers.push((name.to_owned(), value.to_vec()));
+        self
+    }
+
+    /// The request body, announced with its `content-length`.
+    pub fn body(mut self, body: &'a [u8]) -> Self {
+        let length = body.len().to_string();
+        self.body = Some(body);
+        self.header("content-length", length.as_bytes())
+    }
+
+    /// Sends the request and reads the whole response within the timeout.
+    pub fn send(self) -> Result<UpstreamResponse, Failure> {
+        send(self)
+    }
+}
+
+fn send(call: Call<'_>) -> Result<UpstreamResponse, Failure> {
     let deadline = Deadline::after(call.timeout);
-    let (scheme, authority, path_and_query) = split_url(call.url)
+    let (scheme, authority, path_and_query) = split_url(&call.url)
         .ok_or_else(|| Failure::Unavailable(format!("not an absolute http URL: {}", call.url)))?;
 
     let headers = Fields::new();
@@ -118,7 +157,7 @@ pub fn send(call: Call<'_>) -> Result<Answer, Failure> {
         .consume()
         .map_err(|()| Failure::Unavailable("response body unavailable".into()))?;
     let body = read_body(body, &deadline)?;
-    Ok(Answer {
+    Ok(UpstreamResponse {
         status,
         headers,
         body,

@@ -1,8 +1,10 @@
-//! Spin variables: the components' configuration (`database_url`, `customer_service_url`,
-//! `order_service_url`, `upstream_timeout_ms`), declared per component in `spin.toml`.
+//! Configuration: Spin variables (`database_url`, `customer_service_url`, `order_service_url`,
+//! `upstream_timeout_ms`), declared per component in `spin.toml`. They are read per request,
+//! as Spin serves them; a missing one is a deployment bug, answered 500.
 
 use std::time::Duration;
 
+use crm_core::http::Service;
 use crm_core::upstream::parse_timeout_ms;
 use crm_core::ApiError;
 
@@ -17,6 +19,23 @@ pub fn required(name: &str) -> Result<String, ApiError> {
         }
         Err(e) => {
             eprintln!("spin variable {name}: {e:?}");
+            Err(ApiError::internal())
+        }
+    }
+}
+
+/// `database_url`.
+pub fn database_url() -> Result<String, ApiError> {
+    required("database_url")
+}
+
+/// The base URL of `service`: `customer_service_url` or `order_service_url`.
+pub fn service_url(service: Service) -> Result<String, ApiError> {
+    match service {
+        Service::CustomerService => required("customer_service_url"),
+        Service::OrderService => required("order_service_url"),
+        Service::Gateway => {
+            eprintln!("no service calls the gateway");
             Err(ApiError::internal())
         }
     }

@@ -72,7 +72,7 @@ crm_bench() {
   if [[ -z "$bin" ]]; then
     for candidate in "$target/release/crm-bench" "$target/debug/crm-bench"; do
       if [[ -x "$candidate" && -z "$(find "$CRM_ROOT/tools/crm-bench/src" "$CRM_ROOT/tools/crm-bench/Cargo.toml" \
-        -newer "$candidate" -print -quit 2>/dev/null)" ]]; then
+        "$CRM_ROOT/tools/harness/src" -newer "$candidate" -print -quit 2>/dev/null)" ]]; then
         bin="$candidate"
         break
       fi
@@ -240,7 +240,7 @@ registry_ref() {
 
 # A Deployment's .spec.selector.matchLabels JSON -> "k=v,k2=v2" for `kubectl get -l`.
 selector_from_json() {
-  python3 -c 'import json,sys; m=json.load(sys.stdin).get("matchLabels") or {}; print(",".join("%s=%s" % kv for kv in sorted(m.items())))'
+  crm_bench parse selector -
 }
 
 deploy_selector() { # NAMESPACE DEPLOYMENT

@@ -26,7 +26,7 @@ done
 ((KILL_AFTER < DURATION)) || die "--kill-after must be less than --duration"
 
 require_bash5
-require_tools kubectl k6 curl python3 # python3: pods_of (scripts/lib/cluster.sh)
+require_tools kubectl k6 curl
 use_cluster_context
 trap stop_background EXIT
 

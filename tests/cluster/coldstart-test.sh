@@ -32,7 +32,7 @@ while (($#)); do
 done
 
 require_bash5
-require_tools kubectl curl python3 # python3: pods_of (scripts/lib/cluster.sh)
+require_tools kubectl curl
 use_cluster_context
 
 restore() {

@@ -139,7 +139,7 @@ compose_test() {
 bench_local_quick() {
   local out="$CRM_RESULTS/bench-local"
   # shellcheck disable=SC2016 # the backticks are the report's Markdown, not an expansion
-  env "${CI_FAST_RELEASE[@]}" scripts/bench-local.sh --quick --out "$out" &&
+  env "${CI_FAST_RELEASE[@]}" CRM_BENCH_PROFILE=debug scripts/bench-local.sh --quick --out "$out" &&
     grep -qF '| `axum` |' "$out/report.md" && grep -qF '| `spin` |' "$out/report.md" &&
     grep -qF '| `spin-combined` |' "$out/report.md" &&
     [ -s "$out/summary.json" ] && ls "$out"/charts/*.svg >/dev/null

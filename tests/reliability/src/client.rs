@@ -1,4 +1,4 @@
-//! The test client: one request, one [`Answer`] (status and error code, or the transport
+//! The test client: one request, one [`Outcome`] (status and error code, or the transport
 //! failure), with when it started and how long it took. It never retries: a request either got
 //! an answer or it did not, and the tests need to know which.
 
@@ -25,9 +25,9 @@ pub fn client(timeout: Duration) -> reqwest::Client {
         .expect("build the HTTP client")
 }
 
-/// What came back for one request.
+/// How one request ended, as the load client saw it: an answer (status, body) or none.
 #[derive(Clone, Debug)]
-pub struct Answer {
+pub struct Outcome {
     /// `None` when no answer arrived (refused, reset, client timeout).
     pub status: Option<u16>,
     /// The contract error code of an error body.
@@ -42,7 +42,7 @@ pub struct Answer {
     pub elapsed: Duration,
 }
 
-impl Answer {
+impl Outcome {
     pub fn finished(&self) -> Instant {
         self.started + self.elapsed
     }
@@ -67,7 +67,7 @@ pub async fn send(
     method: Method,
     url: &str,
     body: Option<&Value>,
-) -> Answer {
+) -> Outcome {
     let started = Instant::now();
     let mut request = http.request(method, url);
     if let Some(body) = body {
@@ -93,7 +93,7 @@ pub async fn send(
                 .pointer("/error/code")
                 .and_then(Value::as_str)
                 .map(str::to_string);
-            Answer {
+            Outcome {
                 status: Some(status),
                 code,
                 body,
@@ -112,7 +112,7 @@ pub async fn send(
             } else {
                 "connection"
             };
-            Answer {
+            Outcome {
                 status: None,
                 code: None,
                 body: Value::Null,
@@ -126,12 +126,12 @@ pub async fn send(
     }
 }
 
-pub async fn get(http: &reqwest::Client, url: &str) -> Answer {
+pub async fn get(http: &reqwest::Client, url: &str) -> Outcome {
     send(http, Method::GET, url, None).await
 }
 
-/// Counts per [`Answer::label`].
-pub fn status_counts<'a>(answers: impl IntoIterator<Item = &'a Answer>) -> BTreeMap<String, u64> {
+/// Counts per [`Outcome::label`].
+pub fn status_counts<'a>(answers: impl IntoIterator<Item = &'a Outcome>) -> BTreeMap<String, u64> {
     let mut counts = BTreeMap::new();
     for answer in answers {
         *counts.entry(answer.label()).or_insert(0) += 1;

@@ -17,7 +17,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::{PgPool, Row};
 
-use crate::client::{send, Answer};
+use crate::client::{send, Outcome};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -83,7 +83,7 @@ pub fn content(kind: Kind, doc: &Value) -> Value {
 #[derive(Clone, Debug)]
 pub struct Record {
     pub op: Op,
-    pub answer: Answer,
+    pub answer: Outcome,
 }
 
 /// What to run.

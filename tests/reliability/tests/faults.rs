@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crm_reliability_tests::client::{
-    self, client, ms, send, spread, status_counts, Answer, CLIENT_TIMEOUT,
+    self, client, ms, send, spread, status_counts, Outcome, CLIENT_TIMEOUT,
 };
 use crm_reliability_tests::pg::{self, Cluster};
 use crm_reliability_tests::procs::free_port;
@@ -59,7 +59,7 @@ struct Setup {
 
 impl Setup {
     /// `POST /orders` through the gateway (or at order-service), product `<run>-<tag>-<n>`.
-    async fn create_order(&self, base: &str, tag: &str, n: usize) -> Answer {
+    async fn create_order(&self, base: &str, tag: &str, n: usize) -> Outcome {
         let body = json!({
             "customer_id": self.customer_id,
             "product": format!("{}-{tag}-{n}", self.run),
@@ -76,7 +76,7 @@ impl Setup {
     }
 
     /// `n` order creates at once; their answers.
-    async fn burst(&self, base: &str, tag: &str, n: usize) -> Vec<Answer> {
+    async fn burst(&self, base: &str, tag: &str, n: usize) -> Vec<Outcome> {
         let mut tasks = Vec::new();
         for i in 0..n {
             let (http, base, tag, run, customer_id) = (
@@ -111,7 +111,7 @@ impl Setup {
     }
 
     /// `/healthz` and `/compute` on the gateway, `n` times each, sequentially.
-    async fn gateway_side_routes(&self, n: usize) -> Vec<Answer> {
+    async fn gateway_side_routes(&self, n: usize) -> Vec<Outcome> {
         let mut answers = Vec::new();
         for _ in 0..n {
             answers.push(client::get(&self.http, &format!("{}/healthz", self.gateway)).await);
@@ -125,7 +125,7 @@ impl Setup {
 fn expect_all(
     problems: &mut Vec<String>,
     what: &str,
-    answers: &[Answer],
+    answers: &[Outcome],
     label: &str,
     bound: Duration,
 ) {
@@ -146,7 +146,7 @@ fn expect_all(
     }
 }
 
-fn times(answers: &[Answer]) -> Value {
+fn times(answers: &[Outcome]) -> Value {
     spread(&mut answers.iter().map(|a| a.elapsed).collect::<Vec<_>>())
 }
 
@@ -247,11 +247,11 @@ async fn upstream_faults(runtime: Runtime) {
     let customer_read = client::get(&http, &format!("{gw}/customers/{}", s.customer_id)).await;
     tokio::time::sleep(Duration::from_millis(1000)).await;
     stop.store(true, Ordering::Relaxed);
-    let mut stream: Vec<(String, Answer)> = Vec::new();
+    let mut stream: Vec<(String, Outcome)> = Vec::new();
     for task in streams {
         stream.extend(task.await.expect("stream task"));
     }
-    let after_kill: Vec<Answer> = stream
+    let after_kill: Vec<Outcome> = stream
         .iter()
         .filter(|(_, a)| a.started > killed_at)
         .map(|(_, a)| a.clone())
@@ -363,7 +363,7 @@ async fn upstream_faults(runtime: Runtime) {
         Duration::from_secs(2),
     );
     // The side routes were all answered while the creates were still stuck.
-    let first_create_done = hung.iter().map(Answer::finished).min();
+    let first_create_done = hung.iter().map(Outcome::finished).min();
     if let Some(done) = first_create_done {
         if side.iter().any(|a| a.finished() > done) {
             problems.push(format!(

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crm_reliability_tests::client::{
-    self, client, ms, send, spread, status_counts, Answer, CLIENT_TIMEOUT,
+    self, client, ms, send, spread, status_counts, Outcome, CLIENT_TIMEOUT,
 };
 use crm_reliability_tests::pg::Cluster;
 use crm_reliability_tests::procs::{free_port, Proc};
@@ -247,7 +247,7 @@ async fn graceful_shutdown(runtime: Runtime, target: Svc) {
             .fetch_all(&pool)
             .await
             .expect("read orders back");
-    let all: Vec<&(String, Answer)> = load.iter().chain(held_answers.iter()).collect();
+    let all: Vec<&(String, Outcome)> = load.iter().chain(held_answers.iter()).collect();
     for (product, a) in &all {
         let is_stored = stored.contains(product);
         // Spin cancels a guest wherever it is, after its INSERT too: an unanswered request has
@@ -266,12 +266,12 @@ async fn graceful_shutdown(runtime: Runtime, target: Svc) {
             }
         }
     }
-    let load_after: Vec<&Answer> = load
+    let load_after: Vec<&Outcome> = load
         .iter()
         .map(|(_, a)| a)
         .filter(|a| a.started > sigterm_at)
         .collect();
-    let load_before: Vec<&Answer> = load
+    let load_before: Vec<&Outcome> = load
         .iter()
         .map(|(_, a)| a)
         .filter(|a| a.started <= sigterm_at)
@@ -299,6 +299,6 @@ async fn graceful_shutdown(runtime: Runtime, target: Svc) {
 
 /// Spin's HTTP trigger answering for a guest it cancelled at shutdown: a bare 500 without any of
 /// the services' headers or a contract error body, so it cannot have come from our code.
-fn cancelled_by_spin(a: &Answer) -> bool {
+fn cancelled_by_spin(a: &Outcome) -> bool {
     a.status == Some(500) && a.service.is_none() && a.code.is_none()
 }

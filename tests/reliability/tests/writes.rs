@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crm_reliability_tests::client::{self, client, ms, spread, Answer, CLIENT_TIMEOUT};
+use crm_reliability_tests::client::{self, client, ms, spread, Outcome, CLIENT_TIMEOUT};
 use crm_reliability_tests::load::{self, counts_by_op, LoadSpec, Op};
 use crm_reliability_tests::pg::Cluster;
 use crm_reliability_tests::stack::{Runtime, Shape, Stack};
@@ -354,7 +354,7 @@ async fn probe_loop(
     http: reqwest::Client,
     url: String,
     stop: Arc<AtomicBool>,
-    answers: Arc<Mutex<Vec<Answer>>>,
+    answers: Arc<Mutex<Vec<Outcome>>>,
 ) {
     while !stop.load(Ordering::Relaxed) {
         let answer = client::get(&http, &url).await;
@@ -364,7 +364,7 @@ async fn probe_loop(
 }
 
 fn first_2xx_after<'a>(
-    answers: impl IntoIterator<Item = &'a Answer>,
+    answers: impl IntoIterator<Item = &'a Outcome>,
     t: Instant,
 ) -> Option<Duration> {
     answers

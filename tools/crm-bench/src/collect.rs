@@ -13,8 +13,9 @@ use std::path::Path;
 
 /// The k6 scripts of tests/k6/, by the test name used in file names (k6-<test>.json).
 pub const K6_TESTS: [&str; 5] = ["load", "cpu-bound", "scale", "error", "ping-db"];
-/// Directories a results folder may hold that are not stacks (`crm-bench report` writes charts/).
-const NOT_STACKS: [&str; 1] = ["charts"];
+/// Directories a results folder may hold that are not stacks (`crm-bench report` writes
+/// charts/, `crm-bench run` the processes' logs/).
+const NOT_STACKS: [&str; 2] = ["charts", "logs"];
 
 /// Reads the raw files of `dir` into a [`Summary`]. Errs only when `dir` is not a readable
 /// directory; every other failure is listed in `problems`.

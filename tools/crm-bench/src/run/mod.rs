@@ -15,7 +15,7 @@ mod settings;
 pub mod tooling;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
@@ -329,10 +329,9 @@ impl Run {
                 self.running = Some(stack);
                 Ok(())
             }
-            Step::Idle(l) => {
+            Step::Idle(_) => {
                 let stack = self.running.as_ref().context("the stack is not running")?;
                 self.idle = measure::idle(stack, self.settings.idle_seconds).await;
-                let _ = l;
                 Ok(())
             }
             Step::Load(l) => self.load(l).await,
@@ -662,14 +661,58 @@ impl Run {
     }
 }
 
-/// The results folder's stack directories (used by tests).
-#[allow(dead_code)]
-fn stack_dirs(out: &Path) -> Vec<PathBuf> {
-    std::fs::read_dir(out)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quick() -> Settings {
+        Settings {
+            quick: true,
+            vus: 4,
+            duration: "3s".into(),
+            scenario_gap: "500ms".into(),
+            scale_levels: "1,4,8".into(),
+            level_duration: "3s".into(),
+            level_gap: "500ms".into(),
+            compute_pairs: vec![(100_000, 20), (1_000_000, 25)],
+            compute_duration: "3s".into(),
+            cold_runs: 3,
+            idle_seconds: 3,
+            seed_customers: 10,
+            seed_orders: 10,
+            k6_seed_customers: 4,
+            k6_seed_orders: 2,
+        }
+    }
+
+    #[test]
+    fn the_plan_gives_the_variant_row_only_its_steps() {
+        let steps = plan(&quick(), &[Label::Axum, Label::SpinCombined]);
+        let names: Vec<String> = steps.iter().map(|(s, _, _)| format!("{s:?}")).collect();
+        assert_eq!(names.first().map(String::as_str), Some("Build"));
+        assert_eq!(names.last().map(String::as_str), Some("Report"));
+        for step in [
+            "Compute(Axum)",
+            "Scale(Axum)",
+            "Artifacts(Axum)",
+            "Load(SpinCombined)",
+        ] {
+            assert!(
+                names.iter().any(|n| n == step),
+                "{step} missing from {names:?}"
+            );
+        }
+        for step in [
+            "Compute(SpinCombined)",
+            "Scale(SpinCombined)",
+            "Artifacts(SpinCombined)",
+        ] {
+            assert!(!names.iter().any(|n| n == step), "{step} planned");
+        }
+        // Estimates: the load step covers four scenarios of 3 s plus their gaps.
+        let load = steps
+            .iter()
+            .find(|(s, _, _)| matches!(s, Step::Load(Label::Axum)));
+        assert_eq!(load.map(|(_, _, e)| *e), Some(4 * (3 + 1) + 5));
+    }
 }

@@ -209,3 +209,50 @@ impl Settings {
             .count() as u64
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    fn settings(args: &[&str]) -> Result<Settings, String> {
+        let cli = Cli::try_parse_from(std::iter::once("run").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
+        Settings::from_args(&cli.run)
+    }
+
+    #[test]
+    fn quick_and_full_defaults() {
+        let full = settings(&["--vus", "10"]).unwrap();
+        assert_eq!((full.cold_runs, full.compute_pairs.len()), (20, 4));
+        assert_eq!((full.seed_customers, full.seed_orders), (10_000, 50_000));
+        let quick = settings(&["--quick", "--vus", "4", "--duration", "3s"]).unwrap();
+        assert_eq!((quick.cold_runs, quick.duration.as_str()), (3, "3s"));
+        assert_eq!(quick.compute_pairs, [(100_000, 20), (1_000_000, 25)]);
+    }
+
+    #[test]
+    fn bad_settings_are_refused_with_their_name() {
+        let err = settings(&["--compute-pairs", "10:x"]).unwrap_err();
+        assert!(err.contains("COMPUTE_PAIRS"), "{err}");
+        let err = settings(&["--seed-rows", "0:5"]).unwrap_err();
+        assert!(err.contains("SEED_ROWS"), "{err}");
+        let err = settings(&["--duration", "soon"]).unwrap_err();
+        assert!(err.contains("DURATION"), "{err}");
+        assert!(settings(&["--stacks", "axum,nginx"]).is_err());
+    }
+
+    #[test]
+    fn labels_map_to_runtimes_and_shapes() {
+        assert_eq!(Label::SpinCombined.name(), "spin-combined");
+        assert_eq!(Label::SpinCombined.shape(), Shape::Combined);
+        assert_eq!(Label::Spin.runtime(), Runtime::Spin);
+        assert!(!Label::SpinCombined.full_suite() && Label::Axum.full_suite());
+    }
+}

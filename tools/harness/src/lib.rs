@@ -22,15 +22,31 @@ pub mod procs;
 pub mod sample;
 pub mod stack;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// The repository root (this crate is `tools/harness`).
+/// The repository root: `CRM_ROOT`, else the nearest ancestor of the current directory that
+/// holds `migrations/` and `spin-crm/` (the scripts and `cargo test` run inside the checkout),
+/// else the checkout this crate was compiled in. Found at run time, so a binary built in one
+/// checkout serves the one it is run from.
 pub fn repo_root() -> PathBuf {
-    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    here.join("../..")
-        .canonicalize()
-        .unwrap_or(here.join("../.."))
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        if let Some(root) = std::env::var_os("CRM_ROOT").filter(|v| !v.is_empty()) {
+            return PathBuf::from(root);
+        }
+        let is_root = |dir: &Path| dir.join("migrations").is_dir() && dir.join("spin-crm").is_dir();
+        if let Some(root) = std::env::current_dir()
+            .ok()
+            .and_then(|cwd| cwd.ancestors().find(|d| is_root(d)).map(Path::to_path_buf))
+        {
+            return root;
+        }
+        let built_in = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+        built_in.canonicalize().unwrap_or(built_in)
+    })
+    .clone()
 }
 
 /// A short unique string of lowercase letters and digits (database and directory names).

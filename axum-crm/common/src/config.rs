@@ -64,11 +64,17 @@ pub fn load<C: Parser>() -> C {
     C::from_arg_matches_mut(&mut matches).unwrap_or_else(|e| e.format(&mut command).exit())
 }
 
-/// `command` with the variables that are set but blank taken as unset.
+/// The variables for which blank is a value of its own: an empty `METRICS_ADDR` turns the
+/// metrics listener off, as `off` does.
+const BLANK_IS_A_VALUE: &[&str] = &["METRICS_ADDR"];
+
+/// `command` with the variables that are set but blank taken as unset (but those of
+/// [`BLANK_IS_A_VALUE`]).
 fn without_blank_env(command: Command) -> Command {
     command.mut_args(|arg| {
         let blank = arg
             .get_env()
+            .filter(|name| !BLANK_IS_A_VALUE.iter().any(|keep| name == keep))
             .and_then(std::env::var_os)
             .is_some_and(|value| value.to_string_lossy().trim().is_empty());
         if blank {

@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crm_core::http::{Health, Runtime, Service};
 use crm_core::timing::Phase;
@@ -145,14 +145,31 @@ impl Db {
         })
     }
 
-    /// A connection, timed as `conn`. Before the schema is in place: 503 at once.
+    /// A connection, timed as `conn` and counted by outcome in the metrics (the wait includes
+    /// connecting when the pool opens a new connection). Before the schema is in place: 503 at
+    /// once.
     pub async fn acquire(&self) -> Result<PoolConnection<Postgres>, ApiError> {
         if !self.is_migrated() {
             return Err(ApiError::database_unavailable());
         }
-        timed(Phase::Conn, self.pool.acquire())
-            .await
-            .map_err(db_error)
+        let started = Instant::now();
+        let acquired = timed(Phase::Conn, self.pool.acquire()).await;
+        let outcome = match &acquired {
+            Ok(_) => "ok",
+            Err(sqlx::Error::PoolTimedOut) => "timeout",
+            Err(_) => "error",
+        };
+        metrics::counter!(crate::metrics::DB_ACQUIRES, "outcome" => outcome).increment(1);
+        metrics::histogram!(crate::metrics::DB_ACQUIRE_DURATION).record(started.elapsed());
+        acquired.map_err(db_error)
+    }
+
+    /// The pool's gauges as they are now (the admin listener calls this at each scrape).
+    pub fn record_pool_gauges(&self) {
+        use crate::metrics::{DB_POOL_IDLE, DB_POOL_MAX, DB_POOL_SIZE};
+        metrics::gauge!(DB_POOL_SIZE).set(self.pool.size());
+        metrics::gauge!(DB_POOL_IDLE).set(self.pool.num_idle() as f64);
+        metrics::gauge!(DB_POOL_MAX).set(self.pool.options().get_max_connections());
     }
 
     /// `/readyz`: the schema is in place and `SELECT 1` answers.

@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod db;
+pub mod metrics;
 pub mod reply;
 pub mod routing;
 pub mod serve;

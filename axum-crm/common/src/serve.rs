@@ -21,6 +21,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{LogFormat, ServerConfig};
 use crate::db::Db;
+use crate::metrics::{track_requests, MetricsAddr};
 use crate::reply::server_timing;
 use crate::routing::{contract_errors, healthz, not_found};
 
@@ -58,6 +59,10 @@ pub trait App: Parser {
     /// service has.
     fn server(&self) -> (SocketAddr, &ServerConfig);
 
+    /// Where the admin listener serves the metrics (`METRICS_ADDR`; each service has its own
+    /// default port), or nowhere.
+    fn metrics_addr(&self) -> MetricsAddr;
+
     /// The router, built once logging runs (so it may log its settings); a data service also
     /// hands back its pool, to be closed after the last request.
     fn start(&self) -> Result<(Router, Option<Db>), String>;
@@ -76,6 +81,14 @@ pub async fn main<A: App>() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Before the public listener, so a scrape never misses its first requests; never fatal.
+    crate::metrics::start(
+        A::SERVICE,
+        config.metrics_addr(),
+        db.clone(),
+        server.header_read_timeout(),
+    )
+    .await;
     let code = run(A::SERVICE, listen_addr, server, app).await;
     if let Some(db) = db {
         db.close().await;
@@ -86,7 +99,7 @@ pub async fn main<A: App>() -> ExitCode {
 /// Wraps a service's routes (state already applied) into the contract: `/healthz`, 404
 /// fallback, `server-timing`, the `x-crm-*` headers (kept when a handler set them: the gateway
 /// passes the upstream's through), JSON bodies on every error, panics → 500 `internal`, a
-/// request timeout answering `timeout_status`, and request logs.
+/// request timeout answering `timeout_status`, request logs, and request metrics.
 pub fn contract_router(
     routes: Router,
     service: Service,
@@ -96,6 +109,8 @@ pub fn contract_router(
     let routes = routes.route(Route::Healthz.pattern(), healthz(service));
     routes.fallback(not_found).layer(
         ServiceBuilder::new()
+            // Outermost: counts the status the client gets, timed over everything below.
+            .layer(axum::middleware::from_fn(track_requests))
             .layer(
                 TraceLayer::new_for_http()
                     .make_span_with(DefaultMakeSpan::new().level(Level::INFO))

@@ -62,8 +62,13 @@ pub struct Failure {
     pub round_trip: Duration,
 }
 
-/// Sends `request` and reads the whole response.
-pub async fn call(request: reqwest::RequestBuilder) -> Result<UpstreamResponse, Failure> {
+/// Sends `request` to `upstream` (a service name, the metrics' label) and reads the whole
+/// response; counts the call by outcome: the status class, or `timeout` / `unavailable` as
+/// [`upstream_error`] maps a failure.
+pub async fn call(
+    upstream: &'static str,
+    request: reqwest::RequestBuilder,
+) -> Result<UpstreamResponse, Failure> {
     let started = Instant::now();
     let exchange = async {
         let response = request.send().await?;
@@ -72,7 +77,17 @@ pub async fn call(request: reqwest::RequestBuilder) -> Result<UpstreamResponse, 
         let body = response.bytes().await?;
         Ok::<_, reqwest::Error>((status, headers, body))
     };
-    match exchange.await {
+    let result = exchange.await;
+    let outcome = match &result {
+        Ok((status, _, _)) => status_class(*status),
+        Err(error) if error.is_timeout() => "timeout",
+        Err(_) => "unavailable",
+    };
+    metrics::counter!(crate::metrics::UPSTREAM_REQUESTS, "upstream" => upstream, "outcome" => outcome)
+        .increment(1);
+    metrics::histogram!(crate::metrics::UPSTREAM_DURATION, "upstream" => upstream)
+        .record(started.elapsed());
+    match result {
         Ok((status, headers, body)) => Ok(UpstreamResponse {
             status,
             headers,
@@ -83,6 +98,17 @@ pub async fn call(request: reqwest::RequestBuilder) -> Result<UpstreamResponse, 
             error,
             round_trip: started.elapsed(),
         }),
+    }
+}
+
+/// `2xx` … `5xx`.
+fn status_class(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
     }
 }
 
@@ -112,7 +138,7 @@ mod tests {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
         };
-        let failure = call(client.get(format!("http://127.0.0.1:{port}/healthz")))
+        let failure = call("x", client.get(format!("http://127.0.0.1:{port}/healthz")))
             .await
             .unwrap_err();
         assert_eq!(
@@ -130,7 +156,7 @@ mod tests {
             }
         });
         let started = Instant::now();
-        let failure = call(client.get(format!("http://{addr}/healthz")))
+        let failure = call("x", client.get(format!("http://{addr}/healthz")))
             .await
             .unwrap_err();
         assert_eq!(

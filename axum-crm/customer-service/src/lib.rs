@@ -8,6 +8,7 @@ use axum::routing::get;
 use axum::Router;
 use axum_common::config::ServerConfig;
 use axum_common::db::{Db, DbConfig};
+use axum_common::metrics::{self, MetricsAddr};
 use axum_common::serve::{contract_router, App};
 use axum_common::ContractRoutes;
 use crm_core::http::{Route, Service};
@@ -26,6 +27,10 @@ pub struct Config {
     /// Address to listen on.
     #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0:8001")]
     pub listen_addr: SocketAddr,
+    /// Address of the admin listener serving Prometheus metrics (`GET /metrics`), apart from
+    /// the API; `off` (or empty) for none. A port in use is logged, never fatal.
+    #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:9001", value_parser = metrics::metrics_addr)]
+    pub metrics_addr: MetricsAddr,
     #[command(flatten)]
     pub db: DbConfig,
     #[command(flatten)]
@@ -37,6 +42,10 @@ impl App for Config {
 
     fn server(&self) -> (SocketAddr, &ServerConfig) {
         (self.listen_addr, &self.server)
+    }
+
+    fn metrics_addr(&self) -> MetricsAddr {
+        self.metrics_addr
     }
 
     fn start(&self) -> Result<(Router, Option<Db>), String> {

@@ -47,7 +47,7 @@ pub async fn forward(
     if !bodiless {
         request = request.body(body);
     }
-    match upstream::call(request).await {
+    match upstream::call(upstream.as_str(), request).await {
         Ok(response) => {
             let status = response.status.as_u16();
             match gateway_verdict(upstream.as_str(), status, &response.body) {
@@ -105,7 +105,7 @@ pub async fn readyz(
         let url = join_url(state.base_url(upstream), Route::Healthz.pattern());
         let request = state.http.get(url);
         async move {
-            let up = matches!(upstream::call(request).await, Ok(r) if r.status == StatusCode::OK);
+            let up = matches!(upstream::call(upstream.as_str(), request).await, Ok(r) if r.status == StatusCode::OK);
             (up, upstream)
         }
     };

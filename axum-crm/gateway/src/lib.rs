@@ -9,6 +9,7 @@ use axum::routing::{any, get};
 use axum::Router;
 use axum_common::config::{self, ServerConfig};
 use axum_common::db::Db;
+use axum_common::metrics::{self, MetricsAddr};
 use axum_common::serve::{contract_router, App};
 use axum_common::upstream::UpstreamConfig;
 use axum_common::ContractRoutes;
@@ -27,6 +28,10 @@ pub struct Config {
     /// Address to listen on.
     #[arg(long, env = "LISTEN_ADDR", default_value = "0.0.0.0:8000")]
     pub listen_addr: SocketAddr,
+    /// Address of the admin listener serving Prometheus metrics (`GET /metrics`), apart from
+    /// the API; `off` (or empty) for none. A port in use is logged, never fatal.
+    #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:9000", value_parser = metrics::metrics_addr)]
+    pub metrics_addr: MetricsAddr,
     /// customer-service's base URL.
     #[arg(long, env = "CUSTOMER_SERVICE_URL", default_value = "http://127.0.0.1:8001", value_parser = config::base_url)]
     pub customer_service_url: String,
@@ -64,6 +69,10 @@ impl App for Config {
 
     fn server(&self) -> (SocketAddr, &ServerConfig) {
         (self.listen_addr, &self.server)
+    }
+
+    fn metrics_addr(&self) -> MetricsAddr {
+        self.metrics_addr
     }
 
     fn start(&self) -> Result<(Router, Option<Db>), String> {

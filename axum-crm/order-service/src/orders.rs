@@ -24,9 +24,12 @@ async fn verify_customer(state: &AppState, customer_id: i64) -> Result<(), ApiEr
         &state.customer_service_url,
         &location(Route::Customers.pattern(), customer_id),
     );
-    let response = timed(Phase::Verify, upstream::call(state.http.get(url)))
-        .await
-        .map_err(|failure| upstream_error(customer.as_str(), &failure.error))?;
+    let response = timed(
+        Phase::Verify,
+        upstream::call(customer.as_str(), state.http.get(url)),
+    )
+    .await
+    .map_err(|failure| upstream_error(customer.as_str(), &failure.error))?;
     customer_check(customer_id, response.status.as_u16())
 }
 

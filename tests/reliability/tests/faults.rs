@@ -167,6 +167,7 @@ async fn upstream_faults(runtime: Runtime) {
         customer_service_url: NOWHERE.to_string(),
         order_service_url: NOWHERE.to_string(),
         upstream_timeout_ms: ORDER_TIMEOUT.as_millis() as u64,
+        metrics_port: None,
     };
     let os_config = ServiceConfig {
         svc: Svc::OrderService,

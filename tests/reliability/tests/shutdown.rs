@@ -111,6 +111,7 @@ async fn graceful_shutdown(runtime: Runtime, target: Svc) {
         customer_service_url: format!("http://127.0.0.1:{stub_port}"),
         order_service_url: NOWHERE.to_string(),
         upstream_timeout_ms: 5000,
+        metrics_port: None,
     };
     let mut order_service = start_ready(&os_config).await.expect("the service starts");
     let mut gateway: Option<Proc> = None;

@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 
 use crate::probe::wait_for_200;
 use crate::procs::{free_port, Proc};
-use crate::stack::{spawn_service, Runtime, ServiceConfig, Svc, START_LIMIT};
+use crate::stack::{metrics_port, spawn_service, Runtime, ServiceConfig, Svc, START_LIMIT};
 
 /// The upstream timeout of the fault services: short, so a hang costs the suite little.
 pub const FAULT_TIMEOUT_MS: u64 = 500;
@@ -72,6 +72,7 @@ impl Faults {
                 customer_service_url: customers.to_string(),
                 order_service_url: orders.to_string(),
                 upstream_timeout_ms: timeout_ms,
+                metrics_port: metrics_port(runtime)?,
             })
         };
         let nodb_customers = base(Svc::CustomerService, &dead_db, &dead, &dead)?;

@@ -164,11 +164,23 @@ pub struct ServiceConfig {
     pub customer_service_url: String,
     pub order_service_url: String,
     pub upstream_timeout_ms: u64,
+    /// Axum only: the port of its admin listener (`METRICS_ADDR`, `GET /metrics`). `None`: a
+    /// free port is picked at spawn and not kept. Never the services' default (9000…9002):
+    /// many processes run side by side here.
+    pub metrics_port: Option<u16>,
 }
 
 impl ServiceConfig {
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Where its metrics are scraped (Axum, with a kept port).
+    pub fn metrics_url(&self) -> Option<String> {
+        (self.runtime == Runtime::Axum)
+            .then_some(self.metrics_port)
+            .flatten()
+            .map(|port| format!("http://127.0.0.1:{port}/metrics"))
     }
 
     /// A process name for logs: `<runtime>-<service>`, or `<runtime>-<role>-<service>`.
@@ -216,6 +228,11 @@ pub fn spawn_service(config: &ServiceConfig, role: &str) -> Result<Proc> {
                     "UPSTREAM_TIMEOUT_MS",
                     config.upstream_timeout_ms.to_string(),
                 );
+            let metrics_port = match config.metrics_port {
+                Some(port) => port,
+                None => free_port()?,
+            };
+            cmd.env("METRICS_ADDR", format!("127.0.0.1:{metrics_port}"));
             cmd
         }
         Runtime::Spin => {
@@ -284,6 +301,8 @@ pub struct Stack {
     /// them private).
     pub customer_service: Option<ServiceConfig>,
     pub order_service: Option<ServiceConfig>,
+    /// The gateway's settings (the services shape).
+    pub gateway: Option<ServiceConfig>,
 }
 
 impl Stack {
@@ -313,6 +332,7 @@ impl Stack {
                 gateway_url: format!("http://127.0.0.1:{port}"),
                 customer_service: None,
                 order_service: None,
+                gateway: None,
             });
         }
         let customer_service = ServiceConfig {
@@ -323,16 +343,19 @@ impl Stack {
             customer_service_url: NOWHERE.to_string(),
             order_service_url: NOWHERE.to_string(),
             upstream_timeout_ms,
+            metrics_port: metrics_port(runtime)?,
         };
         let order_service = ServiceConfig {
             svc: Svc::OrderService,
             port: free_port()?,
+            metrics_port: metrics_port(runtime)?,
             customer_service_url: customer_service.url(),
             ..customer_service.clone()
         };
         let gateway = ServiceConfig {
             svc: Svc::Gateway,
             port: free_port()?,
+            metrics_port: metrics_port(runtime)?,
             customer_service_url: customer_service.url(),
             order_service_url: order_service.url(),
             ..customer_service.clone()
@@ -349,6 +372,7 @@ impl Stack {
             gateway_url: gateway.url(),
             customer_service: Some(customer_service),
             order_service: Some(order_service),
+            gateway: Some(gateway),
         })
     }
 
@@ -409,6 +433,17 @@ impl Stack {
             .collect()
     }
 
+    /// Where `svc`'s metrics are scraped (Axum only: Spin has no such endpoint; see
+    /// docs/observability.md).
+    pub fn metrics_url(&self, svc: Svc) -> Option<String> {
+        match svc {
+            Svc::Gateway => self.gateway.as_ref(),
+            Svc::CustomerService => self.customer_service.as_ref(),
+            Svc::OrderService => self.order_service.as_ref(),
+        }
+        .and_then(ServiceConfig::metrics_url)
+    }
+
     /// The process of `svc` (services shape).
     pub fn proc_mut(&mut self, svc: Svc) -> Option<&mut Proc> {
         self.procs
@@ -437,6 +472,15 @@ impl Stack {
         for (_, proc) in self.procs.iter_mut().rev() {
             proc.stop(grace);
         }
+    }
+}
+
+/// A free port for an Axum service's admin listener, kept in its [`ServiceConfig`]; none for
+/// Spin.
+pub fn metrics_port(runtime: Runtime) -> Result<Option<u16>> {
+    match runtime {
+        Runtime::Axum => Ok(Some(free_port()?)),
+        Runtime::Spin => Ok(None),
     }
 }
 

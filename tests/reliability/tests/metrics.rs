@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crm_reliability_tests::client::{self, client, Answer, CLIENT_TIMEOUT};
+use crm_reliability_tests::client::{self, client, Outcome, CLIENT_TIMEOUT};
 use crm_reliability_tests::pg::Cluster;
 use crm_reliability_tests::procs::free_port;
 use crm_reliability_tests::stack::{
@@ -128,7 +128,7 @@ async fn metrics_count_the_requests_sent() {
     .await;
     let refused = burst((0..REFUSED).map(|_| (Method::POST, format!("{gw}/healthz"), None))).await;
 
-    let status_of = |answers: &[Answer], what: &str| -> u16 {
+    let status_of = |answers: &[Outcome], what: &str| -> u16 {
         let statuses: Vec<Option<u16>> = answers.iter().map(|a| a.status).collect();
         let first = statuses[0].unwrap_or_else(|| panic!("{what}: no answer"));
         assert!(
@@ -285,7 +285,7 @@ async fn metrics_port_in_use_is_not_fatal() {
 }
 
 /// Sends every request at once and returns the answers in order.
-async fn burst(requests: impl Iterator<Item = (Method, String, Option<Value>)>) -> Vec<Answer> {
+async fn burst(requests: impl Iterator<Item = (Method, String, Option<Value>)>) -> Vec<Outcome> {
     let http = client(CLIENT_TIMEOUT);
     let tasks: Vec<_> = requests
         .map(|(method, url, body)| {

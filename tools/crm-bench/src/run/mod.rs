@@ -808,3 +808,42 @@ fn stack_dirs(out: &Path) -> Vec<PathBuf> {
         .filter(|p| p.is_dir())
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    /// The plan's step names for these arguments.
+    fn steps(args: &[&str]) -> Vec<String> {
+        let cli = Cli::try_parse_from(std::iter::once("crm-bench").chain(args.iter().copied()))
+            .expect("valid arguments");
+        let settings = Settings::from_args(&cli.run).expect("valid settings");
+        plan(&settings, &cli.run.stacks)
+            .into_iter()
+            .map(|(_, name, _)| name)
+            .collect()
+    }
+
+    #[test]
+    fn the_size_variant_follows_the_spin_stack_when_it_is_measured() {
+        let full = steps(&[]);
+        let at = |name: &str| full.iter().position(|s| s.starts_with(name));
+        let variant = at("spin-size: the size-optimised gateway alone").expect("in a full run");
+        assert_eq!(full[variant + 1], "spin-size: artifact sizes");
+        assert!(at("spin: artifact sizes").unwrap() < variant);
+        assert!(variant < at("spin-combined: fresh database").unwrap());
+        let has_variant = |args: &[&str]| steps(args).iter().any(|s| s.starts_with("spin-size"));
+        assert!(!has_variant(&["--quick"]));
+        assert!(has_variant(&["--quick", "--size-variant"]));
+        assert!(!has_variant(&["--no-size-variant"]));
+        // It sits beside the spin stack: without it, nothing to set it against.
+        assert!(!has_variant(&["--stacks", "axum,spin-combined"]));
+    }
+}

@@ -4,11 +4,17 @@
 #
 #   scripts/build-wasm.sh                     # all three
 #   scripts/build-wasm.sh gateway order-service   # or some (short or package names)
+#   scripts/build-wasm.sh --size DIR [...]    # the size-optimised variant, into DIR
+#
+# Two builds, as docs/benchmark.md explains: the default is built for speed, like the Axum
+# services (spin-crm/Cargo.toml's release profile, opt-level 3, then `wasm-opt -O3`); `--size`
+# builds the variant the benchmark measures beside it (the release-size profile, opt-level "s",
+# then `wasm-opt -Oz`) into DIR, never over the speed build the manifests run.
 #
 # Toolchain: rustup's wasm32-wasip1 target when it is installed; otherwise Debian's packaged
 # Rust (rustc-web, cargo-web, rust-web-src) building std from source with -Zbuild-std, linked
 # by wasm-ld-16 against Debian's wasi-libc. Missing Debian packages are installed.
-# Then `wasm-opt -Oz` (binaryen, installed when missing on Debian), and a size check: every
+# Then wasm-opt (binaryen, installed when missing on Debian), and a size check: every
 # component must stay at or under 1 MiB.
 #
 # Environment:
@@ -29,7 +35,6 @@ readonly WASM_OPT_FEATURES=(
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly ROOT
 readonly SPIN_DIR="$ROOT/spin-crm"
-readonly OUT_DIR="$SPIN_DIR/target/$TARGET/release"
 readonly TARGET_DIR="${WASM_TARGET_DIR:-$SPIN_DIR/target}"
 # The components are always built with spin-crm/Cargo.toml's own release profile, whatever
 # profile overrides the caller's environment carries for its native builds (scripts/test.sh
@@ -42,7 +47,20 @@ die() {
   exit 1
 }
 
-# --- which components --------------------------------------------------------------------------
+# --- which build, which components ---------------------------------------------------------------
+# speed: cargo's profile, wasm-opt's level, where the modules go (the manifests' source paths).
+profile=release
+opt_level=-O3
+out_dir="$SPIN_DIR/target/$TARGET/release"
+if [[ "${1:-}" == --size ]]; then
+  [[ -n "${2:-}" ]] || die "--size needs the directory to write the size-optimised modules to"
+  profile=release-size
+  opt_level=-Oz
+  out_dir=$(realpath -m "$2")
+  shift 2
+fi
+readonly profile opt_level out_dir
+
 packages=()
 if (($# == 0)); then
   packages=("${ALL_PACKAGES[@]}")
@@ -62,7 +80,7 @@ fi
 source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
 
 # --- build ---------------------------------------------------------------------------------------
-cargo_args=(build --release --locked --target "$TARGET" --target-dir "$TARGET_DIR"
+cargo_args=(build --profile "$profile" --locked --target "$TARGET" --target-dir "$TARGET_DIR"
   --manifest-path "$SPIN_DIR/Cargo.toml")
 for pkg in "${packages[@]}"; do
   cargo_args+=(-p "$pkg")
@@ -86,29 +104,31 @@ fi
 # --- optimise, place, measure ------------------------------------------------------------------
 wasm_opt=()
 if command -v wasm-opt >/dev/null || crm_apt_install_missing binaryen; then
-  wasm_opt=(wasm-opt -Oz "${WASM_OPT_FEATURES[@]}")
+  wasm_opt=(wasm-opt "$opt_level" "${WASM_OPT_FEATURES[@]}")
 else
   log "warning: wasm-opt (binaryen) unavailable: modules are not post-optimised"
 fi
 
-mkdir -p "$OUT_DIR"
+log "profile $profile, wasm-opt $opt_level -> ${out_dir#"$ROOT"/}"
+mkdir -p "$out_dir"
 too_big=0
 for pkg in "${packages[@]}"; do
   file="${pkg//-/_}.wasm"
-  # deps/ holds cargo's own output; release/ (where the manifests point) gets the optimised copy.
-  built="$TARGET_DIR/$TARGET/release/deps/$file"
+  # deps/ holds cargo's own output; the out directory (for the speed build release/, where the
+  # manifests point) gets the optimised copy.
+  built="$TARGET_DIR/$TARGET/$profile/deps/$file"
   [[ -f "$built" ]] || die "cargo produced no $built"
   raw_bytes=$(stat -c %s "$built")
-  tmp="$OUT_DIR/.$file.tmp"
+  tmp="$out_dir/.$file.tmp"
   if ((${#wasm_opt[@]})); then
     "${wasm_opt[@]}" "$built" -o "$tmp"
   else
     cp "$built" "$tmp"
   fi
-  mv -f "$tmp" "$OUT_DIR/$file"
-  bytes=$(stat -c %s "$OUT_DIR/$file")
+  mv -f "$tmp" "$out_dir/$file"
+  bytes=$(stat -c %s "$out_dir/$file")
   printf '%-28s %8d bytes (%4d KiB; cargo: %d KiB)  %s\n' "$pkg" "$bytes" $((bytes / 1024)) \
-    $((raw_bytes / 1024)) "${OUT_DIR#"$ROOT"/}/$file"
+    $((raw_bytes / 1024)) "${out_dir#"$ROOT"/}/$file"
   if ((bytes > MAX_BYTES)); then
     log "error: $pkg is $bytes bytes, over the 1 MiB budget"
     too_big=1

@@ -122,14 +122,28 @@ fn load_optional<T: DeserializeOwned>(path: &Path, problems: &mut Vec<String>) -
     path.exists().then(|| load(path, problems)).flatten()
 }
 
+/// A local run's variant rows (`spin-combined`, `spin-size`: a runtime, a dash, a variant)
+/// measure only some figures by design: what they do not write is not a problem.
+fn is_variant(label: &str, local: bool) -> bool {
+    local && label.contains('-')
+}
+
 fn stack_summary(dir: &Path, label: &str, local: bool, problems: &mut Vec<String>) -> Stack {
     let mut stack = Stack {
         label: Some(label.to_string()),
         ..Stack::default()
     };
+    let variant = is_variant(label, local);
+    let required = |path: &Path, problems: &mut Vec<String>| -> Option<Value> {
+        if variant {
+            load_optional(path, problems)
+        } else {
+            load(path, problems)
+        }
+    };
     for test in K6_TESTS {
         let rel = format!("{label}/k6-{test}.json");
-        let parsed = load::<Value>(&dir.join(&rel), problems).and_then(|raw| {
+        let parsed = required(&dir.join(&rel), problems).and_then(|raw| {
             if !raw.is_object() {
                 problems.push(format!("{rel}: not a k6 summary (not a JSON object)"));
                 return None;
@@ -151,7 +165,11 @@ fn stack_summary(dir: &Path, label: &str, local: bool, problems: &mut Vec<String
         stack.k6.insert(test.to_string(), parsed);
     }
     let d = dir.join(label);
-    stack.coldstart = load(&d.join("coldstart.json"), problems);
+    stack.coldstart = if variant {
+        load_optional(&d.join("coldstart.json"), problems)
+    } else {
+        load(&d.join("coldstart.json"), problems)
+    };
     // A local run has no pods to kill: availability is a cluster test.
     let availability = d.join("availability.json");
     stack.availability = if local {
@@ -159,7 +177,11 @@ fn stack_summary(dir: &Path, label: &str, local: bool, problems: &mut Vec<String
     } else {
         load(&availability, problems)
     };
-    stack.resources = load(&d.join("resources.json"), problems);
+    stack.resources = if variant {
+        load_optional(&d.join("resources.json"), problems)
+    } else {
+        load(&d.join("resources.json"), problems)
+    };
     // Written only by some runners: absent means null, not a problem.
     stack.artifacts = load_optional(&d.join("artifacts.json"), problems);
     stack.compute = load_optional(&d.join("compute.json"), problems);

@@ -96,6 +96,9 @@ pub(super) fn cpu_bound(cx: &Ctx) -> Section {
             String::new()
         }
     );
+    if let Some(note) = size_variant_note(cx, &keys) {
+        s.md.push_str(&note);
+    }
     for algo in ["iterative", "recursive"] {
         let ns: Vec<Option<f64>> = keys
             .iter()
@@ -107,6 +110,54 @@ pub(super) fn cpu_bound(cx: &Ctx) -> Section {
         }
     }
     s
+}
+
+/// The label of the size-optimised Spin build (`crm-bench run`'s variant).
+pub(super) const SIZE_VARIANT: &str = "spin-size";
+
+/// What the `spin-size` column is, said in the compute and the sizes sections.
+pub(super) const SIZE_VARIANT_TEXT: &str =
+    "`spin-size` is the same Spin components built for size (opt-level \"s\", then `wasm-opt \
+     -Oz`), measured beside the headline columns, which are both built for speed (opt-level 3; \
+     `wasm-opt -O3` for the Wasm modules)";
+
+/// When the run measured `spin-size`: what it is, and per algorithm at its largest n the
+/// handler's own time against the speed build's (`spin-size ÷ spin`): what the build flags
+/// cost, apart from what the runtime costs (`spin ÷ axum`).
+fn size_variant_note(cx: &Ctx, keys: &[(String, Option<f64>)]) -> Option<String> {
+    let size = cx.summary.stack(SIZE_VARIANT)?;
+    let speed = cx.summary.stack("spin");
+    let handler =
+        |s: Option<&Stack>, algo: &str, n: Option<f64>| compute_point(s, algo, n)?.compute_ms?.p50;
+    let mut ratios = Vec::new();
+    for algo in ["iterative", "recursive"] {
+        let Some((_, n)) = keys.iter().rev().find(|(a, _)| a == algo) else {
+            continue;
+        };
+        let (Some(sz), Some(sp)) = (handler(Some(size), algo, *n), handler(speed, algo, *n)) else {
+            continue;
+        };
+        if sp > 0.0 {
+            ratios.push(format!(
+                "{algo} n={}: {sz:.3} ms against {sp:.3} ms (×{:.2})",
+                n_text(*n),
+                sz / sp
+            ));
+        }
+    }
+    let mut note = format!(
+        "{SIZE_VARIANT_TEXT}. Its `/compute` is answered by its gateway alone under `spin up`, \
+         with the same k6 settings."
+    );
+    if !ratios.is_empty() {
+        let _ = write!(
+            note,
+            " The handler's own time (p50), size build against speed build: {}.",
+            ratios.join("; ")
+        );
+    }
+    note.push_str("\n\n");
+    Some(note)
 }
 
 fn has_compute_json(s: &&Stack) -> bool {
@@ -213,6 +264,28 @@ mod tests {
         // One n only: a bar, not a line.
         assert_eq!(sec.charts.len(), 1);
         assert_eq!(sec.charts[0].kind, ChartKind::Bars);
+    }
+
+    #[test]
+    fn the_size_variant_is_explained_and_set_against_the_speed_build() {
+        let point = |p50: f64| {
+            json!({"compute": {"points": [{"algo": "iterative", "n": 1000.0,
+                "file": "x/k6-cpu-bound.json", "compute_ms": {"p50": p50}}]}})
+        };
+        let s = summary(json!({"stacks": {
+            "axum": point(1.0), "spin": point(2.0), "spin-size": point(5.0)}}));
+        let md = cpu_bound(&Ctx::new(&s)).md;
+        assert!(
+            md.contains("`spin-size` is the same Spin components built for size"),
+            "{md}"
+        );
+        assert!(
+            md.contains("size build against speed build: iterative n=1000: 5.000 ms against 2.000 ms (×2.50)."),
+            "{md}"
+        );
+        // Without the variant, no word of it.
+        let s = summary(json!({"stacks": {"axum": point(1.0), "spin": point(2.0)}}));
+        assert!(!cpu_bound(&Ctx::new(&s)).md.contains("spin-size"));
     }
 
     #[test]

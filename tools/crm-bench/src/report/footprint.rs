@@ -1,5 +1,6 @@
 //! What a stack costs to keep around: memory and CPU of its processes, size of its artifacts.
 
+use super::compute::{SIZE_VARIANT, SIZE_VARIANT_TEXT};
 use super::{mib, other_sources, ChartKind, ChartSpec, Ctx, Section, SERVICE_ORDER};
 use crate::model::{Artifacts, NullableMap, ServiceResources, Stack};
 use crate::table::{Comparison, Unit};
@@ -182,6 +183,9 @@ pub(super) fn artifact_sizes(cx: &Ctx) -> Section {
         artifact_kinds(cx),
         other_sources(&cx.labels, "artifacts.json")
     );
+    if let Some(note) = size_variant_note(cx) {
+        s.md.push_str(&note);
+    }
     let mut categories = items.clone();
     categories.push("total".to_string());
     s.chart(ChartSpec {
@@ -197,6 +201,32 @@ pub(super) fn artifact_sizes(cx: &Ctx) -> Section {
         kind: ChartKind::Bars,
     });
     s
+}
+
+/// When the run measured `spin-size`: what it is, and its modules against the speed build's.
+fn size_variant_note(cx: &Ctx) -> Option<String> {
+    let size = cx.summary.stack(SIZE_VARIANT)?;
+    let mut note = format!("{SIZE_VARIANT_TEXT}.");
+    let speed = cx.summary.stack("spin");
+    if let (Some(sz), Some(sp)) = (
+        artifact_bytes(Some(size), "total"),
+        artifact_bytes(speed, "total"),
+    ) {
+        if sp > 0.0 {
+            let change = 100.0 * (sp / sz - 1.0);
+            let _ = write!(
+                note,
+                " The speed build's modules (`spin`) are {:.0} % {} than the size build's: \
+                 {:.0} KiB against {:.0} KiB in all.",
+                change.abs(),
+                if change >= 0.0 { "larger" } else { "smaller" },
+                sp / 1024.0,
+                sz / 1024.0
+            );
+        }
+    }
+    note.push_str("\n\n");
+    Some(note)
 }
 
 /// The three services, then any other artifact a stack recorded.
@@ -293,6 +323,28 @@ mod tests {
         assert_eq!(rss(s.stack("spin"), "idle", "total", false), None);
         assert_eq!(rss(s.stack("spin"), "idle", "gateway", false), Some(1.0));
         assert_eq!(rss(s.stack("off"), "idle", "gateway", false), None);
+    }
+
+    #[test]
+    fn the_size_variant_is_explained_beside_the_speed_build() {
+        let sizes = |total: f64| {
+            json!({"artifacts": {"total_bytes": total,
+            "items": {"gateway": {"kind": "wasm", "bytes": total}}}})
+        };
+        let s = summary(json!({"stacks": {
+            "axum": sizes(4096.0 * 1024.0), "spin": sizes(120.0 * 1024.0),
+            "spin-size": sizes(100.0 * 1024.0)}}));
+        let md = artifact_sizes(&Ctx::new(&s)).md;
+        assert!(
+            md.contains("`spin-size` is the same Spin components built for size"),
+            "{md}"
+        );
+        assert!(
+            md.contains("are 20 % larger than the size build's: 120 KiB against 100 KiB in all."),
+            "{md}"
+        );
+        let s = summary(json!({"stacks": {"axum": sizes(1.0), "spin": sizes(1.0)}}));
+        assert!(!artifact_sizes(&Ctx::new(&s)).md.contains("spin-size"));
     }
 
     #[test]

@@ -190,6 +190,10 @@ pub fn stack_title(label: &str, kind: Option<&str>) -> String {
             "Spin components under one `spin up` (combined manifest, chained in-process)"
                 .to_string()
         }
+        "spin-size" => {
+            "Spin gateway built for size (opt-level \"s\", wasm-opt -Oz): /compute and sizes only"
+                .to_string()
+        }
         other => other.to_string(),
     }
 }

@@ -285,7 +285,7 @@ pub async fn k6_suite(
 }
 
 /// compute.json: one point per (algorithm, n) from the cpu-bound summaries.
-pub fn write_compute(label: Label, dir: &Path, files: &[PathBuf]) -> Result<String> {
+pub fn write_compute(stack: &str, dir: &Path, files: &[PathBuf]) -> Result<String> {
     let mut points = Vec::new();
     for path in files {
         let name = path
@@ -310,7 +310,7 @@ pub fn write_compute(label: Label, dir: &Path, files: &[PathBuf]) -> Result<Stri
             points.push(ComputePoint {
                 algo: Some(algo.into()),
                 n: settings[key].as_f64(),
-                file: Some(format!("{}/{name}", label.name())),
+                file: Some(format!("{stack}/{name}")),
                 requests: fig.requests,
                 throughput_rps: fig.throughput_rps,
                 latency_ms: fig.latency_ms.clone(),
@@ -337,7 +337,7 @@ pub fn write_compute(label: Label, dir: &Path, files: &[PathBuf]) -> Result<Stri
         &dir.join("compute.json"),
         &Compute {
             test: Some("compute".into()),
-            stack: Some(label.name().into()),
+            stack: Some(stack.into()),
             points,
             problems: Vec::new(),
         },

@@ -6,16 +6,19 @@
 //! Per stack: a fresh database with the same seed rows, cold starts (every process started at
 //! once, to the first 200 on /healthz and on a database route, as a distribution), idle RSS,
 //! the k6 suites (load with RSS/CPU sampling, cpu-bound at several n, scale, error, ping-db),
-//! sizes; then summary.json (`crm-bench collect`'s code) and the report. Everything started is
-//! stopped at the end, on failure and on Ctrl-C. Method and caveats: docs/benchmark.md.
+//! sizes; then summary.json (`crm-bench collect`'s code) and the report. Both stacks are built
+//! for speed; the size-optimised Spin build is measured as the `spin-size` variant (variant.rs)
+//! after the spin stack. Everything started is stopped at the end, on failure and on Ctrl-C.
+//! Method and caveats: docs/benchmark.md.
 
 mod measure;
 mod progress;
 mod settings;
 pub mod tooling;
+mod variant;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -80,13 +83,21 @@ enum Step {
     PingDb(Label),
     Stop(Label),
     Artifacts(Label),
+    /// The `spin-size` variant: its gateway alone, the cpu-bound suite.
+    SizeCompute,
+    /// The `spin-size` variant: its module sizes.
+    SizeArtifacts,
     Report,
 }
 
 impl Step {
     fn label(self) -> Option<Label> {
         match self {
-            Step::Build | Step::Environment | Step::Report => None,
+            Step::Build
+            | Step::Environment
+            | Step::Report
+            | Step::SizeCompute
+            | Step::SizeArtifacts => None,
             Step::Database(l)
             | Step::ColdStarts(l)
             | Step::Start(l)
@@ -99,6 +110,12 @@ impl Step {
             | Step::Stop(l)
             | Step::Artifacts(l) => Some(l),
         }
+    }
+
+    /// Nothing can be measured without the builds or the environment, nor reported without
+    /// the report: the run stops there. Any other step fails alone.
+    fn fatal(self) -> bool {
+        matches!(self, Step::Build | Step::Environment | Step::Report)
     }
 }
 
@@ -191,6 +208,16 @@ fn plan(settings: &Settings, labels: &[Label]) -> Vec<(Step, String, u64)> {
         if l.full_suite() {
             steps.push((Step::Artifacts(l), format!("{n}: artifact sizes"), 1));
         }
+        if l == Label::Spin && settings.size_variant {
+            let v = variant::LABEL;
+            let compute = settings.compute_pairs.len() as u64 * cpu;
+            steps.push((
+                Step::SizeCompute,
+                format!("{v}: the size-optimised gateway alone, k6 cpu-bound at n = {pairs}"),
+                compute + 3,
+            ));
+            steps.push((Step::SizeArtifacts, format!("{v}: artifact sizes"), 1));
+        }
     }
     steps.push((Step::Report, "summary.json and report".to_string(), 3));
     steps
@@ -276,17 +303,18 @@ impl Run {
                     label.map_or("", Label::name)
                 ));
             } else if let Err(e) = self.one(*step).await {
-                let Some(label) = label else {
-                    // Nothing can be measured without the builds, the environment or the
-                    // report: stop here.
+                if step.fatal() {
                     return Err(e.context(format!("cannot go on without: {name}")));
-                };
+                }
                 self.progress.say(&format!("FAILED: {name}: {e:#}"));
                 self.failures.push(name.clone());
-                if matches!(
+                // Without its database or its processes, a stack's later steps would
+                // measure nothing.
+                let stack_down = matches!(
                     step,
                     Step::Database(_) | Step::Start(_) | Step::ColdStarts(_)
-                ) {
+                );
+                if let Some(label) = label.filter(|_| stack_down) {
                     self.down.insert(label.name());
                     if let Some(mut stack) = self.running.take() {
                         stack.stop(Duration::from_secs(5));
@@ -303,8 +331,11 @@ impl Run {
     }
 
     fn say(&self, label: Label, what: &str, line: &str) {
-        self.progress
-            .say(&format!("{} {what}: {line}", label.name()));
+        self.say_as(label.name(), what, line);
+    }
+
+    fn say_as(&self, name: &str, what: &str, line: &str) {
+        self.progress.say(&format!("{name} {what}: {line}"));
     }
 
     async fn one(&mut self, step: Step) -> Result<()> {
@@ -375,6 +406,8 @@ impl Run {
                 Ok(())
             }
             Step::Artifacts(l) => self.artifacts(l),
+            Step::SizeCompute => self.size_compute().await,
+            Step::SizeArtifacts => self.size_artifacts(),
             Step::Report => self.report(),
         }
     }
@@ -384,6 +417,11 @@ impl Run {
             .into_iter()
             .find(|(s, _, _)| format!("{s:?}") == format!("{step:?}"))
             .map_or(60, |(_, _, e)| e)
+    }
+
+    /// The size variant is asked for and the spin stack, which it sits beside, is measured.
+    fn measures_size_variant(&self) -> bool {
+        self.settings.size_variant && self.labels.contains(&Label::Spin)
     }
 
     fn database_of(&self, label: Label) -> Result<String> {
@@ -420,6 +458,18 @@ impl Run {
                 wasm.current_dir(crm_harness::repo_root());
                 tooling::build("scripts/build-wasm.sh", wasm, &logs.join("build-wasm.log"))?;
             }
+            if self.measures_size_variant() {
+                self.progress.say(&format!(
+                    "scripts/build-wasm.sh --size {} (the {} variant)",
+                    variant::wasm_dir().display(),
+                    variant::LABEL
+                ));
+                tooling::build(
+                    "scripts/build-wasm.sh --size",
+                    variant::build_command(),
+                    &logs.join("build-wasm-size.log"),
+                )?;
+            }
         }
         Binaries {
             axum_dir: tooling::target_dir().join("release"),
@@ -438,9 +488,19 @@ impl Run {
         let spin_column = self.spin.as_ref().map(|spin| {
             format!(
                 "{} ({}); spin = three `spin up` (one per service manifest), spin-combined = one \
-                 `spin up` of spin-crm/spin.toml",
+                 `spin up` of spin-crm/spin.toml{}",
                 tooling::spin_version(spin),
-                spin.display()
+                spin.display(),
+                if self.measures_size_variant() {
+                    format!(
+                        ", {} = the size-optimised build of the same components (opt-level \
+                         \"s\", wasm-opt -Oz; the headline columns are built for speed): its \
+                         module sizes and /compute on its gateway alone",
+                        variant::LABEL
+                    )
+                } else {
+                    String::new()
+                }
             )
         });
         let cluster_pins = crm_harness::repo_root().join("scripts/lib/cluster.sh");
@@ -503,7 +563,23 @@ impl Run {
             ),
             (
                 "build",
-                "cargo --release (axum-crm); wasm32-wasip1 release + wasm-opt -Oz".into(),
+                "for speed on both sides: cargo --release, opt-level 3 (axum-crm); \
+                 wasm32-wasip1 release, opt-level 3, then wasm-opt -O3 (spin-crm)"
+                    .into(),
+            ),
+            (
+                "size_variant",
+                if self.measures_size_variant() {
+                    format!(
+                        "{}: spin-crm's release-size profile (opt-level \"s\") + wasm-opt -Oz; \
+                         module sizes and the cpu-bound suite on its gateway alone",
+                        variant::LABEL
+                    )
+                } else if s.size_variant {
+                    "not measured (the spin stack is not in this run)".into()
+                } else {
+                    "not measured (--quick or --no-size-variant; --size-variant adds it)".into()
+                },
             ),
             (
                 "db_pool_max_axum",
@@ -551,24 +627,36 @@ impl Run {
     async fn suite(&mut self, label: Label, suite: &Suite<'_>) -> Result<()> {
         let stack = self.running.as_ref().context("the stack is not running")?;
         let url = stack.gateway_url.clone();
-        let dir = self.dir(label);
+        self.suite_at(label.name(), &url, &self.dir(label), suite)
+            .await
+    }
+
+    /// A k6 suite against the gateway at `url`, its files in `dir`, said and judged as the
+    /// stack `name`'s.
+    async fn suite_at(
+        &mut self,
+        name: &str,
+        url: &str,
+        dir: &Path,
+        suite: &Suite<'_>,
+    ) -> Result<()> {
         let outcome = measure::k6_suite(
             &self.k6,
-            &url,
+            url,
             &self.settings,
             suite,
-            &dir,
+            dir,
             &mut self.progress,
         )
         .await?;
         let what = format!("k6 {}{}", suite.test, suite.suffix);
         let log = dir.join(format!("k6-{}{}.log", suite.test, suite.suffix));
-        let headline = measure::k6_headline(&suite.summary_path(&dir)).unwrap_or_default();
+        let headline = measure::k6_headline(&suite.summary_path(dir)).unwrap_or_default();
         match outcome {
-            K6Outcome::Passed => self.say(label, &what, &headline),
+            K6Outcome::Passed => self.say_as(name, &what, &headline),
             K6Outcome::ThresholdsCrossed => {
-                self.say(
-                    label,
+                self.say_as(
+                    name,
                     &what,
                     &format!(
                         "{headline} — thresholds crossed (figures kept, flagged in the report; \
@@ -576,8 +664,7 @@ impl Run {
                         log.display()
                     ),
                 );
-                self.failures
-                    .push(format!("{} {what} (thresholds)", label.name()));
+                self.failures.push(format!("{name} {what} (thresholds)"));
             }
             K6Outcome::Failed(_) | K6Outcome::TimedOut => {
                 bail!("{what}: {outcome:?} (log {})", log.display());
@@ -603,26 +690,65 @@ impl Run {
     }
 
     async fn compute(&mut self, label: Label) -> Result<()> {
-        let per_pair = self.estimate_of(Step::Compute(label))
-            / self.settings.compute_pairs.len().max(1) as u64;
-        let dir = self.dir(label);
+        let stack = self.running.as_ref().context("the stack is not running")?;
+        let url = stack.gateway_url.clone();
+        let estimate = self.estimate_of(Step::Compute(label));
+        self.compute_at(label.name(), &url, &self.dir(label), estimate)
+            .await
+    }
+
+    /// The cpu-bound suite at every n pair against the gateway at `url`, then compute.json.
+    async fn compute_at(
+        &mut self,
+        name: &str,
+        url: &str,
+        dir: &Path,
+        estimate_s: u64,
+    ) -> Result<()> {
+        let per_pair = estimate_s / self.settings.compute_pairs.len().max(1) as u64;
         let mut files = Vec::new();
         for suite in measure::compute_suites(&self.settings, per_pair) {
-            match self.suite(label, &suite).await {
-                Ok(()) => files.push(suite.summary_path(&dir)),
+            match self.suite_at(name, url, dir, &suite).await {
+                Ok(()) => files.push(suite.summary_path(dir)),
                 Err(e) => {
                     self.progress.say(&format!("FAILED: {e:#}"));
                     self.failures
-                        .push(format!("{} k6 cpu-bound{}", label.name(), suite.suffix));
+                        .push(format!("{name} k6 cpu-bound{}", suite.suffix));
                 }
             }
         }
         if files.is_empty() {
             bail!("no cpu-bound run produced figures");
         }
-        let line = measure::write_compute(label, &dir, &files)?;
-        self.say(label, "compute", &line);
+        let line = measure::write_compute(name, dir, &files)?;
+        self.say_as(name, "compute", &line);
         Ok(())
+    }
+
+    /// The size variant's /compute: its gateway alone under `spin up`, from a copy of the
+    /// gateway manifest (in the results folder) whose component is the size-optimised module.
+    async fn size_compute(&mut self) -> Result<()> {
+        let name = variant::LABEL;
+        let dir = self.out.join(name);
+        std::fs::create_dir_all(&dir)?;
+        let spin = self.spin.clone().context("no Spin CLI")?;
+        let manifest = variant::write_gateway_manifest(&dir, &variant::wasm_dir())?;
+        let (gateway, url) = variant::start_gateway(&spin, &manifest).await?;
+        self.say_as(
+            name,
+            "up",
+            &format!("gateway alone {url} ({})", manifest.display()),
+        );
+        let estimate = self.estimate_of(Step::SizeCompute);
+        let outcome = self.compute_at(name, &url, &dir, estimate).await;
+        // Stopped before the next stack is measured, whatever the outcome.
+        drop(gateway);
+        outcome
+    }
+
+    fn size_artifacts(&mut self) -> Result<()> {
+        let artifacts = variant::artifacts(&variant::wasm_dir(), self.spin.as_deref());
+        self.write_artifacts(variant::LABEL, &artifacts)
     }
 
     fn artifacts(&mut self, label: Label) -> Result<()> {
@@ -633,16 +759,25 @@ impl Run {
                 crate::artifacts::spin_wasm(&crm_harness::repo_root(), bins.spin.as_deref())
             }
         };
-        let total = artifacts.total_bytes;
-        crate::collect::write_json(&self.dir(label).join("artifacts.json"), &artifacts)
+        self.write_artifacts(label.name(), &artifacts)
+    }
+
+    fn write_artifacts(&self, name: &str, artifacts: &crate::model::Artifacts) -> Result<()> {
+        let dir = self.out.join(name);
+        std::fs::create_dir_all(&dir)?;
+        crate::collect::write_json(&dir.join("artifacts.json"), artifacts)
             .map_err(anyhow::Error::msg)?;
-        self.say(
-            label,
-            "sizes",
-            &total.map_or("unknown".into(), |t| {
-                format!("{:.1} MiB in all", t / 1048576.0)
-            }),
-        );
+        let gateway = artifacts
+            .items
+            .get("gateway")
+            .and_then(|i| i.as_ref()?.bytes)
+            .map_or(String::new(), |b| {
+                format!(" (gateway {:.0} KiB)", b / 1024.0)
+            });
+        let total = artifacts.total_bytes.map_or("unknown".into(), |t| {
+            format!("{:.1} MiB in all{gateway}", t / 1048576.0)
+        });
+        self.say_as(name, "sizes", &total);
         Ok(())
     }
 
@@ -664,6 +799,40 @@ impl Run {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    /// The plan's step names for these arguments.
+    fn steps(args: &[&str]) -> Vec<String> {
+        let cli = Cli::try_parse_from(std::iter::once("crm-bench").chain(args.iter().copied()))
+            .expect("valid arguments");
+        let settings = Settings::from_args(&cli.run).expect("valid settings");
+        plan(&settings, &cli.run.stacks)
+            .into_iter()
+            .map(|(_, name, _)| name)
+            .collect()
+    }
+
+    #[test]
+    fn the_size_variant_follows_the_spin_stack_when_it_is_measured() {
+        let full = steps(&[]);
+        let at = |name: &str| full.iter().position(|s| s.starts_with(name));
+        let variant = at("spin-size: the size-optimised gateway alone").expect("in a full run");
+        assert_eq!(full[variant + 1], "spin-size: artifact sizes");
+        assert!(at("spin: artifact sizes").unwrap() < variant);
+        assert!(variant < at("spin-combined: fresh database").unwrap());
+        let has_variant = |args: &[&str]| steps(args).iter().any(|s| s.starts_with("spin-size"));
+        assert!(!has_variant(&["--quick"]));
+        assert!(has_variant(&["--quick", "--size-variant"]));
+        assert!(!has_variant(&["--no-size-variant"]));
+        // It sits beside the spin stack: without it, nothing to set it against.
+        assert!(!has_variant(&["--stacks", "axum,spin-combined"]));
+    }
 
     fn quick() -> Settings {
         Settings {
@@ -682,6 +851,7 @@ mod tests {
             seed_orders: 10,
             k6_seed_customers: 4,
             k6_seed_orders: 2,
+            size_variant: false,
         }
     }
 

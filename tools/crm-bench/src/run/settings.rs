@@ -68,6 +68,14 @@ pub struct RunArgs {
     /// Use the binaries as built (no cargo / build-wasm.sh step).
     #[arg(long)]
     pub no_build: bool,
+    /// Also measure `spin-size`, the size-optimised Spin build (opt-level "s", wasm-opt -Oz):
+    /// its module sizes and /compute, beside the speed-built `spin` column [default: in a full
+    /// run with the spin stack; not in --quick]
+    #[arg(long, conflicts_with = "no_size_variant")]
+    pub size_variant: bool,
+    /// Leave the `spin-size` variant out of a full run.
+    #[arg(long)]
+    pub no_size_variant: bool,
     /// k6 virtual users of the load, cpu-bound, error and ping-db suites [default: 10; quick 4]
     #[arg(long, env = "VUS")]
     pub vus: Option<u32>,
@@ -114,6 +122,8 @@ pub struct RunArgs {
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub quick: bool,
+    /// Measure the `spin-size` variant (when the spin stack is measured).
+    pub size_variant: bool,
     pub vus: u32,
     pub duration: String,
     pub scenario_gap: String,
@@ -166,6 +176,8 @@ impl Settings {
             .ok_or_else(|| format!("SEED_ROWS: \"{seed}\" is not \"CUSTOMERS:ORDERS\""))?;
         let settings = Settings {
             quick: q,
+            // A quick run (CI's) stays cheap: the variant only when asked for.
+            size_variant: a.size_variant || (!q && !a.no_size_variant),
             vus: a.vus.unwrap_or(if q { 4 } else { 10 }),
             duration: pick(&a.duration, "30s", "3s"),
             scenario_gap: pick(&a.scenario_gap, "1s", "500ms"),
@@ -254,5 +266,19 @@ mod tests {
         assert_eq!(Label::SpinCombined.shape(), Shape::Combined);
         assert_eq!(Label::Spin.runtime(), Runtime::Spin);
         assert!(!Label::SpinCombined.full_suite() && Label::Axum.full_suite());
+    }
+
+    #[test]
+    fn the_size_variant_runs_in_a_full_run_and_in_quick_only_when_asked() {
+        assert!(settings(&[]).unwrap().size_variant);
+        assert!(!settings(&["--no-size-variant"]).unwrap().size_variant);
+        assert!(!settings(&["--quick"]).unwrap().size_variant);
+        assert!(
+            settings(&["--quick", "--size-variant"])
+                .unwrap()
+                .size_variant
+        );
+        assert!(settings(&["--size-variant"]).unwrap().size_variant);
+        assert!(Cli::try_parse_from(["crm-bench", "--size-variant", "--no-size-variant"]).is_err());
     }
 }

@@ -196,8 +196,8 @@ impl ServiceConfig {
 
 /// `spin up` of `manifest` on `port`, with its own state directory (several instances of one
 /// manifest run side by side; nothing is written into the source tree) and the component
-/// output in our log.
-fn spin_up(manifest: PathBuf, port: u16, name: &str) -> Result<Command> {
+/// output in our log. The Spin CLI is [`Binaries::current`]'s.
+pub fn spin_up(manifest: PathBuf, port: u16, name: &str) -> Result<Command> {
     let bins = Binaries::current();
     let state_dir = log_dir().join(format!("{name}-{port}.state"));
     let mut cmd = Command::new(bins.spin()?);

@@ -151,7 +151,7 @@ pub async fn cold_starts(
         None => "no successful start".into(),
     };
     Ok(format!(
-        "cold start to the database route over {runs} starts: {}",
+        "to the database route, {runs} starts: {}",
         fmt(&route)
     ))
 }

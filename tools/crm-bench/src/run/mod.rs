@@ -731,9 +731,8 @@ impl Run {
         let name = variant::LABEL;
         let dir = self.out.join(name);
         std::fs::create_dir_all(&dir)?;
-        let spin = self.spin.clone().context("no Spin CLI")?;
         let manifest = variant::write_gateway_manifest(&dir, &variant::wasm_dir())?;
-        let (gateway, url) = variant::start_gateway(&spin, &manifest).await?;
+        let (gateway, url) = variant::start_gateway(&manifest).await?;
         self.say_as(
             name,
             "up",

@@ -9,8 +9,8 @@ use std::process::Command;
 
 use anyhow::{bail, Context, Result};
 use crm_harness::probe::wait_for_200;
-use crm_harness::procs::{free_port, log_dir, Proc};
-use crm_harness::stack::START_LIMIT;
+use crm_harness::procs::{free_port, Proc};
+use crm_harness::stack::{spin_up, START_LIMIT};
 use serde::Deserialize;
 
 use crate::artifacts::SERVICES;
@@ -132,26 +132,18 @@ pub fn write_gateway_manifest(dir: &Path, wasm_dir: &Path) -> Result<PathBuf> {
 /// The gateway's `/readyz`, which k6 waits for, asks its upstreams' `/healthz`; `/compute`
 /// never calls them. The upstream URLs point at the gateway itself, which answers `/healthz`:
 /// ready without a data service, and nothing but this one component running.
-pub async fn start_gateway(spin: &Path, manifest: &Path) -> Result<(Proc, String)> {
+pub async fn start_gateway(manifest: &Path) -> Result<(Proc, String)> {
     let port = free_port()?;
     let url = format!("http://127.0.0.1:{port}");
-    let mut cmd = Command::new(spin);
-    cmd.arg("up")
-        .arg("--from")
-        .arg(manifest)
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--state-dir")
-        .arg(log_dir().join(format!("{LABEL}-gateway-{port}.state")))
-        .arg("--log-dir")
-        .arg("")
-        .env("SPIN_VARIABLE_CUSTOMER_SERVICE_URL", &url)
+    let name = format!("{LABEL}-gateway");
+    let mut cmd = spin_up(manifest.to_path_buf(), port, &name)?;
+    cmd.env("SPIN_VARIABLE_CUSTOMER_SERVICE_URL", &url)
         .env("SPIN_VARIABLE_ORDER_SERVICE_URL", &url)
         .env(
             "RUST_LOG",
             std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
         );
-    let mut proc = Proc::spawn(&format!("{LABEL}-gateway"), cmd, SIGTERM)?;
+    let mut proc = Proc::spawn(&name, cmd, SIGTERM)?;
     wait_for_200(&format!("{url}/readyz"), START_LIMIT, Some(&mut proc)).await?;
     Ok((proc, url))
 }

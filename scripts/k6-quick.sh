@@ -33,7 +33,9 @@ per_run_limit=45s
 
 passed=0
 failed=0
-for script in load-test cpu-bound-test scale-test error-test ping-db-test; do
+# floor-test reads what load-test created (the stack has no /hello: FLOOR_SCENARIOS=read).
+export FLOOR_SCENARIOS=read FLOOR_IDS=20
+for script in load-test cpu-bound-test scale-test error-test ping-db-test floor-test; do
   json="$outdir/$script.json"
   log="$outdir/$script.log"
   rm -f "$json"

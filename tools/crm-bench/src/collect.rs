@@ -5,7 +5,8 @@
 //! still gets a summary that says what is missing.
 
 use crate::k6;
-use crate::model::{Environment, Stack, Summary, SCHEMA_VERSION};
+use crate::model::{Environment, K6Result, NullableMap, Stack, Summary, SCHEMA_VERSION};
+use crate::samples;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -13,9 +14,11 @@ use std::path::Path;
 
 /// The k6 scripts of tests/k6/, by the test name used in file names (k6-<test>.json).
 pub const K6_TESTS: [&str; 5] = ["load", "cpu-bound", "scale", "error", "ping-db"];
+/// Where a local run keeps the runtime floors and the gateway hop (one directory per target).
+pub const FLOORS: &str = "floors";
 /// Directories a results folder may hold that are not stacks (`crm-bench report` writes
-/// charts/, `crm-bench run` the processes' logs/).
-const NOT_STACKS: [&str; 2] = ["charts", "logs"];
+/// charts/, `crm-bench run` the processes' logs/ and the floors).
+const NOT_STACKS: [&str; 3] = ["charts", "logs", FLOORS];
 
 /// Reads the raw files of `dir` into a [`Summary`]. Errs only when `dir` is not a readable
 /// directory; every other failure is listed in `problems`.
@@ -39,6 +42,7 @@ pub fn collect(dir: &Path) -> Result<Summary, String> {
         problems.push(format!("{}: no stack directories", dir.display()));
     }
     let local = environment.kind.as_deref() == Some("local");
+    let floors = floors(dir, &mut problems);
     let stacks = labels
         .iter()
         .map(|label| {
@@ -52,6 +56,7 @@ pub fn collect(dir: &Path) -> Result<Summary, String> {
         generated_at: Some(now_utc()),
         environment: Some(environment),
         stacks,
+        floors,
         problems,
     })
 }
@@ -143,13 +148,9 @@ fn stack_summary(dir: &Path, label: &str, local: bool, problems: &mut Vec<String
     };
     for test in K6_TESTS {
         let rel = format!("{label}/k6-{test}.json");
-        let parsed = required(&dir.join(&rel), problems).and_then(|raw| {
-            if !raw.is_object() {
-                problems.push(format!("{rel}: not a k6 summary (not a JSON object)"));
-                return None;
-            }
-            Some(k6::parse_summary(&raw, &rel))
-        });
+        let parsed = required(&dir.join(&rel), problems)
+            .and_then(|raw| k6_result(&raw, &rel, problems))
+            .map(|first| with_further_samples(dir, &rel, first, problems));
         if let Some(runtime) = parsed.as_ref().and_then(|p| p.runtime.as_deref()) {
             // A label may qualify the runtime that answers: "spin-combined" is answered by
             // "spin". A mismatch means the wrong gateway was measured: it must not go unnoticed.
@@ -186,6 +187,61 @@ fn stack_summary(dir: &Path, label: &str, local: bool, problems: &mut Vec<String
     stack.artifacts = load_optional(&d.join("artifacts.json"), problems);
     stack.compute = load_optional(&d.join("compute.json"), problems);
     stack
+}
+
+/// A raw k6 summary, parsed; `None` (and a problem) when it is not one.
+fn k6_result(raw: &Value, rel: &str, problems: &mut Vec<String>) -> Option<K6Result> {
+    if !raw.is_object() {
+        problems.push(format!("{rel}: not a k6 summary (not a JSON object)"));
+        return None;
+    }
+    Some(k6::parse_summary(raw, rel))
+}
+
+/// `first` (the suite's file `rel`) merged with the suite's further samples beside it
+/// (`k6-<test>.s2.json`, …; see [`crate::samples`]), when there are any.
+fn with_further_samples(
+    dir: &Path,
+    rel: &str,
+    first: K6Result,
+    problems: &mut Vec<String>,
+) -> K6Result {
+    let mut all = vec![first];
+    for path in samples::further_samples(&dir.join(rel)) {
+        let rel = path
+            .strip_prefix(dir)
+            .unwrap_or(&path)
+            .to_string_lossy()
+            .into_owned();
+        if let Some(sample) = load(&path, problems).and_then(|raw| k6_result(&raw, &rel, problems))
+        {
+            all.push(sample);
+        }
+    }
+    samples::merge_k6(all)
+}
+
+/// A local run's floors and gateway hop: `floors/<target>/k6-floor.json` (and its samples).
+fn floors(dir: &Path, problems: &mut Vec<String>) -> NullableMap<K6Result> {
+    let Ok(entries) = std::fs::read_dir(dir.join(FLOORS)) else {
+        return NullableMap::new();
+    };
+    let mut targets: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    targets.sort();
+    targets
+        .into_iter()
+        .map(|target| {
+            let rel = format!("{FLOORS}/{target}/k6-floor.json");
+            let result = load(&dir.join(&rel), problems)
+                .and_then(|raw| k6_result(&raw, &rel, problems))
+                .map(|first| with_further_samples(dir, &rel, first, problems));
+            (target, result)
+        })
+        .collect()
 }
 
 /// The short view `crm-bench collect` prints: one row per stack and k6 test (whole run).
@@ -299,6 +355,45 @@ mod tests {
         assert!(has("axum/k6-ping-db.json: not a k6 summary"));
         assert!(has("axum/compute.json: unreadable"));
         assert!(!has("availability"));
+        std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn further_samples_are_merged_into_medians_and_floors_are_collected() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/raw-local");
+        let tmp = std::env::temp_dir().join(format!("crm-collect-samples-{}", std::process::id()));
+        let dir = tmp.join("raw-local");
+        copy_dir(&src, &dir);
+        let first = dir.join("axum/k6-ping-db.json");
+        let raw: Value = serde_json::from_str(&std::fs::read_to_string(&first).unwrap()).unwrap();
+        let reqs = raw["metrics"]["http_reqs{scenario:ping}"]["values"]["count"]
+            .as_f64()
+            .unwrap();
+        for (sample, factor) in [(2, 3.0), (3, 2.0)] {
+            let mut more = raw.clone();
+            more["metrics"]["http_reqs{scenario:ping}"]["values"]["count"] = (reqs * factor).into();
+            let path = samples::sample_path(&first, sample);
+            std::fs::write(&path, more.to_string()).unwrap();
+        }
+        std::fs::create_dir_all(dir.join("floors/axum-floor")).unwrap();
+        std::fs::copy(&first, dir.join("floors/axum-floor/k6-floor.json")).unwrap();
+        std::fs::write(dir.join("floors/axum-floor/k6-floor.s2.json"), "{ broken").unwrap();
+        let s = collect(&dir).unwrap();
+        let ping = s.stack("axum").unwrap().k6("ping-db").unwrap();
+        assert_eq!(ping.samples.len(), 3);
+        let requests = |r: &K6Result| r.scenarios["ping"].as_ref().unwrap().requests.unwrap();
+        assert_eq!(requests(ping), reqs * 2.0);
+        assert_eq!(requests(&ping.samples[1]), reqs * 3.0);
+        assert_eq!(ping.file.as_deref(), Some("axum/k6-ping-db.json"));
+        // floors/ is not a stack; its one readable sample stands alone, the broken one is a
+        // problem.
+        assert!(!s.labels().contains(&"floors".to_string()));
+        let floor = s.floors["axum-floor"].as_ref().unwrap();
+        assert!(floor.samples.is_empty());
+        assert!(s
+            .problems
+            .iter()
+            .any(|p| p.contains("floors/axum-floor/k6-floor.s2.json: unreadable")));
         std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
     }
 

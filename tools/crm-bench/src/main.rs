@@ -20,6 +20,7 @@ mod model;
 mod parse;
 mod report;
 mod run;
+mod samples;
 mod stack_cmd;
 mod table;
 

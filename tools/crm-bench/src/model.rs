@@ -28,6 +28,11 @@ pub struct Summary {
     pub environment: Option<Environment>,
     /// By stack label (the directory name: axum, spin, spin-combined).
     pub stacks: NullableMap<Stack>,
+    /// Local runs: the runtime floors and the gateway hop (`floors/<target>/k6-floor.json`),
+    /// by target: `<runtime>-floor` (the least the runtime can do for the read),
+    /// `<label>-direct` (the stack's customer-service), `<label>-gateway` (through its gateway).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub floors: NullableMap<K6Result>,
     /// Raw files that were missing or unreadable, and mismatches found while reading them.
     pub problems: Vec<String>,
 }
@@ -58,7 +63,7 @@ pub struct Cpu {
     pub cores: Option<u32>,
 }
 
-#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(default)]
 pub struct Stack {
     pub label: Option<String>,
@@ -72,7 +77,7 @@ pub struct Stack {
     pub compute: Option<Compute>,
 }
 
-#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(default)]
 pub struct K6Result {
     /// The raw k6 summary, relative to the results folder (e.g. axum/k6-load.json).
@@ -85,8 +90,13 @@ pub struct K6Result {
     pub overall: Option<Figures>,
     /// By k6 scenario name.
     pub scenarios: NullableMap<Figures>,
-    /// "<metric> <expression>" of every threshold k6 marked failed.
+    /// "<metric> <expression>" of every threshold k6 marked failed (in any sample).
     pub thresholds_failed: Vec<String>,
+    /// When the suite ran several times (a full local run measures each figure three times,
+    /// the stacks interleaved): each run as parsed, in run order, and the figures above are
+    /// the median of each figure over them. Empty: one run, whose figures are above.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub samples: Vec<K6Result>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize, JsonSchema)]
@@ -137,7 +147,7 @@ pub struct MinMedMax {
     pub values: Vec<f64>,
 }
 
-#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(default)]
 pub struct Coldstart {
     /// "coldstart".
@@ -173,7 +183,7 @@ pub struct Coldstart {
     pub compile_cache: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(default)]
 pub struct Resources {
     /// "resources".
@@ -212,7 +222,7 @@ pub struct AvgMax {
     pub max: Option<f64>,
 }
 
-#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(default)]
 pub struct Artifacts {
     /// The stack label.
@@ -248,7 +258,7 @@ pub struct Artifact {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(default)]
 pub struct Compute {
     /// "compute".
@@ -260,7 +270,7 @@ pub struct Compute {
 }
 
 /// A service's pod killed under load, and how answers through the gateway fared (k3d).
-#[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(default)]
 pub struct Availability {
     /// "availability".
@@ -318,6 +328,9 @@ pub struct ComputePoint {
     pub latency_ms: Option<Stats>,
     pub compute_ms: Option<Stats>,
     pub error_rate: Option<f64>,
+    /// As [`K6Result::samples`]: each run's point, the figures above their medians.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub samples: Vec<ComputePoint>,
 }
 
 impl Summary {
@@ -338,6 +351,40 @@ impl Summary {
 }
 
 impl Stack {
+    /// The stack as each sample of its repeated figures saw it: the k6 results and /compute
+    /// points of sample `r` in view `r`, nothing else (the figures measured once have no
+    /// samples). Empty when every figure is a single run.
+    pub fn sample_views(&self) -> Vec<Stack> {
+        let k6_samples = self.k6.values().flatten().map(|k| k.samples.len());
+        let points = self.compute.iter().flat_map(|c| &c.points);
+        let count = k6_samples
+            .chain(points.map(|p| p.samples.len()))
+            .max()
+            .unwrap_or(0);
+        (0..count)
+            .map(|r| Stack {
+                label: self.label.clone(),
+                k6: self
+                    .k6
+                    .iter()
+                    .map(|(test, k)| {
+                        let sample = k.as_ref().and_then(|k| k.samples.get(r)).cloned();
+                        (test.clone(), sample)
+                    })
+                    .collect(),
+                compute: self.compute.as_ref().map(|c| Compute {
+                    points: c
+                        .points
+                        .iter()
+                        .map(|p| p.samples.get(r).cloned().unwrap_or_default())
+                        .collect(),
+                    ..c.clone()
+                }),
+                ..Stack::default()
+            })
+            .collect()
+    }
+
     pub fn k6(&self, test: &str) -> Option<&K6Result> {
         self.k6.get(test).and_then(Option::as_ref)
     }

@@ -72,12 +72,15 @@ pub fn fmt_value(v: Option<f64>, unit: Unit) -> String {
     }
 }
 
-/// One row: a label (one or more leading cells), a unit, one value per stack.
+/// One row: a label (one or more leading cells), a unit, one value per stack, and for a figure
+/// measured several times the samples' range per stack (the value is then their median).
 #[derive(Debug, Clone)]
 pub struct Row {
     pub keys: Vec<String>,
     pub unit: Unit,
     pub values: Vec<Option<f64>>,
+    /// (min, max) of the samples, by stack; empty or `None`: one sample.
+    pub ranges: Vec<Option<(f64, f64)>>,
 }
 
 impl Row {
@@ -86,7 +89,18 @@ impl Row {
             keys: keys.iter().map(|k| k.to_string()).collect(),
             unit,
             values,
+            ranges: Vec::new(),
         }
+    }
+
+    /// The same row with the samples' ranges, by stack.
+    pub fn with_ranges(mut self, ranges: Vec<Option<(f64, f64)>>) -> Row {
+        self.ranges = ranges;
+        self
+    }
+
+    fn range(&self, i: usize) -> Option<(f64, f64)> {
+        self.ranges.get(i).copied().flatten()
     }
 
     pub fn has_data(&self) -> bool {
@@ -135,11 +149,28 @@ impl Comparison {
         let mut c = row.keys.clone();
         c.resize(self.key_headers.len(), String::new());
         for i in 0..self.stacks.len() {
-            c.push(fmt_value(row.values.get(i).copied().flatten(), row.unit));
+            let value = row.values.get(i).copied().flatten();
+            c.push(match (value, row.range(i)) {
+                (Some(_), Some(range)) => format!(
+                    "{} ({})",
+                    fmt_value(value, row.unit),
+                    fmt_range(range, row.unit)
+                ),
+                _ => fmt_value(value, row.unit),
+            });
         }
         let base = row.values.first().copied().flatten();
         for i in 1..self.stacks.len() {
-            c.push(fmt_ratio(ratio(row.values.get(i).copied().flatten(), base)));
+            let r = fmt_ratio(ratio(row.values.get(i).copied().flatten(), base));
+            let same = match (row.range(0), row.range(i)) {
+                (Some(a), Some(b)) => crate::samples::overlap(a, b),
+                _ => false,
+            };
+            c.push(if same && r != "–" {
+                format!("{r} (no clear difference)")
+            } else {
+                r
+            });
         }
         c
     }
@@ -164,6 +195,17 @@ impl Comparison {
             out.push_str(&md_row(&self.cells(row)));
         }
         out
+    }
+}
+
+/// A samples' range, `lo–hi`, the unit's format without repeating a unit suffix.
+pub fn fmt_range((lo, hi): (f64, f64), unit: Unit) -> String {
+    let lo = fmt_value(Some(lo), unit);
+    let hi = fmt_value(Some(hi), unit);
+    match lo.split_once(' ') {
+        // "12.0 %" – "14.0 %" → "12.0–14.0 %"
+        Some((number, suffix)) if hi.ends_with(suffix) => format!("{number}–{hi}"),
+        _ => format!("{lo}–{hi}"),
     }
 }
 
@@ -244,6 +286,38 @@ mod tests {
         let md = t.to_markdown();
         assert!(md.starts_with("| scenario | figure | axum |"));
         assert!(md.contains("| --- | --- | ---: |"));
+    }
+
+    #[test]
+    fn sampled_figures_show_their_range_and_overlapping_ratios_say_so() {
+        let stacks = vec!["axum".to_string(), "spin".to_string(), "other".to_string()];
+        let mut t = Comparison::new(&["figure"], &stacks);
+        t.push(
+            Row::new(
+                &["p50 (ms)"],
+                Unit::Ms,
+                vec![Some(2.0), Some(2.1), Some(8.0)],
+            )
+            .with_ranges(vec![Some((1.9, 2.2)), Some((2.0, 2.4)), Some((7.5, 9.0))]),
+        );
+        t.push(Row::new(
+            &["size"],
+            Unit::Rps,
+            vec![Some(10.0), Some(20.0), None],
+        ));
+        let md = t.to_markdown();
+        assert!(
+            md.contains(
+                "| p50 (ms) | 2.000 (1.900–2.200) | 2.100 (2.000–2.400) | 8.000 (7.500–9.000) \
+                 | ×1.05 (no clear difference) | ×4.00 |"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("| size | 10.0 | 20.0 | – | ×2.00 | – |"),
+            "{md}"
+        );
+        assert_eq!(fmt_range((0.12, 0.14), Unit::Percent), "12.00–14.00 %");
     }
 
     #[test]

@@ -36,6 +36,7 @@ pub fn compute_points(stack: &Stack) -> Vec<ComputePoint> {
                 latency_ms: f.latency_ms.clone(),
                 compute_ms: f.st("st_compute").cloned(),
                 error_rate: f.error_rate,
+                samples: Vec::new(),
             })
         })
         .collect()

@@ -9,6 +9,7 @@ mod coldstart;
 mod compute;
 mod environment;
 mod errors;
+mod floors;
 mod footprint;
 mod load;
 mod overview;
@@ -70,6 +71,7 @@ pub fn build(summary: &Summary) -> Report {
         compute::cpu_bound(&cx),
         load::scale(&cx),
         load::server_timing(&cx),
+        floors::floors(&cx),
         coldstart::cold_start(&cx),
         footprint::memory(&cx),
         footprint::artifact_sizes(&cx),
@@ -93,18 +95,25 @@ struct Ctx<'a> {
     summary: &'a Summary,
     labels: Vec<String>,
     stacks: Vec<Option<&'a Stack>>,
+    /// By stack, as each sample of the repeated figures saw it ([`Stack::sample_views`]).
+    samples: Vec<Vec<Stack>>,
     kind: Option<&'a str>,
 }
 
 impl<'a> Ctx<'a> {
     fn new(summary: &'a Summary) -> Ctx<'a> {
         let labels = summary.labels();
-        let stacks = labels.iter().map(|l| summary.stack(l)).collect();
+        let stacks: Vec<Option<&Stack>> = labels.iter().map(|l| summary.stack(l)).collect();
+        let samples = stacks
+            .iter()
+            .map(|s| s.map(Stack::sample_views).unwrap_or_default())
+            .collect();
         let kind = summary.environment.as_ref().and_then(|e| e.kind.as_deref());
         Ctx {
             summary,
             labels,
             stacks,
+            samples,
             kind,
         }
     }
@@ -114,9 +123,18 @@ impl<'a> Ctx<'a> {
         self.stacks.iter().map(|s| f(*s)).collect()
     }
 
-    /// A table row of one figure per stack.
+    /// A table row of one figure per stack; a figure measured several times is the median
+    /// with the samples' range.
     fn row(&self, keys: &[&str], unit: Unit, f: impl Fn(Option<&Stack>) -> Option<f64>) -> Row {
-        Row::new(keys, unit, self.by(f))
+        let ranges = self
+            .samples
+            .iter()
+            .map(|views| {
+                let values: Vec<f64> = views.iter().filter_map(|v| f(Some(v))).collect();
+                crate::samples::range(&values)
+            })
+            .collect();
+        Row::new(keys, unit, self.by(f)).with_ranges(ranges)
     }
 
     /// An empty comparison table with one column per stack.

@@ -4,6 +4,8 @@ use super::coldstart::{first_200_p50, first_200_p99};
 use super::compute::{compute_keys, compute_point, n_text};
 use super::footprint::{artifact_bytes, rss};
 use super::{lat, p50, p99, scenario, setting_text, stack_title, Ctx, Pick, Section};
+use crate::model::Figures;
+use crate::samples::{median, relative_spread};
 use crate::table::{md_escape, Comparison, Unit};
 use std::fmt::Write;
 
@@ -41,7 +43,72 @@ pub(super) fn what_was_compared(cx: &Ctx) -> Section {
     if cx.labels.iter().any(|l| l == "spin-combined") {
         s.md.push_str(SPIN_COMBINED);
     }
+    s.md.push_str(&repeatability(cx));
     s
+}
+
+/// How many samples each k6 figure had and how far they spread: the half-range as a fraction
+/// of the median, over every throughput and p50/p99 figure of every sampled suite.
+fn repeatability(cx: &Ctx) -> String {
+    let mut spreads: Vec<(f64, String)> = Vec::new();
+    let mut most_samples = 0;
+    let floors = cx
+        .summary
+        .floors
+        .iter()
+        .map(|(t, k)| (t.as_str(), k.as_ref()));
+    let k6 = cx
+        .present()
+        .flat_map(|(label, st)| st.k6.iter().map(move |(t, k)| (label, t, k.as_ref())))
+        .map(|(label, test, k)| (format!("{label} {test}"), k))
+        .chain(floors.map(|(t, k)| (format!("floor {t}"), k)));
+    for (name, result) in k6 {
+        let Some(result) = result.filter(|r| r.samples.len() > 1) else {
+            continue;
+        };
+        most_samples = most_samples.max(result.samples.len());
+        for scenario in result.scenarios.keys() {
+            let picks: [(&str, fn(&Figures) -> Option<f64>); 3] = [
+                ("req/s", |f| f.throughput_rps),
+                ("p50", |f| f.latency_ms.as_ref()?.p50),
+                ("p99", |f| f.latency_ms.as_ref()?.p99),
+            ];
+            for (what, pick) in picks {
+                let values: Vec<f64> = result
+                    .samples
+                    .iter()
+                    .filter_map(|r| r.scenarios.get(scenario)?.as_ref())
+                    .filter_map(pick)
+                    .collect();
+                if let Some(spread) = relative_spread(&values) {
+                    spreads.push((spread, format!("{name} {scenario} {what}")));
+                }
+            }
+        }
+    }
+    if spreads.is_empty() {
+        return "> Every figure is **one sample** (a quick run, or `--samples 1`): indicative \
+                only; run-to-run noise on a shared machine is easily 10 %.\n\n"
+            .to_string();
+    }
+    let values: Vec<f64> = spreads.iter().map(|(v, _)| *v).collect();
+    let (worst, worst_name) = spreads
+        .iter()
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .cloned()
+        .unwrap_or_default();
+    format!(
+        "> Every k6 figure is the **median of {most_samples} samples**, the stacks measured \
+         in turn within each sample (A B A B A B) so that drift over the run hits all alike; \
+         `(lo–hi)` is the samples' range, and a ratio whose two ranges overlap is marked \
+         *no clear difference*. Over the {} sampled figures (throughput, p50, p99 of every \
+         scenario), the half-range is a median **±{:.1} %** of the figure (the widest: ±{:.1} \
+         %, {}).\n\n",
+        spreads.len(),
+        100.0 * median(&values).unwrap_or(f64::NAN),
+        100.0 * worst,
+        md_escape(&worst_name)
+    )
 }
 
 const SPIN_COMBINED: &str =

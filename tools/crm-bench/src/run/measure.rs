@@ -229,10 +229,13 @@ pub fn write_resources(
     Ok(headline)
 }
 
-/// One k6 suite against the running stack: `k6-<test><suffix>.json` and `.log` in `dir`.
+/// One k6 suite against the running stack: `k6-<test><suffix>.json` and `.log` in `dir`
+/// (`k6-<test><suffix>.s<sample>.json` from the second sample on: [`crate::samples`]).
 pub struct Suite<'a> {
     pub test: &'a str,
     pub suffix: String,
+    /// Which sample of the suite (1-based).
+    pub sample: u32,
     pub estimate_s: u64,
     /// The suite's own settings, after (and over) the common ones.
     pub env: Vec<(String, String)>,
@@ -240,7 +243,12 @@ pub struct Suite<'a> {
 
 impl Suite<'_> {
     pub fn summary_path(&self, dir: &Path) -> PathBuf {
-        dir.join(format!("k6-{}{}.json", self.test, self.suffix))
+        let first = dir.join(format!("k6-{}{}.json", self.test, self.suffix));
+        crate::samples::sample_path(&first, self.sample)
+    }
+
+    pub fn log_path(&self, dir: &Path) -> PathBuf {
+        self.summary_path(dir).with_extension("log")
     }
 }
 
@@ -269,7 +277,7 @@ pub async fn k6_suite(
         script: crm_harness::repo_root().join(format!("tests/k6/{}-test.js", suite.test)),
         env,
         summary: suite.summary_path(dir),
-        log: dir.join(format!("k6-{}{}.log", suite.test, suite.suffix)),
+        log: suite.log_path(dir),
         limit: Duration::from_secs(suite.estimate_s * 2 + 120),
     };
     let what = format!("k6 {}{}", suite.test, suite.suffix);
@@ -284,40 +292,23 @@ pub async fn k6_suite(
     }
 }
 
-/// compute.json: one point per (algorithm, n) from the cpu-bound summaries.
+/// compute.json: one point per (algorithm, n) from the cpu-bound summaries, each the median of
+/// its samples (`files` are each pair's first; their further samples are read beside them).
 pub fn write_compute(stack: &str, dir: &Path, files: &[PathBuf]) -> Result<String> {
     let mut points = Vec::new();
-    for path in files {
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let raw: Value = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not JSON", path.display()))?;
-        let parsed = crate::k6::parse_summary(&raw, name);
-        let settings = &raw["crm"]["settings"];
-        for (scenario, algo, key) in [
-            ("compute_iterative", "iterative", "iterative_n"),
-            ("compute_recursive", "recursive", "recursive_n"),
-        ] {
-            let Some(Some(fig)) = parsed.scenarios.get(scenario) else {
-                continue;
-            };
-            let compute =
-                raw["metrics"][format!("compute_ms{{scenario:{scenario}}}")].get("values");
-            points.push(ComputePoint {
-                algo: Some(algo.into()),
-                n: settings[key].as_f64(),
-                file: Some(format!("{stack}/{name}")),
-                requests: fig.requests,
-                throughput_rps: fig.throughput_rps,
-                latency_ms: fig.latency_ms.clone(),
-                compute_ms: crate::k6::trend_stats(compute),
-                error_rate: fig.error_rate,
-            });
+    for first in files {
+        let mut samples: BTreeMap<&str, Vec<ComputePoint>> = BTreeMap::new();
+        for path in std::iter::once(first.clone()).chain(crate::samples::further_samples(first)) {
+            for point in compute_points(stack, &path)? {
+                let algo = if point.algo.as_deref() == Some("iterative") {
+                    "iterative"
+                } else {
+                    "recursive"
+                };
+                samples.entry(algo).or_default().push(point);
+            }
         }
+        points.extend(samples.into_values().map(crate::samples::merge_points));
     }
     points.sort_by(|a, b| {
         (a.algo.clone(), a.n.unwrap_or(-1.0))
@@ -346,9 +337,45 @@ pub fn write_compute(stack: &str, dir: &Path, files: &[PathBuf]) -> Result<Strin
     Ok(format!("/compute iterative, handler time P50: {headline}"))
 }
 
+/// The (up to two) points of one cpu-bound summary.
+fn compute_points(stack: &str, path: &Path) -> Result<Vec<ComputePoint>> {
+    let mut points = Vec::new();
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let raw: Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    let parsed = crate::k6::parse_summary(&raw, name);
+    let settings = &raw["crm"]["settings"];
+    for (scenario, algo, key) in [
+        ("compute_iterative", "iterative", "iterative_n"),
+        ("compute_recursive", "recursive", "recursive_n"),
+    ] {
+        let Some(Some(fig)) = parsed.scenarios.get(scenario) else {
+            continue;
+        };
+        let compute = raw["metrics"][format!("compute_ms{{scenario:{scenario}}}")].get("values");
+        points.push(ComputePoint {
+            algo: Some(algo.into()),
+            n: settings[key].as_f64(),
+            file: Some(format!("{stack}/{name}")),
+            requests: fig.requests,
+            throughput_rps: fig.throughput_rps,
+            latency_ms: fig.latency_ms.clone(),
+            compute_ms: crate::k6::trend_stats(compute),
+            error_rate: fig.error_rate,
+            samples: Vec::new(),
+        });
+    }
+    Ok(points)
+}
+
 /// The k6 runs of the cpu-bound suite, one per (iterative n, recursive n) pair; the main
 /// pair's summary is the stack's `k6-cpu-bound.json`.
-pub fn compute_suites(settings: &Settings, estimate_s: u64) -> Vec<Suite<'static>> {
+pub fn compute_suites(settings: &Settings, estimate_s: u64, sample: u32) -> Vec<Suite<'static>> {
     settings
         .compute_pairs
         .iter()
@@ -359,6 +386,7 @@ pub fn compute_suites(settings: &Settings, estimate_s: u64) -> Vec<Suite<'static
             } else {
                 format!(".n{iter_n}-{rec_n}")
             },
+            sample,
             estimate_s,
             env: vec![
                 ("COMPUTE_ITER_N".into(), iter_n.to_string()),

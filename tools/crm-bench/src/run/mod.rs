@@ -27,7 +27,7 @@ use crm_harness::k6::K6Outcome;
 use crm_harness::pg::{self, Server};
 use crm_harness::procs;
 use crm_harness::sample::{Sample, Sampler};
-use crm_harness::stack::{Binaries, Stack, START_LIMIT, UPSTREAM_TIMEOUT_MS};
+use crm_harness::stack::{Binaries, Shape, Stack, START_LIMIT, UPSTREAM_TIMEOUT_MS};
 use serde_json::Value;
 
 use measure::Suite;
@@ -81,7 +81,11 @@ enum Step {
     Scale(Label),
     Errors(Label),
     PingDb(Label),
+    /// The floor test's read at the stack's customer-service directly and at its gateway.
+    Hop(Label),
     Stop(Label),
+    /// The runtime floor of this label's runtime (on its database): the read and /hello.
+    Floor(Label),
     Artifacts(Label),
     /// The `spin-size` variant: its gateway alone, the cpu-bound suite.
     SizeCompute,
@@ -107,7 +111,9 @@ impl Step {
             | Step::Scale(l)
             | Step::Errors(l)
             | Step::PingDb(l)
+            | Step::Hop(l)
             | Step::Stop(l)
+            | Step::Floor(l)
             | Step::Artifacts(l) => Some(l),
         }
     }
@@ -131,95 +137,185 @@ struct Run {
     databases: BTreeMap<&'static str, String>,
     running: Option<Stack>,
     idle: Vec<Sample>,
+    /// The plan, and the sample the current step belongs to.
+    plan: Vec<Planned>,
+    sample: u32,
     /// Stacks that failed to come up: their later steps would measure nothing.
     down: BTreeSet<&'static str>,
     failures: Vec<String>,
     progress: Progress,
 }
 
-fn plan(settings: &Settings, labels: &[Label]) -> Vec<(Step, String, u64)> {
-    let s = Settings::secs;
-    let (d, gap) = (s(&settings.duration), s(&settings.scenario_gap));
-    let load = 4 * (d + gap) + 5;
-    let cpu = 2 * (s(&settings.compute_duration) + gap) + 3;
-    let levels = settings.scale_level_count();
-    let scale = levels * (s(&settings.level_duration) + s(&settings.level_gap)) + 4;
-    let one = d + gap + 3;
-    let mut steps = vec![
-        (
-            Step::Build,
-            "build (release) — incremental after the first time".to_string(),
-            60,
-        ),
-        (Step::Environment, "environment".to_string(), 2),
-    ];
+/// One entry of the plan: the step, which sample of the k6 figures it belongs to (1 for the
+/// steps measured once), what the progress calls it and its estimate in seconds.
+#[derive(Clone, Debug)]
+struct Planned {
+    step: Step,
+    sample: u32,
+    name: String,
+    estimate_s: u64,
+}
+
+/// Every step of a run, in order: the builds; per stack its database and cold starts; then the
+/// samples, each running every stack's k6 suites in turn (A B A B A B, so that drift over the
+/// run hits every stack alike), the floors beside the first stack of each runtime; the sizes
+/// and the report last.
+fn plan(settings: &Settings, labels: &[Label]) -> Vec<Planned> {
+    let mut plan = Vec::new();
+    let mut add = |step: Step, sample: u32, name: String, estimate_s: u64| {
+        plan.push(Planned {
+            step,
+            sample,
+            name,
+            estimate_s,
+        })
+    };
+    add(
+        Step::Build,
+        1,
+        "build (release) — incremental after the first time".into(),
+        60,
+    );
+    add(Step::Environment, 1, "environment".into(), 2);
     for &l in labels {
         let n = l.name();
-        let pairs = settings
-            .compute_pairs
-            .iter()
-            .map(|(i, r)| format!("{i}:{r}"))
-            .collect::<Vec<_>>()
-            .join(" ");
-        steps.push((
+        add(
             Step::Database(l),
+            1,
             format!("{n}: fresh database, seed rows"),
             3,
-        ));
+        );
         let cold = u64::from(settings.cold_runs + 1) * 2;
-        steps.push((
-            Step::ColdStarts(l),
-            format!("{n}: cold starts ({} + a warm-up)", settings.cold_runs),
-            cold,
-        ));
-        steps.push((Step::Start(l), format!("{n}: start the stack"), 3));
-        steps.push((
-            Step::Idle(l),
-            format!("{n}: idle RSS ({}s)", settings.idle_seconds),
-            settings.idle_seconds + 1,
-        ));
-        steps.push((
-            Step::Load(l),
-            format!(
-                "{n}: k6 load (read, write, inter_service, mixed; {} VUs × {}) + RSS under load",
-                settings.vus, settings.duration
-            ),
-            load,
-        ));
-        if l.full_suite() {
-            let compute = settings.compute_pairs.len() as u64 * cpu;
-            steps.push((
-                Step::Compute(l),
-                format!("{n}: k6 cpu-bound at n = {pairs}"),
-                compute,
-            ));
-            steps.push((
-                Step::Scale(l),
-                format!(
-                    "{n}: k6 scale (clients {} × {})",
-                    settings.scale_levels, settings.level_duration
-                ),
-                scale,
-            ));
-            steps.push((Step::Errors(l), format!("{n}: k6 error paths"), one));
-            steps.push((Step::PingDb(l), format!("{n}: k6 ping-db"), one));
-        }
-        steps.push((Step::Stop(l), format!("{n}: stop"), 1));
-        if l.full_suite() {
-            steps.push((Step::Artifacts(l), format!("{n}: artifact sizes"), 1));
-        }
-        if l == Label::Spin && settings.size_variant {
-            let v = variant::LABEL;
-            let compute = settings.compute_pairs.len() as u64 * cpu;
-            steps.push((
-                Step::SizeCompute,
-                format!("{v}: the size-optimised gateway alone, k6 cpu-bound at n = {pairs}"),
-                compute + 3,
-            ));
-            steps.push((Step::SizeArtifacts, format!("{v}: artifact sizes"), 1));
+        let what = format!("{n}: cold starts ({} + a warm-up)", settings.cold_runs);
+        add(Step::ColdStarts(l), 1, what, cold);
+    }
+    for sample in 1..=settings.samples {
+        let of = if settings.samples > 1 {
+            format!(" [sample {sample}/{}]", settings.samples)
+        } else {
+            String::new()
+        };
+        let mut floored = BTreeSet::new();
+        for &l in labels {
+            for (step, name, estimate) in sample_steps(settings, l, sample) {
+                add(step, sample, format!("{name}{of}"), estimate);
+            }
+            if floored.insert(l.runtime().name()) {
+                let what = format!(
+                    "{}-floor: the runtime floor, k6 read and /hello",
+                    l.runtime().name()
+                );
+                add(
+                    Step::Floor(l),
+                    sample,
+                    format!("{what}{of}"),
+                    floor_estimate(settings),
+                );
+            }
+            if l == Label::Spin && settings.size_variant {
+                let what = format!(
+                    "{}: the size-optimised gateway alone, k6 cpu-bound at n = {}",
+                    variant::LABEL,
+                    pairs_text(settings)
+                );
+                add(
+                    Step::SizeCompute,
+                    sample,
+                    format!("{what}{of}"),
+                    compute_estimate(settings) + 3,
+                );
+            }
         }
     }
-    steps.push((Step::Report, "summary.json and report".to_string(), 3));
+    for &l in labels.iter().filter(|l| l.full_suite()) {
+        add(
+            Step::Artifacts(l),
+            1,
+            format!("{}: artifact sizes", l.name()),
+            1,
+        );
+        if l == Label::Spin && settings.size_variant {
+            add(
+                Step::SizeArtifacts,
+                1,
+                format!("{}: artifact sizes", variant::LABEL),
+                1,
+            );
+        }
+    }
+    add(Step::Report, 1, "summary.json and report".into(), 3);
+    plan
+}
+
+fn pairs_text(settings: &Settings) -> String {
+    settings
+        .compute_pairs
+        .iter()
+        .map(|(i, r)| format!("{i}:{r}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn compute_estimate(settings: &Settings) -> u64 {
+    let s = Settings::secs;
+    let cpu = 2 * (s(&settings.compute_duration) + s(&settings.scenario_gap)) + 3;
+    settings.compute_pairs.len() as u64 * cpu
+}
+
+/// The floor test's two scenarios, read and hello.
+fn floor_estimate(settings: &Settings) -> u64 {
+    let s = Settings::secs;
+    2 * (s(&settings.duration) + s(&settings.scenario_gap)) + 5
+}
+
+/// One stack's steps in one sample: started, measured, stopped.
+fn sample_steps(settings: &Settings, l: Label, sample: u32) -> Vec<(Step, String, u64)> {
+    let s = Settings::secs;
+    let (d, gap) = (s(&settings.duration), s(&settings.scenario_gap));
+    let one = d + gap + 3;
+    let n = l.name();
+    let mut steps = vec![(Step::Start(l), format!("{n}: start the stack"), 3)];
+    if sample == 1 {
+        let what = format!("{n}: idle RSS ({}s)", settings.idle_seconds);
+        steps.push((Step::Idle(l), what, settings.idle_seconds + 1));
+    }
+    let rss = if sample == 1 { " + RSS under load" } else { "" };
+    steps.push((
+        Step::Load(l),
+        format!(
+            "{n}: k6 load (read, write, inter_service, mixed; {} VUs × {}){rss}",
+            settings.vus, settings.duration
+        ),
+        4 * (d + gap) + 5,
+    ));
+    if l.full_suite() {
+        let pairs = pairs_text(settings);
+        steps.push((
+            Step::Compute(l),
+            format!("{n}: k6 cpu-bound at n = {pairs}"),
+            compute_estimate(settings),
+        ));
+        let scale = settings.scale_level_count()
+            * (s(&settings.level_duration) + s(&settings.level_gap))
+            + 4;
+        steps.push((
+            Step::Scale(l),
+            format!(
+                "{n}: k6 scale (clients {} × {})",
+                settings.scale_levels, settings.level_duration
+            ),
+            scale,
+        ));
+        steps.push((Step::Errors(l), format!("{n}: k6 error paths"), one));
+        steps.push((Step::PingDb(l), format!("{n}: k6 ping-db"), one));
+    }
+    let targets = if l.shape() == Shape::Services { 2 } else { 1 };
+    steps.push((
+        Step::Hop(l),
+        format!("{n}: k6 floor-test read, customer-service directly and through the gateway"),
+        targets * one,
+    ));
+    steps.push((Step::Stop(l), format!("{n}: stop"), 1));
     steps
 }
 
@@ -238,7 +334,9 @@ async fn run(args: &RunArgs, settings: Settings, labels: Vec<Label>, out: PathBu
     let server = Server::find_or_start().await?;
     let steps = plan(&settings, &labels);
     let mut run = Run {
-        progress: Progress::new(steps.iter().map(|(_, _, e)| *e).collect()),
+        progress: Progress::new(steps.iter().map(|p| p.estimate_s).collect()),
+        sample: 1,
+        plan: steps.clone(),
         settings,
         out,
         labels,
@@ -260,10 +358,13 @@ async fn run(args: &RunArgs, settings: Settings, labels: Vec<Label>, out: PathBu
             .map(|l| l.name())
             .collect::<Vec<_>>()
             .join(", "),
-        if run.settings.quick {
-            " (quick: one sample per figure, indicative only)"
+        if run.settings.samples > 1 {
+            format!(
+                " ({} samples of every k6 figure, the stacks interleaved)",
+                run.settings.samples
+            )
         } else {
-            ""
+            " (one sample per figure, indicative only)".to_string()
         },
         run.server.describe(),
         run.out.display()
@@ -291,8 +392,12 @@ async fn run(args: &RunArgs, settings: Settings, labels: Vec<Label>, out: PathBu
 }
 
 impl Run {
-    async fn all(&mut self, steps: &[(Step, String, u64)]) -> Result<()> {
-        for (step, name, _) in steps {
+    async fn all(&mut self, steps: &[Planned]) -> Result<()> {
+        for Planned {
+            step, sample, name, ..
+        } in steps
+        {
+            self.sample = *sample;
             self.progress.step(name);
             let label = step.label();
             let skip = label.is_some_and(|l| self.down.contains(l.name()))
@@ -372,6 +477,7 @@ impl Run {
                 let suite = Suite {
                     test: "scale",
                     suffix: String::new(),
+                    sample: self.sample,
                     estimate_s: est,
                     env: vec![
                         ("SCALE_LEVELS".into(), self.settings.scale_levels.clone()),
@@ -393,6 +499,7 @@ impl Run {
                 let suite = Suite {
                     test,
                     suffix: String::new(),
+                    sample: self.sample,
                     estimate_s: self.estimate_of(step),
                     env: Vec::new(),
                 };
@@ -405,6 +512,8 @@ impl Run {
                 }
                 Ok(())
             }
+            Step::Hop(l) => self.hop(l).await,
+            Step::Floor(l) => self.floor(l).await,
             Step::Artifacts(l) => self.artifacts(l),
             Step::SizeCompute => self.size_compute().await,
             Step::SizeArtifacts => self.size_artifacts(),
@@ -413,10 +522,11 @@ impl Run {
     }
 
     fn estimate_of(&self, step: Step) -> u64 {
-        plan(&self.settings, &self.labels)
-            .into_iter()
-            .find(|(s, _, _)| format!("{s:?}") == format!("{step:?}"))
-            .map_or(60, |(_, _, e)| e)
+        let key = format!("{step:?}");
+        self.plan
+            .iter()
+            .find(|p| p.sample == self.sample && format!("{:?}", p.step) == key)
+            .map_or(60, |p| p.estimate_s)
     }
 
     /// The size variant is asked for and the spin stack, which it sits beside, is measured.
@@ -595,7 +705,17 @@ impl Run {
                     "k6 and the stack share {cores} cores; stacks measured one after the other"
                 ),
             ),
-            ("samples_per_figure", "1".into()),
+            (
+                "samples_per_figure",
+                if s.samples > 1 {
+                    format!(
+                        "{} (every k6 suite, the stacks interleaved; figures are medians)",
+                        s.samples
+                    )
+                } else {
+                    "1 (indicative only)".into()
+                },
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), Value::String(v)))
@@ -650,7 +770,7 @@ impl Run {
         )
         .await?;
         let what = format!("k6 {}{}", suite.test, suite.suffix);
-        let log = dir.join(format!("k6-{}{}.log", suite.test, suite.suffix));
+        let log = suite.log_path(dir);
         let headline = measure::k6_headline(&suite.summary_path(dir)).unwrap_or_default();
         match outcome {
             K6Outcome::Passed => self.say_as(name, &what, &headline),
@@ -673,20 +793,85 @@ impl Run {
         Ok(())
     }
 
+    /// The load suite; in the first sample with the stack's RSS and CPU sampled meanwhile
+    /// (memory is read once: the samples are for the k6 figures).
     async fn load(&mut self, label: Label) -> Result<()> {
         let stack = self.running.as_ref().context("the stack is not running")?;
-        let sampler = Sampler::start(stack.pids(), Duration::from_secs_f64(SAMPLE_INTERVAL_S));
+        let sampler = (self.sample == 1)
+            .then(|| Sampler::start(stack.pids(), Duration::from_secs_f64(SAMPLE_INTERVAL_S)));
         let suite = Suite {
             test: "load",
             suffix: String::new(),
+            sample: self.sample,
             estimate_s: self.estimate_of(Step::Load(label)),
             env: Vec::new(),
         };
         let outcome = self.suite(label, &suite).await;
-        let load = sampler.finish();
-        let line = measure::write_resources(label, &self.dir(label), &self.idle, &load)?;
-        self.say(label, "memory", &line);
+        if let Some(sampler) = sampler {
+            let load = sampler.finish();
+            let line = measure::write_resources(label, &self.dir(label), &self.idle, &load)?;
+            self.say(label, "memory", &line);
+        }
         outcome
+    }
+
+    /// The floor test's read against the running stack's customer-service (services shape)
+    /// and its gateway: with the floor's, the stack's cost over its floor and the gateway hop.
+    async fn hop(&mut self, label: Label) -> Result<()> {
+        let stack = self.running.as_ref().context("the stack is not running")?;
+        let mut targets = Vec::new();
+        if let Some(cs) = &stack.customer_service {
+            targets.push((format!("{}-direct", label.name()), cs.url()));
+        }
+        targets.push((
+            format!("{}-gateway", label.name()),
+            stack.gateway_url.clone(),
+        ));
+        let estimate = self.estimate_of(Step::Hop(label)) / targets.len() as u64;
+        for (target, url) in targets {
+            self.floor_suite(&target, &url, "read", estimate).await?;
+        }
+        Ok(())
+    }
+
+    /// The runtime floor of `label`'s runtime on `label`'s database: started, the floor test's
+    /// read and hello, stopped.
+    async fn floor(&mut self, label: Label) -> Result<()> {
+        let db = self.database_of(label)?;
+        let runtime = label.runtime();
+        let floor = crm_harness::floor::start(runtime, &db).await?;
+        let target = format!("{}-floor", runtime.name());
+        let estimate = self.estimate_of(Step::Floor(label));
+        let outcome = self
+            .floor_suite(&target, &floor.url, "read,hello", estimate)
+            .await;
+        // Stopped before anything else is measured, whatever the outcome.
+        drop(floor);
+        outcome
+    }
+
+    /// The floor test (tests/k6/floor-test.js) against `url`, filed under floors/`target`.
+    async fn floor_suite(
+        &mut self,
+        target: &str,
+        url: &str,
+        scenarios: &str,
+        estimate_s: u64,
+    ) -> Result<()> {
+        let dir = self.out.join(crate::collect::FLOORS).join(target);
+        std::fs::create_dir_all(&dir)?;
+        let ids = self.settings.seed_customers.min(100);
+        let suite = Suite {
+            test: "floor",
+            suffix: String::new(),
+            sample: self.sample,
+            estimate_s,
+            env: vec![
+                ("FLOOR_SCENARIOS".into(), scenarios.into()),
+                ("FLOOR_IDS".into(), ids.to_string()),
+            ],
+        };
+        self.suite_at(target, url, &dir, &suite).await
     }
 
     async fn compute(&mut self, label: Label) -> Result<()> {
@@ -706,10 +891,10 @@ impl Run {
         estimate_s: u64,
     ) -> Result<()> {
         let per_pair = estimate_s / self.settings.compute_pairs.len().max(1) as u64;
-        let mut files = Vec::new();
-        for suite in measure::compute_suites(&self.settings, per_pair) {
+        let mut measured = false;
+        for suite in measure::compute_suites(&self.settings, per_pair, self.sample) {
             match self.suite_at(name, url, dir, &suite).await {
-                Ok(()) => files.push(suite.summary_path(dir)),
+                Ok(()) => measured = true,
                 Err(e) => {
                     self.progress.say(&format!("FAILED: {e:#}"));
                     self.failures
@@ -717,10 +902,17 @@ impl Run {
                 }
             }
         }
-        if files.is_empty() {
+        if !measured {
             bail!("no cpu-bound run produced figures");
         }
-        let line = measure::write_compute(name, dir, &files)?;
+        // compute.json from every sample so far: each pair's first file and the samples
+        // beside it.
+        let firsts: Vec<PathBuf> = measure::compute_suites(&self.settings, per_pair, 1)
+            .iter()
+            .map(|suite| suite.summary_path(dir))
+            .filter(|path| path.exists())
+            .collect();
+        let line = measure::write_compute(name, dir, &firsts)?;
         self.say_as(name, "compute", &line);
         Ok(())
     }
@@ -813,7 +1005,7 @@ mod tests {
         let settings = Settings::from_args(&cli.run).expect("valid settings");
         plan(&settings, &cli.run.stacks)
             .into_iter()
-            .map(|(_, name, _)| name)
+            .map(|p| p.name)
             .collect()
     }
 
@@ -822,9 +1014,11 @@ mod tests {
         let full = steps(&[]);
         let at = |name: &str| full.iter().position(|s| s.starts_with(name));
         let variant = at("spin-size: the size-optimised gateway alone").expect("in a full run");
-        assert_eq!(full[variant + 1], "spin-size: artifact sizes");
-        assert!(at("spin: artifact sizes").unwrap() < variant);
-        assert!(variant < at("spin-combined: fresh database").unwrap());
+        // In each sample right after the spin stack and its floor, before spin-combined.
+        assert!(full[variant - 1].starts_with("spin-floor: the runtime floor"));
+        assert!(full[variant + 1].starts_with("spin-combined: start the stack"));
+        let sizes = at("spin-size: artifact sizes").unwrap();
+        assert_eq!(at("spin: artifact sizes"), Some(sizes - 1));
         let has_variant = |args: &[&str]| steps(args).iter().any(|s| s.starts_with("spin-size"));
         assert!(!has_variant(&["--quick"]));
         assert!(has_variant(&["--quick", "--size-variant"]));
@@ -833,9 +1027,50 @@ mod tests {
         assert!(!has_variant(&["--stacks", "axum,spin-combined"]));
     }
 
+    #[test]
+    fn samples_interleave_the_stacks_and_the_floors_sit_beside_their_runtime() {
+        let settings = Settings {
+            samples: 3,
+            ..quick()
+        };
+        let steps = plan(&settings, &[Label::Axum, Label::Spin, Label::SpinCombined]);
+        let loads: Vec<(String, u32)> = steps
+            .iter()
+            .filter(|p| matches!(p.step, Step::Load(_)))
+            .map(|p| (format!("{:?}", p.step), p.sample))
+            .collect();
+        let expected: Vec<(String, u32)> = (1..=3)
+            .flat_map(|r| {
+                ["Load(Axum)", "Load(Spin)", "Load(SpinCombined)"].map(|s| (s.to_string(), r))
+            })
+            .collect();
+        assert_eq!(loads, expected);
+        // Cold starts once per stack, before the samples; idle RSS in the first sample only.
+        let count = |name: &str| {
+            steps
+                .iter()
+                .filter(|p| format!("{:?}", p.step) == name)
+                .count()
+        };
+        assert_eq!(count("ColdStarts(Spin)"), 1);
+        assert_eq!(count("Idle(Axum)"), 1);
+        assert_eq!(count("Hop(SpinCombined)"), 3);
+        // One floor per runtime per sample, right after that runtime's first stack.
+        assert_eq!(count("Floor(Axum)"), 3);
+        assert_eq!(count("Floor(Spin)"), 3);
+        assert_eq!(count("Floor(SpinCombined)"), 0);
+        let at = |name: &str| steps.iter().position(|p| format!("{:?}", p.step) == name);
+        assert_eq!(at("Floor(Axum)"), at("Stop(Axum)").map(|i| i + 1));
+        assert!(steps
+            .iter()
+            .filter(|p| p.sample == 2)
+            .all(|p| p.name.ends_with("[sample 2/3]")));
+    }
+
     fn quick() -> Settings {
         Settings {
             quick: true,
+            samples: 1,
             vus: 4,
             duration: "3s".into(),
             scenario_gap: "500ms".into(),
@@ -857,7 +1092,7 @@ mod tests {
     #[test]
     fn the_plan_gives_the_variant_row_only_its_steps() {
         let steps = plan(&quick(), &[Label::Axum, Label::SpinCombined]);
-        let names: Vec<String> = steps.iter().map(|(s, _, _)| format!("{s:?}")).collect();
+        let names: Vec<String> = steps.iter().map(|p| format!("{:?}", p.step)).collect();
         assert_eq!(names.first().map(String::as_str), Some("Build"));
         assert_eq!(names.last().map(String::as_str), Some("Report"));
         for step in [
@@ -881,7 +1116,7 @@ mod tests {
         // Estimates: the load step covers four scenarios of 3 s plus their gaps.
         let load = steps
             .iter()
-            .find(|(s, _, _)| matches!(s, Step::Load(Label::Axum)));
-        assert_eq!(load.map(|(_, _, e)| *e), Some(4 * (3 + 1) + 5));
+            .find(|p| matches!(p.step, Step::Load(Label::Axum)));
+        assert_eq!(load.map(|p| p.estimate_s), Some(4 * (3 + 1) + 5));
     }
 }

@@ -76,10 +76,14 @@ pub struct RunArgs {
     /// Leave the `spin-size` variant out of a full run.
     #[arg(long)]
     pub no_size_variant: bool,
-    /// k6 virtual users of the load, cpu-bound, error and ping-db suites [default: 10; quick 4]
+    /// Samples of every k6 figure: the suites run this many times, the stacks interleaved
+    /// (A B A B A B); the report gives the median and the range [default: 3; quick 1]
+    #[arg(long, env = "SAMPLES", value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub samples: Option<u32>,
+    /// k6 virtual users of the load, cpu-bound, error, ping-db and floor suites [default: 10; quick 4]
     #[arg(long, env = "VUS")]
     pub vus: Option<u32>,
-    /// Duration of each load scenario [default: 30s; quick 3s]
+    /// Duration of each load, error, ping-db and floor scenario, per sample [default: 5s; quick 3s]
     #[arg(long, env = "DURATION")]
     pub duration: Option<String>,
     /// Pause between scenarios [default: 1s; quick 500ms]
@@ -88,17 +92,17 @@ pub struct RunArgs {
     /// Client levels of the scale suite [default: 1,5,10,20,50,100; quick 1,4,8]
     #[arg(long, env = "SCALE_LEVELS")]
     pub scale_levels: Option<String>,
-    /// Duration of each scale level [default: 20s; quick 3s]
+    /// Duration of each scale level, per sample [default: 5s; quick 3s]
     #[arg(long, env = "LEVEL_DURATION")]
     pub level_duration: Option<String>,
-    /// Pause between scale levels [default: 3s; quick 500ms]
+    /// Pause between scale levels [default: 2s; quick 500ms]
     #[arg(long, env = "LEVEL_GAP")]
     pub level_gap: Option<String>,
     /// /compute sizes, "ITER_N:REC_N" pairs separated by spaces
     /// [default: "10000:15 100000:20 1000000:25 10000000:30"; quick "100000:20 1000000:25"]
     #[arg(long, env = "COMPUTE_PAIRS")]
     pub compute_pairs: Option<String>,
-    /// Duration of each /compute scenario [default: 10s; quick 3s]
+    /// Duration of each /compute scenario, per sample [default: 3s; quick 3s]
     #[arg(long, env = "COMPUTE_DURATION")]
     pub compute_duration: Option<String>,
     /// Cold starts per stack, after one warm-up start [default: 20; quick 3]
@@ -122,6 +126,8 @@ pub struct RunArgs {
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub quick: bool,
+    /// Runs of every k6 suite, the stacks interleaved.
+    pub samples: u32,
     /// Measure the `spin-size` variant (when the spin stack is measured).
     pub size_variant: bool,
     pub vus: u32,
@@ -176,16 +182,17 @@ impl Settings {
             .ok_or_else(|| format!("SEED_ROWS: \"{seed}\" is not \"CUSTOMERS:ORDERS\""))?;
         let settings = Settings {
             quick: q,
+            samples: a.samples.unwrap_or(if q { 1 } else { 3 }),
             // A quick run (CI's) stays cheap: the variant only when asked for.
             size_variant: a.size_variant || (!q && !a.no_size_variant),
             vus: a.vus.unwrap_or(if q { 4 } else { 10 }),
-            duration: pick(&a.duration, "30s", "3s"),
+            duration: pick(&a.duration, "5s", "3s"),
             scenario_gap: pick(&a.scenario_gap, "1s", "500ms"),
             scale_levels: pick(&a.scale_levels, "1,5,10,20,50,100", "1,4,8"),
-            level_duration: pick(&a.level_duration, "20s", "3s"),
-            level_gap: pick(&a.level_gap, "3s", "500ms"),
+            level_duration: pick(&a.level_duration, "5s", "3s"),
+            level_gap: pick(&a.level_gap, "2s", "500ms"),
             compute_pairs,
-            compute_duration: pick(&a.compute_duration, "10s", "3s"),
+            compute_duration: pick(&a.compute_duration, "3s", "3s"),
             cold_runs: a.cold_runs.unwrap_or(if q { 3 } else { 20 }),
             idle_seconds: a.idle_seconds.unwrap_or(if q { 3 } else { 10 }),
             seed_customers,
@@ -243,9 +250,12 @@ mod tests {
     fn quick_and_full_defaults() {
         let full = settings(&["--vus", "10"]).unwrap();
         assert_eq!((full.cold_runs, full.compute_pairs.len()), (20, 4));
+        assert_eq!((full.samples, full.duration.as_str()), (3, "5s"));
         assert_eq!((full.seed_customers, full.seed_orders), (10_000, 50_000));
         let quick = settings(&["--quick", "--vus", "4", "--duration", "3s"]).unwrap();
         assert_eq!((quick.cold_runs, quick.duration.as_str()), (3, "3s"));
+        assert_eq!(quick.samples, 1);
+        assert!(settings(&["--samples", "0"]).is_err());
         assert_eq!(quick.compute_pairs, [(100_000, 20), (1_000_000, 25)]);
     }
 

@@ -15,6 +15,7 @@
 //! (the suites turn them into test failures, the CLI into a message).
 
 pub mod faults;
+pub mod floor;
 pub mod k6;
 pub mod pg;
 pub mod probe;

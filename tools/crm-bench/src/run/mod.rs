@@ -548,16 +548,19 @@ impl Run {
             let logs = procs::log_dir();
             let mut cargo = Command::new("cargo");
             cargo.args(["build", "--release", "--locked"]);
+            // The Axum floor too (the floors section; spin-crm's floor is built with the
+            // components by build-wasm.sh).
             for svc in [
                 "axum-gateway",
                 "axum-customer-service",
                 "axum-order-service",
+                "axum-floor",
             ] {
                 cargo.args(["-p", svc]);
             }
             cargo.current_dir(crm_harness::repo_root());
             self.progress.say(&format!(
-                "cargo build --release (the Axum services; target {})",
+                "cargo build --release (the Axum services and floor; target {})",
                 tooling::target_dir().display()
             ));
             tooling::build("cargo build --release", cargo, &logs.join("build.log"))?;

@@ -2,9 +2,9 @@
 # Builds the Spin components (spin-crm/) for wasm32-wasip1 and leaves the optimised modules in
 # spin-crm/target/wasm32-wasip1/release/, where the spin.toml manifests point.
 #
-#   scripts/build-wasm.sh                     # all three
+#   scripts/build-wasm.sh                     # the three services and the floor
 #   scripts/build-wasm.sh gateway order-service   # or some (short or package names)
-#   scripts/build-wasm.sh --size DIR [...]    # the size-optimised variant, into DIR
+#   scripts/build-wasm.sh --size DIR [...]    # the size-optimised variant, into DIR (services)
 #
 # Two builds, as docs/benchmark.md explains: the default is built for speed, like the Axum
 # services (spin-crm/Cargo.toml's release profile, opt-level 3, then `wasm-opt -O3`); `--size`
@@ -24,7 +24,10 @@ set -euo pipefail
 
 readonly TARGET=wasm32-wasip1
 readonly MAX_BYTES=$((1024 * 1024))
-readonly ALL_PACKAGES=(spin-gateway spin-customer-service spin-order-service)
+readonly SERVICE_PACKAGES=(spin-gateway spin-customer-service spin-order-service)
+# The runtime floor (spin-crm/floor) is measured against the speed build only: the size
+# variant builds the services alone unless it is named.
+readonly ALL_PACKAGES=("${SERVICE_PACKAGES[@]}" spin-floor)
 readonly DEBIAN_TOOLCHAIN=(rustc-web cargo-web rust-web-src lld-16 wasi-libc)
 # Debian's wasm-opt (v108) needs every post-MVP feature rustc's wasm32-wasip1 output uses.
 readonly WASM_OPT_FEATURES=(
@@ -62,7 +65,9 @@ fi
 readonly profile opt_level out_dir
 
 packages=()
-if (($# == 0)); then
+if (($# == 0)) && [[ "$profile" == release-size ]]; then
+  packages=("${SERVICE_PACKAGES[@]}")
+elif (($# == 0)); then
   packages=("${ALL_PACKAGES[@]}")
 else
   for arg in "$@"; do
@@ -70,7 +75,8 @@ else
       gateway | spin-gateway) packages+=(spin-gateway) ;;
       customer-service | spin-customer-service) packages+=(spin-customer-service) ;;
       order-service | spin-order-service) packages+=(spin-order-service) ;;
-      *) die "unknown component '$arg' (gateway, customer-service, order-service)" ;;
+      floor | spin-floor) packages+=(spin-floor) ;;
+      *) die "unknown component '$arg' (gateway, customer-service, order-service, floor)" ;;
     esac
   done
 fi

@@ -72,7 +72,7 @@ unit_and_integration_tests() {
 }
 
 build_native() {
-  cargo build --locked -p axum-gateway -p axum-customer-service -p axum-order-service &&
+  cargo build --locked -p axum-gateway -p axum-customer-service -p axum-order-service -p axum-floor &&
     cargo build --locked -p crm-bench &&
     cargo test --locked -p crm-contract-tests --no-run
 }
@@ -113,9 +113,11 @@ stack_stages() { # RUNTIME NAME
 }
 
 # ── Reliability (tests/reliability): no lost writes under load and across a Postgres restart
-# and crash, upstream faults (killed, hung, slow), SIGTERM under load. The crate starts the
-# services itself (the Axum binaries, the Spin components under `spin up`) and its own
-# throwaway Postgres clusters, never the one above; figures go to $CRM_RESULTS/reliability.json.
+# and crash, upstream faults (killed, hung, slow), SIGTERM under load; and the runtime floors
+# (axum-floor from build_native, spin-floor from the wasm stage) serving customer-service's
+# document. The crate starts the services itself (the Axum binaries, the Spin components under
+# `spin up`) and its own throwaway Postgres clusters, never the one above; figures go to
+# $CRM_RESULTS/reliability.json.
 reliability_tests() {
   CRM_AXUM_BIN_DIR="$CARGO_TARGET_DIR/debug" CRM_SPIN_BIN="$CRM_SPIN" \
     CRM_LOG_DIR="$CRM_LOG_DIR/reliability" CRM_RESULTS="$CRM_RESULTS" \
@@ -153,7 +155,7 @@ declare -A ABOUT=(
   [clippy]="cargo clippy -D warnings (both workspaces)"
   [unit]="unit and integration tests (real Postgres, a database per test)"
   [wasm]="the Spin components for wasm32-wasip1 (scripts/build-wasm.sh)"
-  [native]="the Axum services, crm-bench and the contract suite (debug)"
+  [native]="the Axum services and floor, crm-bench and the contract suite (debug)"
   [axum]="Axum stack: contract suite (all cases), schemathesis, k6 scripts"
   [spin]="Spin stack, per-service manifests on spin up: contract suite (all cases), schemathesis, k6 scripts"
   [spin-combined]="Spin stack, combined manifest on one spin up: the contract suite's gateway selection"

@@ -20,6 +20,9 @@ use crate::reply::{timed, AppError, Reply};
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://crm:crm@localhost:5432/crm_containers";
 
+/// `DB_POOL_MAX`'s default (axum-floor sizes its pool the same; its tests check it).
+pub const DEFAULT_POOL_MAX: u32 = 5;
+
 /// Half the callers' default upstream timeout, and it must stay below it: while Postgres is down
 /// sqlx retries the refused connect until this runs out, so with equal values the caller
 /// (gateway, or order-service checking a customer) gives up at the same moment and a database
@@ -37,7 +40,7 @@ pub struct DbConfig {
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true, value_parser = DatabaseUrl)]
     pub database_url: PgConnectOptions,
     /// Most connections the pool opens.
-    #[arg(long, env = "DB_POOL_MAX", default_value_t = 5, value_parser = positive_count())]
+    #[arg(long, env = "DB_POOL_MAX", default_value_t = DEFAULT_POOL_MAX, value_parser = positive_count())]
     pub db_pool_max: u32,
     /// How long a request waits for a connection (connecting included) before answering 503;
     /// kept below the callers' upstream timeout.

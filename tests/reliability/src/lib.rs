@@ -11,7 +11,7 @@ pub mod client;
 pub mod load;
 pub mod stub;
 
-pub use crm_harness::{pg, procs, stack};
+pub use crm_harness::{floor, pg, procs, stack};
 
 use std::future::Future;
 use std::path::PathBuf;

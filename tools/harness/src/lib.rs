@@ -7,6 +7,8 @@
 //!   the schema and the benchmark's seed rows;
 //! - [`stack`]: Axum or Spin (per-service or combined manifest), the fault topology, on free
 //!   loopback ports;
+//! - [`floor`]: each runtime's floor (the least service for `GET /customers/{id}`, and
+//!   `/hello`), on a free port;
 //! - [`probe`]: waiting for a URL and timing a cold start;
 //! - [`sample`]: RSS and CPU of process trees from procfs;
 //! - [`k6`]: running a k6 script with typed settings.

@@ -67,7 +67,7 @@ pub const UPSTREAM_TIMEOUT_MS: u64 = 2000;
 /// Where the programs under test are.
 #[derive(Clone, Debug)]
 pub struct Binaries {
-    /// Holds `axum-gateway`, `axum-customer-service`, `axum-order-service`.
+    /// Holds `axum-gateway`, `axum-customer-service`, `axum-order-service` (and `axum-floor`).
     pub axum_dir: PathBuf,
     /// The Spin CLI (3.5.1; `scripts/lib/spin.sh` prints its path).
     pub spin: Option<PathBuf>,
@@ -128,10 +128,7 @@ impl Binaries {
                 }
             }
             Runtime::Spin => {
-                let spin = self.spin()?;
-                if !spin.exists() {
-                    bail!("{} missing (CRM_SPIN_BIN)", spin.display());
-                }
+                self.check_spin_cli()?;
                 let wasm = self
                     .spin_dir
                     .join("target/wasm32-wasip1/release/spin_order_service.wasm");
@@ -142,6 +139,15 @@ impl Binaries {
                     );
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// The Spin CLI is set and exists.
+    pub(crate) fn check_spin_cli(&self) -> Result<()> {
+        let spin = self.spin()?;
+        if !spin.exists() {
+            bail!("{} missing (CRM_SPIN_BIN)", spin.display());
         }
         Ok(())
     }

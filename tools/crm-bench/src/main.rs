@@ -20,6 +20,7 @@ mod model;
 mod parse;
 mod report;
 mod run;
+mod scaling;
 mod stack_cmd;
 mod table;
 

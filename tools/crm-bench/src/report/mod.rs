@@ -12,6 +12,7 @@ mod errors;
 mod footprint;
 mod load;
 mod overview;
+mod scaling;
 
 use crate::model::{Figures, Stack, Stats, Summary};
 use crate::table::{Comparison, Row, Unit};
@@ -71,6 +72,7 @@ pub fn build(summary: &Summary) -> Report {
         load::scale(&cx),
         load::server_timing(&cx),
         coldstart::cold_start(&cx),
+        scaling::step_load(&cx),
         footprint::memory(&cx),
         footprint::artifact_sizes(&cx),
         errors::errors_and_thresholds(&cx),

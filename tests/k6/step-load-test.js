@@ -54,6 +54,9 @@ export const options = baseOptions(
         duration: STEP_DURATION,
         preAllocatedVUs: Math.min(MAX_VUS, Math.max(2, Math.ceil(rate / 10))),
         maxVUs: MAX_VUS,
+        // The next step starts on time regardless; a request in flight at a step's end is let
+        // finish (and counted) rather than cut off, which would show as a failure.
+        gracefulStop: '5s',
         exec: 'step',
       },
       STEP_DURATION,

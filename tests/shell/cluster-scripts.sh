@@ -184,7 +184,7 @@ step_load() { # STACK OUTDIR [ENV=VALUE...]: step-load-test.sh with the stand-in
   shift 2
   rm -rf "$TMP/sl-stub" && mkdir -p "$TMP/sl-stub" "$out"
   : >"$STUB_LOG"
-  env PATH="$SCALE_STUB:$STUB:$PATH" STUB_DIR="$TMP/sl-stub" CRM_STATE_DIR="$TMP/state" "$@" \
+  env PATH="$SCALE_STUB:$STUB:$PATH" STUB_DIR="$TMP/sl-stub" CRM_STATE_DIR="$TMP/state" SPINAPP_SETTLE_SECONDS=0 "$@" \
     "$CRM_ROOT/tests/cluster/step-load-test.sh" --stack "$stack" --out "$out/step-load.json" \
     --rates 3,7 --step-seconds 1 --interval 0.1 >"$out/run.txt" 2>&1 || rc=$?
   echo "$rc"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Run the seven benchmark tests against both stacks in the k3d cluster and collect everything in
+# Run the eight benchmark tests against both stacks in the k3d cluster and collect everything in
 # results/<UTC timestamp>/ (layout: docs/results-schema.md):
-#   five k6 scripts (load, cpu-bound, scale, error, ping-db), then availability, coldstart and
-#   resources (tests/cluster/), then summary.json (crm-bench collect) and report.md with its
+#   five k6 scripts (load, cpu-bound, scale, error, ping-db), then availability, coldstart,
+#   resources and step-load (tests/cluster/; step-load applies the autoscaling overlay
+#   k8s/autoscaling/ for its duration and removes it), then summary.json (crm-bench collect) and report.md with its
 #   charts (crm-bench report). What each figure includes: docs/k3d.md ("What each figure
 #   includes").
 # k6 reaches each gateway through the NodePort k3d maps to 127.0.0.1:18080 (axum) and :18081
@@ -11,6 +12,7 @@
 # Usage: scripts/bench-all.sh [--quick] [--stacks axum,spin]
 #   --quick   short durations, to check the pipeline end to end (numbers not meaningful)
 # Env: VUS (20), DURATION (30s), SCALE_LEVELS (1,5,10,20,50,100), LEVEL_DURATION (30s),
+#      STEP_RATES (5,20,50,100,200 req/s), STEP_SECONDS (60),
 #      K6_TIMEOUT (seconds one k6 run may take, 3600).
 # A failing test is recorded and the run goes on; the exit status is non-zero if any failed.
 set -euo pipefail
@@ -24,17 +26,20 @@ while (($#)); do
   case "$1" in
     --quick) QUICK=1; shift ;;
     --stacks) IFS=, read -r -a stacks <<<"${2:?--stacks needs a value}"; shift 2 ;;
-    -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,17p' "$0"; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
 done
 if ((QUICK)); then
   : "${VUS:=5}" "${DURATION:=5s}" "${SCALE_LEVELS:=1,5}" "${LEVEL_DURATION:=5s}"
+  : "${STEP_RATES:=2,10}" "${STEP_SECONDS:=20}"
 fi
 VUS="${VUS:-20}"
 DURATION="${DURATION:-30s}"
 SCALE_LEVELS="${SCALE_LEVELS:-1,5,10,20,50,100}"
 LEVEL_DURATION="${LEVEL_DURATION:-30s}"
+STEP_RATES="${STEP_RATES:-5,20,50,100,200}"
+STEP_SECONDS="${STEP_SECONDS:-60}"
 K6_TIMEOUT="${K6_TIMEOUT:-3600}"
 K6_TESTS=(load cpu-bound scale error ping-db)
 
@@ -62,6 +67,8 @@ crm_bench env --kind k3d --out "$RUN_DIR/environment.json" \
   --setting "replicas=1" --setting "db_pool_max_axum=5" \
   --setting "vus=$VUS" --setting "duration=$DURATION" \
   --setting "scale_levels=$SCALE_LEVELS" --setting "level_duration=$LEVEL_DURATION" \
+  --setting "step_rates=$STEP_RATES" --setting "step_seconds=$STEP_SECONDS" \
+  --setting "hpa=cpu 70% of request, 1-3 replicas" \
   --setting "quick=$QUICK"
 
 FAILURES=()
@@ -108,6 +115,10 @@ for stack in "${stacks[@]}"; do
   ((QUICK)) && quick_args=(--samples 2 --load-seconds 25)
   record "$stack resources" "$CRM_ROOT/tests/cluster/resource-test.sh" \
     --stack "$stack" --out "$dir/resources.json" "${quick_args[@]+"${quick_args[@]}"}"
+  # Last for the stack: it leaves the Deployments scaled back to one replica, and nothing of
+  # the overlay behind.
+  record "$stack step-load" "$CRM_ROOT/tests/cluster/step-load-test.sh" \
+    --stack "$stack" --out "$dir/step-load.json" --rates "$STEP_RATES" --step-seconds "$STEP_SECONDS"
 done
 
 crm_bench collect "$RUN_DIR"

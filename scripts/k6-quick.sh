@@ -24,6 +24,7 @@ mkdir -p "$outdir"
 export BASE_URL=$base_url
 export VUS=2 DURATION=3s SCENARIO_GAP=500ms
 export SCALE_LEVELS=1,5 LEVEL_DURATION=2s LEVEL_GAP=500ms
+export STEP_RATES=2,5 STEP_DURATION=2s STEP_MAX_VUS=5
 export COMPUTE_ITER_N=100000 COMPUTE_REC_N=15
 export SEED_CUSTOMERS=20 SEED_ORDERS=5
 export READY_TIMEOUT_MS=5000 REQUEST_TIMEOUT=5s
@@ -35,7 +36,7 @@ passed=0
 failed=0
 # floor-test reads what load-test created (the stack has no /hello: FLOOR_SCENARIOS=read).
 export FLOOR_SCENARIOS=read FLOOR_IDS=20
-for script in load-test cpu-bound-test scale-test error-test ping-db-test floor-test; do
+for script in load-test cpu-bound-test scale-test step-load-test error-test ping-db-test floor-test; do
   json="$outdir/$script.json"
   log="$outdir/$script.log"
   rm -f "$json"

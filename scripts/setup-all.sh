@@ -7,9 +7,11 @@
 # Idempotent: every step checks or converges, so a second run succeeds and only rolls out what
 # changed (images are referenced by the digest just pushed).
 #
-# Usage: scripts/setup-all.sh [--no-build] [--no-smoke]
+# Usage: scripts/setup-all.sh [--no-build] [--no-smoke] [--observability]
 #   --no-build  build and push nothing: deploy the :dev images already in the registry, pinned
 #               by the digests the registry reports for them now
+#   --observability  also Prometheus, kube-state-metrics and Grafana with the side-by-side
+#               dashboard (k8s/observability/, namespace monitoring; docs/k3d.md)
 # Needs: docker (engine running), k3d, kubectl, helm, cargo, curl, python3, timeout, and
 # spin 3.5.1 (found or fetched by scripts/lib/spin.sh).
 set -euo pipefail
@@ -19,12 +21,14 @@ source "$(dirname "$0")/lib/cluster.sh"
 
 BUILD=1
 SMOKE=1
+OBSERVABILITY=0
 for arg in "$@"; do
   case "$arg" in
     --no-build) BUILD=0 ;;
     --no-smoke) SMOKE=0 ;;
+    --observability) OBSERVABILITY=1 ;;
     -h | --help)
-      sed -n '2,14p' "$0"
+      sed -n '2,16p' "$0"
       exit 0
       ;;
     *) die "unknown argument: $arg (see --help)" ;;
@@ -119,12 +123,9 @@ retry "$WEBHOOK_ATTEMPTS" "$WEBHOOK_DELAY" "helm install of spin-operator" \
 for ns in db containers wasm; do ensure_namespace "$ns"; done
 kubectl apply -f "$CRM_ROOT/k8s/containers/namespace.yaml" -f "$CRM_ROOT/k8s/wasm/namespace.yaml" >/dev/null
 
-# Passwords are made once and read back on later runs, so re-running never desynchronises the
-# running Postgres from the URLs the services hold.
-secret_value() { # NAMESPACE SECRET KEY
-  kubectl get secret -n "$1" "$2" -o "jsonpath={.data.$3}" 2>/dev/null | base64 -d 2>/dev/null || true
-}
-new_password() { od -An -tx1 -N16 /dev/urandom | tr -d ' \n'; }
+# Passwords are made once and read back on later runs (secret_value, new_password:
+# scripts/lib/cluster.sh), so re-running never desynchronises the running Postgres from the URLs
+# the services hold.
 pg_password="$(secret_value db postgres-credentials postgres-password)"
 crm_password="$(secret_value db postgres-credentials crm-password)"
 [[ -n "$pg_password" ]] || pg_password="$(new_password)"
@@ -209,6 +210,10 @@ for stack in "${STACKS[@]}"; do
     die "$stack gateway does not answer at $url (kubectl get pods -n $(stack_namespace "$stack"))"
   log "$stack gateway ready at $url"
 done
+
+if ((OBSERVABILITY)); then
+  setup_observability
+fi
 
 if ((SMOKE)); then
   "$CRM_ROOT/scripts/smoke.sh"

@@ -2,7 +2,8 @@
 # Static checks of the k3d/Kubernetes half, runnable anywhere (no cluster, no Docker engine):
 #   manifests (kubernetes-validate --strict against the Kubernetes the cluster runs and a newer
 #   one; SpinApps against spin-operator v0.6.1's CRD schema from ../shared/spinkube-v0.6.1/),
-#   yamllint on k8s/, least-privilege and cluster rules, bash -n + shellcheck on every *.sh
+#   yamllint on k8s/, least-privilege and cluster rules, the autoscaling overlay and the
+#   observability wiring (k8s/autoscaling/, k8s/observability/), bash -n + shellcheck on every *.sh
 #   under scripts/ and tests/, docker compose config and hadolint where those files exist,
 #   devbox.json (kubectl within the version-skew policy), and the shell tests (tests/shell/run.sh).
 # Prints PASS/FAIL/SKIP per check; exit status 1 if any check failed.
@@ -107,6 +108,17 @@ run "least privilege (secrets, database URLs, Axum securityContext, outbound hos
 sed 's/^/     /' "$OUT" | grep SKIP || true
 run "cluster rules (registry placeholder, enableAutoscaling: false, gateway readiness on /healthz)" \
   python3 scripts/lib/validate_manifests.py cluster-rules "$ROOT"
+
+if [[ -f "$CRD_DIR/core.spinkube.dev_spinapps.yaml" ]]; then
+  run "autoscaling overlay (an HPA per Deployment and SpinApp, same bounds, CPU requests; patched SpinApps against the v0.6.1 CRD)" \
+    python3 scripts/lib/validate_manifests.py autoscaling "$ROOT" "$CRD_DIR/core.spinkube.dev_spinapps.yaml"
+else
+  run "autoscaling overlay (an HPA per Deployment and SpinApp, same bounds, CPU requests, the SpinApp patch)" \
+    python3 scripts/lib/validate_manifests.py autoscaling "$ROOT"
+  skip "patched SpinApps against the CRD schema" "$CRD_DIR not found (the shared folder beside the repo)"
+fi
+run "observability (dashboard JSON and datasource, Prometheus scrape jobs, Grafana's dashboard mount)" \
+  python3 scripts/lib/validate_manifests.py observability "$ROOT"
 
 # --- scripts --------------------------------------------------------------------------------
 syntax_ok=1

@@ -270,6 +270,46 @@ probe_loop() {
   done
 }
 
+# --- secrets and observability (setup-all.sh) ---------------------------------------------
+secret_value() { # NAMESPACE SECRET KEY: a key of an existing Secret, or nothing
+  kubectl get secret -n "$1" "$2" -o "jsonpath={.data.$3}" 2>/dev/null | base64 -d 2>/dev/null || true
+}
+new_password() { od -An -tx1 -N16 /dev/urandom | tr -d ' \n'; }
+
+# Prometheus and Grafana read their configuration at start: a ConfigMap that changed restarts
+# its Deployment, so a rerun converges like the rest.
+apply_restarting() { # FILE DEPLOYMENT
+  local out
+  out="$(kubectl apply -f "$1")"
+  if grep -q '^configmap/.* configured$' <<<"$out"; then
+    kubectl rollout restart -n monitoring "deployment/$2" >/dev/null
+  fi
+}
+
+setup_observability() {
+  local obs="$CRM_ROOT/k8s/observability" password d out
+  log "observability: Prometheus, kube-state-metrics, Grafana (namespace monitoring)"
+  kubectl apply -f "$obs/namespace.yaml" >/dev/null
+  password="$(secret_value monitoring grafana-admin password)"
+  [[ -n "$password" ]] || password="$(new_password)"
+  kubectl create secret generic grafana-admin -n monitoring --from-literal=password="$password" \
+    --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+  # The dashboard has one source, dashboards/crm.json; Grafana reads it from this ConfigMap.
+  out="$(kubectl create configmap grafana-dashboards -n monitoring --from-file="$obs/dashboards/crm.json" \
+    --dry-run=client -o yaml | kubectl apply -f -)"
+  kubectl apply -f "$obs/kube-state-metrics.yaml" >/dev/null
+  apply_restarting "$obs/prometheus.yaml" prometheus
+  apply_restarting "$obs/grafana.yaml" grafana
+  if grep -q ' configured$' <<<"$out"; then
+    kubectl rollout restart -n monitoring deployment/grafana >/dev/null
+  fi
+  for d in kube-state-metrics prometheus grafana; do
+    kubectl rollout status -n monitoring "deployment/$d" --timeout=300s >/dev/null ||
+      die "deployment monitoring/$d did not become ready (kubectl get pods -n monitoring)"
+  done
+  log "Grafana: kubectl --context $KUBE_CONTEXT port-forward -n monitoring svc/grafana 3000:3000, then http://127.0.0.1:3000 (anonymous view; admin password in Secret monitoring/grafana-admin)"
+}
+
 # --- port-forwards (smoke.sh; cleanup.sh stops them) ----------------------------------------
 
 # port_forward_start NAME NAMESPACE TARGET LOCAL_PORT REMOTE_PORT: background port-forward,

@@ -4,6 +4,8 @@
   validate_manifests.py spinapps CRD.yaml FILE...   each SpinApp against the CRD's openAPIV3Schema
   validate_manifests.py least-privilege ROOT        the project's security rules (below)
   validate_manifests.py cluster-rules ROOT          rules the k3d scripts rely on (below)
+  validate_manifests.py autoscaling ROOT [CRD.yaml]  the step-load overlay k8s/autoscaling/ (below)
+  validate_manifests.py observability ROOT          k8s/observability/ wiring (below)
 
 Prints one line per finding and exits 1 if there is any. Needs PyYAML and jsonschema (both come
 with kubernetes-validate, which scripts/validate.sh installs when missing).
@@ -22,6 +24,22 @@ Cluster rules:
     renders (the registry's host:port lives in scripts/lib/cluster.sh only);
   - every SpinApp sets enableAutoscaling: false (each apply undoes coldstart-test.sh's switch);
   - the gateways' readiness probes use /healthz, never /readyz (which needs both upstreams).
+
+Autoscaling overlay (k8s/autoscaling/, applied only by tests/cluster/step-load-test.sh):
+  - one autoscaling/v2 HPA per Deployment of k8s/containers/ and per SpinApp of k8s/wasm/ (the
+    operator's Deployment has the SpinApp's name), in the same namespace, and no other;
+  - the same bounds and metrics on every HPA (both stacks scale by the same rule);
+  - every pod they scale requests CPU (a Utilization target needs a request);
+  - spinapp-autoscaling.patch.json applied to each SpinApp gives enableAutoscaling: true and no
+    replicas (the webhook's rule), and, with CRD.yaml, the result still fits the CRD schema.
+
+Observability (k8s/observability/):
+  - the dashboard (dashboards/crm.json) parses, every query uses the provisioned Prometheus
+    datasource, and it shows both namespaces (its metric names are checked by crm-harness's
+    promql tests and tests/reliability metrics.rs);
+  - Prometheus's embedded configuration parses and scrapes the Axum pods, cAdvisor and
+    kube-state-metrics;
+  - Grafana mounts ConfigMap grafana-dashboards, which setup-all.sh makes from that file.
 """
 import glob
 import os
@@ -230,6 +248,135 @@ def check_cluster_rules(root):
     return problems
 
 
+def json_patch(doc, ops):
+    """RFC 6902 remove/replace/add on object paths: what the overlay's patch uses."""
+    import copy
+    out = copy.deepcopy(doc)
+    for op in ops:
+        *parents, last = [p for p in op["path"].split("/")[1:]]
+        target = out
+        for key in parents:
+            target = target[key]
+        if op["op"] == "remove":
+            del target[last]
+        elif op["op"] in ("replace", "add"):
+            if op["op"] == "replace" and last not in target:
+                raise KeyError("replace of absent %s" % op["path"])
+            target[last] = op["value"]
+        else:
+            raise ValueError("unsupported op %s" % op["op"])
+    return out
+
+
+def docs_of(root, pattern):
+    for path in sorted(glob.glob(os.path.join(root, pattern))):
+        for doc in load_docs(path):
+            yield os.path.relpath(path, root), doc
+
+
+def check_autoscaling(root, crd_path=None):
+    import json
+    problems = []
+    targets = {}
+    for rel, doc in docs_of(root, "k8s/containers/*.yaml"):
+        if doc.get("kind") == "Deployment":
+            pod = doc["spec"]["template"]["spec"]
+            targets[("containers", doc["metadata"]["name"])] = [c.get("resources") for c in pod["containers"]]
+    spinapps = []
+    for rel, doc in docs_of(root, "k8s/wasm/*.yaml"):
+        if doc.get("kind") == "SpinApp":
+            spinapps.append((rel, doc))
+            targets[("wasm", doc["metadata"]["name"])] = [doc["spec"].get("resources")]
+    hpas, shapes = {}, set()
+    for rel, doc in docs_of(root, "k8s/autoscaling/*.yaml"):
+        name = "%s %s/%s" % (rel, doc.get("kind"), (doc.get("metadata") or {}).get("name"))
+        if doc.get("kind") != "HorizontalPodAutoscaler" or doc.get("apiVersion") != "autoscaling/v2":
+            problems.append("%s: only autoscaling/v2 HPAs belong in the overlay" % name)
+            continue
+        spec = doc["spec"]
+        ref = spec["scaleTargetRef"]
+        key = (doc["metadata"].get("namespace"), ref.get("name"))
+        if ref.get("kind") != "Deployment" or key[1] != doc["metadata"]["name"]:
+            problems.append("%s: must target the Deployment of its own name" % name)
+        if key in hpas:
+            problems.append("%s: a second HPA for %s/%s" % (name, *key))
+        hpas[key] = name
+        shapes.add(json.dumps([spec.get("minReplicas"), spec.get("maxReplicas"), spec.get("metrics"),
+                               spec.get("behavior")], sort_keys=True))
+    for key in sorted(set(targets) - set(hpas)):
+        problems.append("no HPA for %s/%s" % key)
+    for key in sorted(set(hpas) - set(targets)):
+        problems.append("%s: no Deployment or SpinApp %s/%s to scale" % (hpas[key], *key))
+    if len(shapes) > 1:
+        problems.append("the HPAs differ in bounds, metrics or behaviour: %s" % sorted(shapes))
+    for key in sorted(set(hpas) & set(targets)):
+        for res in targets[key]:
+            if not ((res or {}).get("requests") or {}).get("cpu"):
+                problems.append("%s/%s: no CPU request, which a Utilization target needs" % key)
+    patch_path = os.path.join(root, "k8s", "autoscaling", "spinapp-autoscaling.patch.json")
+    with open(patch_path, encoding="utf-8") as f:
+        ops = json.load(f)
+    patched = []
+    for rel, doc in spinapps:
+        name = "%s SpinApp/%s patched" % (rel, doc["metadata"]["name"])
+        try:
+            out = json_patch(doc, ops)
+        except (KeyError, ValueError) as e:
+            problems.append("%s: the patch does not apply (%s)" % (name, e))
+            continue
+        spec = out["spec"]
+        if spec.get("enableAutoscaling") is not True or spec.get("replicas", 0) != 0:
+            problems.append("%s: needs enableAutoscaling: true and no replicas" % name)
+        patched.append(out)
+    if crd_path and patched:
+        import tempfile
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+            yaml.safe_dump_all(patched, f)
+        try:
+            more, _ = check_spinapps(crd_path, [f.name])
+            problems.extend("patched: " + p for p in more)
+        finally:
+            os.unlink(f.name)
+    return problems
+
+
+def check_observability(root):
+    import json
+    problems = []
+    obs = os.path.join(root, "k8s", "observability")
+    datasource_uids = set()
+    scrape_jobs = set()
+    dashboard_volume = False
+    for rel, doc in docs_of(root, "k8s/observability/*.yaml"):
+        data = doc.get("data") or {}
+        if doc.get("kind") == "ConfigMap" and "datasources.yaml" in data:
+            ds = yaml.safe_load(data["datasources.yaml"])
+            datasource_uids |= {d.get("uid") for d in ds.get("datasources") or []}
+        if doc.get("kind") == "ConfigMap" and "prometheus.yml" in data:
+            cfg = yaml.safe_load(data["prometheus.yml"])
+            scrape_jobs |= {j.get("job_name") for j in cfg.get("scrape_configs") or []}
+        if doc.get("kind") == "Deployment" and doc["metadata"]["name"] == "grafana":
+            vols = doc["spec"]["template"]["spec"].get("volumes") or []
+            dashboard_volume = any((v.get("configMap") or {}).get("name") == "grafana-dashboards" for v in vols)
+    for job in ("axum-pods", "cadvisor", "kube-state-metrics"):
+        if job not in scrape_jobs:
+            problems.append("prometheus.yml: no scrape job %s" % job)
+    if not dashboard_volume:
+        problems.append("grafana.yaml: Grafana does not mount ConfigMap grafana-dashboards")
+    with open(os.path.join(obs, "dashboards", "crm.json"), encoding="utf-8") as f:
+        dashboard = json.load(f)
+    text = json.dumps(dashboard)
+    for ns in ("containers", "wasm"):
+        if 'namespace=\\"%s\\"' % ns not in text:
+            problems.append("dashboards/crm.json: nothing about namespace %s" % ns)
+    for panel in dashboard.get("panels") or []:
+        for t in panel.get("targets") or []:
+            uid = (t.get("datasource") or panel.get("datasource") or {}).get("uid")
+            if uid not in datasource_uids:
+                problems.append("dashboards/crm.json panel %r: datasource %r is not provisioned" % (panel.get("title"), uid))
+    return problems
+
+
 def main(argv):
     if len(argv) >= 4 and argv[1] == "spinapps":
         problems, seen = check_spinapps(argv[2], argv[3:])
@@ -248,6 +395,16 @@ def main(argv):
         for p in problems:
             print("  " + p)
         print("cluster-rules: %d problem(s)" % len(problems))
+    elif len(argv) in (3, 4) and argv[1] == "autoscaling":
+        problems = check_autoscaling(argv[2], argv[3] if len(argv) == 4 else None)
+        for p in problems:
+            print("  " + p)
+        print("autoscaling: %d problem(s)" % len(problems))
+    elif len(argv) == 3 and argv[1] == "observability":
+        problems = check_observability(argv[2])
+        for p in problems:
+            print("  " + p)
+        print("observability: %d problem(s)" % len(problems))
     else:
         sys.exit(__doc__)
     return 1 if problems else 0

@@ -137,3 +137,102 @@ for rule in "k3d-crm-registry.localhost:5000/crm/axum-order-service:dev must be 
   "Deployment/gateway: readiness probe must be /healthz" "SpinApp/gateway: readiness probe must be /healthz"; do
   expect "cluster-rules: reports '$rule'" yes "$(grep -qF "$rule" "$TMP/cr.txt" && echo yes || echo no)"
 done
+
+# --- step load: the autoscaling overlay on and off, replicas sampled ------------------------
+# A kubectl that reports the gateway with a second ready replica from its second look after k6
+# started (so the baseline sample is always from before the load), and a k6 that writes a
+# step-load summary and waits for that second look; `patch --type=merge` (the restore) fails
+# when STUB_RESTORE_FAILS is set; `apply` reports STUB_APPLY_STATE (configured/unchanged).
+SCALE_STUB="$TMP/stub-scale"
+mkdir -p "$SCALE_STUB"
+cat >"$SCALE_STUB/kubectl" <<'SH'
+#!/usr/bin/env bash
+echo "kubectl $*" >>"$STUB_LOG"
+case " $* " in
+  *" get deployment "*)
+    ready=1
+    if [[ -e "$STUB_DIR/k6-started" ]]; then
+      echo x >>"$STUB_DIR/looks"
+      (($(wc -l <"$STUB_DIR/looks") >= 2)) && ready=2
+    fi
+    printf 'gateway %s %s\ncustomer-service  1\norder-service 1 1\n' "$ready" "$ready"
+    ;;
+  *" patch "*"--type=merge"*)
+    [[ -z "${STUB_RESTORE_FAILS:-}" ]] || { echo 'Error from server: denied' >&2; exit 1; } ;;
+  *" apply -f - "*) cat >/dev/null; echo "configmap/grafana-dashboards ${STUB_APPLY_STATE:-unchanged}" ;;
+  *" apply -f "*) echo "configmap/some-config ${STUB_APPLY_STATE:-unchanged}" ;;
+  *" create "*) echo "kind: Stand-in" ;;
+esac
+exit 0
+SH
+cat >"$SCALE_STUB/k6" <<'SH'
+#!/usr/bin/env bash
+echo "k6 $*" >>"$STUB_LOG"
+for a; do case "$a" in SUMMARY_JSON=*) out="${a#SUMMARY_JSON=}" ;; STEP_RATES=*) rates="${a#STEP_RATES=}" ;; esac; done
+start_ms=$(($(date +%s%N) / 1000000))
+: >"$STUB_DIR/k6-started"
+for _ in $(seq 200); do
+  [[ -e "$STUB_DIR/looks" ]] && (($(wc -l <"$STUB_DIR/looks") >= 2)) && break
+  sleep 0.1
+done
+printf '{"crm": {"load_start_ms": %s, "steps": [{"step": 1, "offered_rps": %s, "start_s": 0, "duration_s": 3600, "requests": 10, "rps": 5.0}]}}\n' \
+  "$start_ms" "${rates%%,*}" >"$out"
+SH
+chmod +x "$SCALE_STUB"/*
+step_load() { # STACK OUTDIR [ENV=VALUE...]: step-load-test.sh with the stand-ins; its exit status
+  local stack="$1" out="$2" rc=0
+  shift 2
+  rm -rf "$TMP/sl-stub" && mkdir -p "$TMP/sl-stub" "$out"
+  : >"$STUB_LOG"
+  env PATH="$SCALE_STUB:$STUB:$PATH" STUB_DIR="$TMP/sl-stub" CRM_STATE_DIR="$TMP/state" SPINAPP_SETTLE_SECONDS=0 "$@" \
+    "$CRM_ROOT/tests/cluster/step-load-test.sh" --stack "$stack" --out "$out/step-load.json" \
+    --rates 3,7 --step-seconds 1 --interval 0.1 >"$out/run.txt" 2>&1 || rc=$?
+  echo "$rc"
+}
+# The positions of the first log lines matching each pattern, in order: "1 2 3" when in order.
+order_of() {
+  local p
+  for p in "$@"; do grep -nF -- "$p" "$STUB_LOG" | head -n 1 | cut -d: -f1; done | paste -sd ' ' -
+}
+OV="$CRM_ROOT/k8s/autoscaling"
+expect "step-load spin: runs" 0 "$(step_load spin "$TMP/sl-spin")"
+expect "step-load spin: SpinApps patched, HPAs applied, k6, HPAs deleted, SpinApps restored, in that order" yes \
+  "$(o="$(order_of "patch spinapp -n wasm gateway --type=json --patch-file $OV/spinapp-autoscaling.patch.json" \
+    "apply -f $OV/wasm-hpa.yaml" "k6 run" "delete -f $OV/wasm-hpa.yaml" \
+    'patch spinapp -n wasm gateway --type=merge -p {"spec":{"enableAutoscaling":false,"replicas":1}}')"
+    [[ "$(wc -w <<<"$o")" == 5 && "$o" == "$(tr ' ' '\n' <<<"$o" | sort -n | paste -sd ' ' -)" ]] && echo yes || echo "no ($o)")"
+expect "step-load spin: every SpinApp switched and restored" "3 3" \
+  "$(grep -c -- '--patch-file' "$STUB_LOG") $(grep -c 'enableAutoscaling":false' "$STUB_LOG")"
+expect "step-load spin: k6 gets the steps" yes "$(grep -q 'k6 run .*-e STEP_RATES=3,7 -e STEP_DURATION=1s' "$STUB_LOG" && echo yes || echo no)"
+expect "step-load spin: the first extra ready replica, the most ready, a step's replicas" "gateway 2 wasm True" \
+  "$(jget "$TMP/sl-spin/step-load.json" '"%s %s %s %s" % (d["first_extra_ready_deployment"], d["max_ready"]["gateway"], d["namespace"], d["steps"][0]["mean_ready_replicas"] is not None)')"
+expect "step-load spin: the raw samples kept, an absent ready count is 0" yes \
+  "$(grep -qE '^[0-9]{16} customer-service  1$' "$TMP/sl-spin/step-load.replicas.log" && echo yes || echo no)"
+expect "step-load axum: runs" 0 "$(step_load axum "$TMP/sl-axum")"
+expect "step-load axum: HPAs deleted, then every Deployment back to one replica; no SpinApp touched" "3 0 yes" \
+  "$(grep -c 'scale deployment -n containers .* --replicas=1' "$STUB_LOG") $(grep -c 'spinapp' "$STUB_LOG") \
+$(o="$(order_of "delete -f $OV/containers-hpa.yaml" "scale deployment -n containers")"; [[ "${o% *}" -lt "${o#* }" ]] && echo yes || echo no)"
+expect "step-load: a failed restore fails the test" 1 "$(step_load spin "$TMP/sl-fail" STUB_RESTORE_FAILS=1)"
+expect "step-load: ... and says what to run" yes \
+  "$(grep -q 'could not remove the autoscaling overlay from namespace wasm' "$TMP/sl-fail/run.txt" && grep -q 'setup-all.sh --no-build' "$TMP/sl-fail/run.txt" && echo yes || echo no)"
+expect "bench-all.sh: step-load runs for each stack, last" yes \
+  "$(grep -A5 'record "$stack resources"' "$CRM_ROOT/scripts/bench-all.sh" | grep -q 'record "$stack step-load"' && echo yes || echo no)"
+
+# --- setup-all.sh --observability -------------------------------------------------------------
+observability() { # STUB_APPLY_STATE: setup_observability with the stand-in kubectl
+  : >"$STUB_LOG"
+  (PATH="$SCALE_STUB:$PATH" STUB_DIR="$TMP" STUB_APPLY_STATE="$1" setup_observability) 2>/dev/null
+}
+observability unchanged
+expect "observability: namespace, Secret, dashboard ConfigMap from the one JSON, the three manifests, rollouts" yes \
+  "$(grep -q "apply -f $CRM_ROOT/k8s/observability/namespace.yaml" "$STUB_LOG" &&
+    grep -q 'create secret generic grafana-admin -n monitoring --from-literal=password=[0-9a-f]\{32\} ' "$STUB_LOG" &&
+    grep -q "create configmap grafana-dashboards -n monitoring --from-file=$CRM_ROOT/k8s/observability/dashboards/crm.json" "$STUB_LOG" &&
+    [[ "$(grep -cE "apply -f $CRM_ROOT/k8s/observability/(prometheus|grafana|kube-state-metrics).yaml" "$STUB_LOG")" == 3 ]] &&
+    [[ "$(grep -c 'rollout status -n monitoring' "$STUB_LOG")" == 3 ]] && echo yes || echo no)"
+expect "observability: nothing changed, nothing restarted" 0 "$(grep -c 'rollout restart' "$STUB_LOG")"
+observability configured
+expect "observability: a changed configuration restarts Prometheus and Grafana" "deployment/grafana deployment/prometheus" \
+  "$(grep 'rollout restart' "$STUB_LOG" | awk '{print $NF}' | sort -u | paste -sd ' ' -)"
+expect "setup-all.sh: --observability calls setup_observability" yes \
+  "$(grep -q -- '--observability) OBSERVABILITY=1' "$CRM_ROOT/scripts/setup-all.sh" && grep -q '^  setup_observability$' "$CRM_ROOT/scripts/setup-all.sh" && echo yes || echo no)"

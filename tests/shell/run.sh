@@ -148,7 +148,9 @@ REGISTRY_PORT=5999 bash -c '
 ' _ "$CRM_ROOT" >"$TMP/all-rendered.yaml"
 expect "render_images, REGISTRY_PORT=5999: all six images pinned by digest on that port" 6 \
   "$(grep -cE '^ *image: k3d-crm-registry\.localhost:5999/crm/(axum|spin)-[a-z-]+@sha256:' "$TMP/all-rendered.yaml")"
-expect "render_images, REGISTRY_PORT=5999: no other image than postgres" "postgres:16-alpine" \
+# The observability overlay's images are third-party, pinned by tag (k8s/observability/).
+expect "render_images, REGISTRY_PORT=5999: no other image than postgres and the monitoring ones" \
+  "postgres:16-alpine docker.io/grafana/grafana:10.2.3 registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.10.1 quay.io/prometheus/prometheus:v2.48.1" \
   "$(grep -E '^ *image:' "$TMP/all-rendered.yaml" | grep -v '@sha256:' | awk '{print $2}' | paste -sd ' ' -)"
 expect "selector_from_json: matchLabels to -l syntax" "a=1,core.spinkube.dev/app-name=gateway" \
   "$(echo '{"matchLabels":{"core.spinkube.dev/app-name":"gateway","a":"1"}}' | selector_from_json)"

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crm_harness::promql;
 use crm_reliability_tests::client::{self, client, Outcome, CLIENT_TIMEOUT};
 use crm_reliability_tests::pg::Cluster;
 use crm_reliability_tests::procs::free_port;
@@ -176,6 +177,7 @@ async fn metrics_count_the_requests_sent() {
     for svc in services {
         after.insert(svc.name(), scrape(&http, &stack, svc).await);
     }
+    dashboard_series_are_exported(&after);
     let delta = |svc: Svc| diff(&before[svc.name()], &after[svc.name()]);
     let (gw_delta, cs_delta, os_delta) = (
         delta(Svc::Gateway),
@@ -298,6 +300,26 @@ async fn burst(requests: impl Iterator<Item = (Method, String, Option<Value>)>) 
         answers.push(task.await.expect("the request task"));
     }
     answers
+}
+
+/// Every series the cluster dashboard (k8s/observability) reads from our services appears in a
+/// real scrape of them after traffic: a renamed or dropped metric breaks this test, not the
+/// dashboard silently. The cluster's own series (cAdvisor, kube-state-metrics) are pinned in
+/// `crm_harness::promql` instead.
+fn dashboard_series_are_exported(scrapes: &BTreeMap<&str, Samples>) {
+    let path = format!("{}/../../{}", env!("CARGO_MANIFEST_DIR"), promql::DASHBOARD);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let wanted = promql::service_metrics(&text).unwrap_or_else(|e| panic!("{path}: {e:#}"));
+    assert!(!wanted.is_empty(), "{path}: no Axum series at all");
+    for name in wanted {
+        let exported = scrapes
+            .values()
+            .any(|samples| samples.keys().any(|(series, _)| *series == name));
+        assert!(
+            exported,
+            "{path} uses {name}, which no Axum service exports"
+        );
+    }
 }
 
 /// `GET /metrics` on `svc`'s admin listener, parsed.

@@ -2,7 +2,7 @@
 //! scripts/lib/cluster.sh, tests/cluster/*.sh): thin wrappers that read files and arguments,
 //! call envinfo / artifacts / k6 / parse / cluster, and print JSON.
 
-use crate::{artifacts, cluster, envinfo, k6, parse};
+use crate::{artifacts, cluster, envinfo, k6, parse, scaling};
 use clap::{Args, Subcommand, ValueEnum};
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -139,6 +139,21 @@ pub enum ClusterCmd {
     },
     /// One line describing an availability.json.
     DescribeAvailability { file: PathBuf },
+    /// The step-load scenario's k6 summary and replica samples -> step-load.json, and a line.
+    StepLoad {
+        /// Lines `<t_us> <deployment> <ready> <desired>` (tests/cluster/step-load-test.sh).
+        #[arg(long)]
+        replicas: PathBuf,
+        /// The k6 summary of tests/k6/step-load-test.js.
+        #[arg(long)]
+        k6: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        stack: String,
+        #[arg(long)]
+        namespace: String,
+    },
 }
 
 pub fn print_json<T: serde::Serialize>(value: &T) -> Result<(), String> {
@@ -340,6 +355,28 @@ pub fn cluster(cmd: &ClusterCmd) -> Result<(), String> {
         ClusterCmd::DescribeAvailability { file } => {
             say(&cluster::describe_availability(&read_json(file)?))?;
             Ok(())
+        }
+        ClusterCmd::StepLoad {
+            replicas,
+            k6,
+            out,
+            stack,
+            namespace,
+        } => {
+            let samples = scaling::parse_replicas(&read_text(replicas)?)
+                .map_err(|e| format!("{}: {e}", replicas.display()))?;
+            let at = scaling::StepLoadTarget {
+                stack: stack.clone(),
+                namespace: namespace.clone(),
+                k6_file: k6.file_name().map_or_else(
+                    || k6.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                ),
+            };
+            let r = scaling::step_load(&read_json(k6)?, samples, &at)
+                .map_err(|e| format!("{}: {e}", k6.display()))?;
+            crate::collect::write_json(out, &r)?;
+            say(&scaling::describe(&r))
         }
     }
 }

@@ -186,6 +186,8 @@ fn stack_summary(dir: &Path, label: &str, local: bool, problems: &mut Vec<String
     // Written only by some runners: absent means null, not a problem.
     stack.artifacts = load_optional(&d.join("artifacts.json"), problems);
     stack.compute = load_optional(&d.join("compute.json"), problems);
+    // Only bench-all.sh's step-load scenario writes it.
+    stack.step_load = load_optional(&d.join("step-load.json"), problems);
     stack
 }
 

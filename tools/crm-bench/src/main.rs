@@ -21,6 +21,7 @@ mod parse;
 mod report;
 mod run;
 mod samples;
+mod scaling;
 mod stack_cmd;
 mod table;
 

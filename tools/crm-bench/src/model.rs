@@ -75,6 +75,8 @@ pub struct Stack {
     pub artifacts: Option<Artifacts>,
     /// Local runs only: /compute timed at several n.
     pub compute: Option<Compute>,
+    /// k3d runs only: the step-load scenario with autoscaling (scaling.rs).
+    pub step_load: Option<crate::scaling::StepLoad>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize, Serialize, JsonSchema)]

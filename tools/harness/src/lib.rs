@@ -11,7 +11,8 @@
 //!   `/hello`), on a free port;
 //! - [`probe`]: waiting for a URL and timing a cold start;
 //! - [`sample`]: RSS and CPU of process trees from procfs;
-//! - [`k6`]: running a k6 script with typed settings.
+//! - [`k6`]: running a k6 script with typed settings;
+//! - [`promql`]: the metric names a Grafana dashboard's queries use (checked against real scrapes).
 //!
 //! Nothing here panics on a failure it can report: errors are `anyhow::Error`s with context
 //! (the suites turn them into test failures, the CLI into a message).
@@ -22,6 +23,7 @@ pub mod k6;
 pub mod pg;
 pub mod probe;
 pub mod procs;
+pub mod promql;
 pub mod sample;
 pub mod stack;
 

@@ -13,6 +13,7 @@ mod floors;
 mod footprint;
 mod load;
 mod overview;
+mod scaling;
 
 use crate::model::{Figures, Stack, Stats, Summary};
 use crate::table::{Comparison, Row, Unit};
@@ -73,6 +74,7 @@ pub fn build(summary: &Summary) -> Report {
         load::server_timing(&cx),
         floors::floors(&cx),
         coldstart::cold_start(&cx),
+        scaling::step_load(&cx),
         footprint::memory(&cx),
         footprint::artifact_sizes(&cx),
         errors::errors_and_thresholds(&cx),

@@ -14,9 +14,11 @@ use sqlx::migrate::Migrator;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres};
+use tracing::Instrument;
 
 use crate::config::{positive_count, positive_ms, DatabaseUrl};
 use crate::reply::{timed, AppError, Reply};
+use crate::telemetry::{db_span, record_db_error, DbOperation};
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://crm:crm@localhost:5432/crm_containers";
 
@@ -156,7 +158,13 @@ impl Db {
             return Err(ApiError::database_unavailable());
         }
         let started = Instant::now();
-        let acquired = timed(Phase::Conn, self.pool.acquire()).await;
+        let span = db_span(DbOperation::Acquire);
+        let acquired = timed(Phase::Conn, self.pool.acquire())
+            .instrument(span.clone())
+            .await;
+        if let Err(error) = &acquired {
+            record_db_error(&span, error);
+        }
         let outcome = match &acquired {
             Ok(_) => "ok",
             Err(sqlx::Error::PoolTimedOut) => "timeout",
@@ -178,17 +186,24 @@ impl Db {
     /// `/readyz`: the schema is in place and `SELECT 1` answers.
     pub async fn readyz(&self, service: Service) -> Result<Reply<Health>, AppError> {
         let mut conn = self.acquire().await?;
-        query(sqlx::query(crm_core::sql::PING).execute(&mut *conn)).await?;
+        let ping = crm_core::sql::PING;
+        query(ping, sqlx::query(ping).execute(&mut *conn)).await?;
         Ok(Reply::ok(Health::ok(service, Runtime::Axum)))
     }
 }
 
-/// Runs one statement, timed as `query` (all statements of a request add up).
-pub async fn query<T, F>(fut: F) -> Result<T, ApiError>
+/// Runs one statement (`fut`, running the SQL `sql`), timed as `query` (all statements of a
+/// request add up) and in a span named by its SQL.
+pub async fn query<T, F>(sql: &'static str, fut: F) -> Result<T, ApiError>
 where
     F: Future<Output = Result<T, sqlx::Error>>,
 {
-    timed(Phase::Query, fut).await.map_err(db_error)
+    let span = db_span(DbOperation::Statement(sql));
+    let result = timed(Phase::Query, fut).instrument(span.clone()).await;
+    if let Err(error) = &result {
+        record_db_error(&span, error);
+    }
+    result.map_err(db_error)
 }
 
 /// 503 when Postgres is unreachable or says it cannot serve; anything else is a bug: 500,

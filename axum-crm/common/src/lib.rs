@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod reply;
 pub mod routing;
 pub mod serve;
+pub mod telemetry;
 pub mod upstream;
 
 /// Driving a service's router in-process from its tests (feature `test-util`).

@@ -2,7 +2,6 @@
 //! logging, the middleware stack that keeps all answers inside the contract, and serving with
 //! graceful shutdown.
 
-use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -15,11 +14,10 @@ use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnResponse, OnResponse, TraceLayer};
 use tracing::Level;
-use tracing_subscriber::EnvFilter;
 
-use crate::config::{LogFormat, ServerConfig};
+use crate::config::ServerConfig;
 use crate::db::Db;
 use crate::metrics::{track_requests, MetricsAddr};
 use crate::reply::server_timing;
@@ -35,21 +33,6 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration =
 /// The largest request head (request line, URL and headers) a connection may send; past it
 /// hyper answers a bare `431` and closes, before any handler runs. The same 64 KiB as a body.
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
-
-/// Installs the global log subscriber. Call once, after the config is known to be valid.
-fn init_tracing(config: &ServerConfig) {
-    let filter = EnvFilter::builder()
-        .parse(&config.log_filter)
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    // Colours only for a person at a terminal, never in files or container logs.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stdout().is_terminal());
-    match config.log_format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-    }
-}
 
 /// A service as its `main` starts it: the settings clap reads, and the app they make.
 pub trait App: Parser {
@@ -69,15 +52,17 @@ pub trait App: Parser {
 }
 
 /// Every service's `main`: reads `A` from flags and environment (exit status 2 on a bad
-/// value), starts logging, builds the app and serves it until SIGTERM or SIGINT.
+/// value), starts logging (and traces, when an OTLP endpoint is set), builds the app and
+/// serves it until SIGTERM or SIGINT; then closes the pool and flushes the last spans.
 pub async fn main<A: App>() -> ExitCode {
     let config: A = crate::config::load();
     let (listen_addr, server) = config.server();
-    init_tracing(server);
+    let telemetry = crate::telemetry::init(A::SERVICE, server);
     let (app, db) = match config.start() {
         Ok(started) => started,
         Err(error) => {
             tracing::error!(%error, "cannot start");
+            telemetry.shutdown().await;
             return ExitCode::FAILURE;
         }
     };
@@ -93,13 +78,14 @@ pub async fn main<A: App>() -> ExitCode {
     if let Some(db) = db {
         db.close().await;
     }
+    telemetry.shutdown().await;
     code
 }
 
 /// Wraps a service's routes (state already applied) into the contract: `/healthz`, 404
 /// fallback, `server-timing`, the `x-crm-*` headers (kept when a handler set them: the gateway
 /// passes the upstream's through), JSON bodies on every error, panics → 500 `internal`, a
-/// request timeout answering `timeout_status`, request logs, and request metrics.
+/// request timeout answering `timeout_status`, request logs and spans, and request metrics.
 pub fn contract_router(
     routes: Router,
     service: Service,
@@ -113,9 +99,9 @@ pub fn contract_router(
             .layer(axum::middleware::from_fn(track_requests))
             .layer(
                 TraceLayer::new_for_http()
-                    .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                    .make_span_with(crate::telemetry::server_span)
                     .on_request(())
-                    .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
+                    .on_response(on_response),
             )
             .layer(SetResponseHeaderLayer::if_not_present(
                 HeaderName::from_static(HEADER_RUNTIME),
@@ -134,6 +120,14 @@ pub fn contract_router(
             // Innermost, so `total` is the handler's time and not the middleware's.
             .layer(axum::middleware::from_fn(server_timing)),
     )
+}
+
+/// The response's log line (debug) and its status on the request's span.
+fn on_response<B>(response: &axum::http::Response<B>, latency: Duration, span: &tracing::Span) {
+    crate::telemetry::record_response(response, span);
+    DefaultOnResponse::new()
+        .level(Level::DEBUG)
+        .on_response(response, latency, span);
 }
 
 /// Binds `listen_addr` and serves until a signal.

@@ -9,6 +9,8 @@ use crm_core::upstream::DEFAULT_TIMEOUT_MS;
 use crm_core::ApiError;
 
 use crate::config::positive_ms;
+use crate::telemetry;
+use tracing::Instrument;
 
 /// The setting of the services that call another one (the gateway, order-service).
 #[derive(clap::Args, Debug, Clone)]
@@ -64,20 +66,29 @@ pub struct Failure {
 
 /// Sends `request` to `upstream` (a service name, the metrics' label) and reads the whole
 /// response; counts the call by outcome: the status class, or `timeout` / `unavailable` as
-/// [`upstream_error`] maps a failure.
+/// [`upstream_error`] maps a failure. When traces are exported the call is a client span whose
+/// context goes out as `traceparent`.
 pub async fn call(
     upstream: &'static str,
     request: reqwest::RequestBuilder,
 ) -> Result<UpstreamResponse, Failure> {
     let started = Instant::now();
+    let (client, request) = request.build_split();
+    let span = match &request {
+        Ok(request) => telemetry::client_span(upstream, request.method(), request.url()),
+        Err(_) => tracing::Span::none(),
+    };
     let exchange = async {
-        let response = request.send().await?;
+        let mut request = request?;
+        telemetry::inject(&span, request.headers_mut());
+        let response = client.execute(request).await?;
         let status = response.status();
         let headers = response.headers().clone();
         let body = response.bytes().await?;
         Ok::<_, reqwest::Error>((status, headers, body))
     };
-    let result = exchange.await;
+    let result = exchange.instrument(span.clone()).await;
+    telemetry::record_upstream(&span, result.as_ref().map(|(status, _, _)| *status));
     let outcome = match &result {
         Ok((status, _, _)) => status_class(*status),
         Err(error) if error.is_timeout() => "timeout",

@@ -19,6 +19,7 @@ pub async fn create(
     let valid = input.validate()?;
     let mut conn = db.acquire().await?;
     let row: CustomerRow = query(
+        sql::INSERT_CUSTOMER,
         sqlx::query_as(sql::INSERT_CUSTOMER)
             .bind(&valid.name)
             .bind(&valid.email)
@@ -39,6 +40,7 @@ pub async fn list(
     let paging = parse_paging(raw.as_deref())?;
     let mut conn = db.acquire().await?;
     let rows: Vec<CustomerRow> = query(
+        sql::LIST_CUSTOMERS,
         sqlx::query_as(sql::LIST_CUSTOMERS)
             .bind(paging.limit)
             .bind(paging.offset)
@@ -56,6 +58,7 @@ pub async fn list(
 pub async fn get(State(db): State<Db>, Id(id): Id) -> Result<Reply<Customer>, AppError> {
     let mut conn = db.acquire().await?;
     let row: Option<CustomerRow> = query(
+        sql::SELECT_CUSTOMER,
         sqlx::query_as(sql::SELECT_CUSTOMER)
             .bind(id)
             .fetch_optional(&mut *conn),
@@ -74,6 +77,7 @@ pub async fn update(
     let valid = input.validate()?;
     let mut conn = db.acquire().await?;
     let row: Option<CustomerRow> = query(
+        sql::UPDATE_CUSTOMER,
         sqlx::query_as(sql::UPDATE_CUSTOMER)
             .bind(id)
             .bind(&valid.name)
@@ -90,6 +94,7 @@ pub async fn update(
 pub async fn delete(State(db): State<Db>, Id(id): Id) -> Result<StatusCode, AppError> {
     let mut conn = db.acquire().await?;
     let done = query(
+        sql::DELETE_CUSTOMER,
         sqlx::query(sql::DELETE_CUSTOMER)
             .bind(id)
             .execute(&mut *conn),
@@ -104,7 +109,7 @@ pub async fn delete(State(db): State<Db>, Id(id): Id) -> Result<StatusCode, AppE
 /// `GET /customers/ping`: a connection and `SELECT 1`, with both durations in the body.
 pub async fn ping(State(db): State<Db>) -> Result<Reply<Ping>, AppError> {
     let mut conn = db.acquire().await?;
-    query(sqlx::query(sql::PING).execute(&mut *conn)).await?;
+    query(sql::PING, sqlx::query(sql::PING).execute(&mut *conn)).await?;
     let ms = |phase| recorded(phase).map(millis).unwrap_or_default();
     Ok(Reply::ok(Ping {
         status: "ok",

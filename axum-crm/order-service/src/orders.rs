@@ -42,6 +42,7 @@ pub async fn create(
     verify_customer(&state, valid.customer_id).await?;
     let mut conn = state.db.acquire().await?;
     let row: OrderRow = query(
+        sql::INSERT_ORDER,
         sqlx::query_as(sql::INSERT_ORDER)
             .bind(valid.customer_id)
             .bind(&valid.product)
@@ -62,11 +63,15 @@ pub async fn list(
 ) -> Result<Reply<Page<Order>>, AppError> {
     let q = OrderListQuery::parse(raw.as_deref())?;
     let mut conn = state.db.acquire().await?;
-    let statement = match q.customer_id {
-        Some(customer_id) => sqlx::query_as(sql::LIST_ORDERS_BY_CUSTOMER).bind(customer_id),
-        None => sqlx::query_as(sql::LIST_ORDERS),
+    let (sql, statement) = match q.customer_id {
+        Some(customer_id) => {
+            let sql = sql::LIST_ORDERS_BY_CUSTOMER;
+            (sql, sqlx::query_as(sql).bind(customer_id))
+        }
+        None => (sql::LIST_ORDERS, sqlx::query_as(sql::LIST_ORDERS)),
     };
     let rows: Vec<OrderRow> = query(
+        sql,
         statement
             .bind(q.paging.limit)
             .bind(q.paging.offset)
@@ -84,6 +89,7 @@ pub async fn list(
 pub async fn get(State(state): State<AppState>, Id(id): Id) -> Result<Reply<Order>, AppError> {
     let mut conn = state.db.acquire().await?;
     let row: Option<OrderRow> = query(
+        sql::SELECT_ORDER,
         sqlx::query_as(sql::SELECT_ORDER)
             .bind(id)
             .fetch_optional(&mut *conn),
@@ -102,6 +108,7 @@ pub async fn update(
     let valid = input.validate()?;
     let mut conn = state.db.acquire().await?;
     let row: Option<OrderRow> = query(
+        sql::UPDATE_ORDER,
         sqlx::query_as(sql::UPDATE_ORDER)
             .bind(id)
             .bind(&valid.product)
@@ -116,6 +123,7 @@ pub async fn update(
         return Ok(Reply::ok(Order::from(row)));
     }
     let current: Option<String> = query(
+        sql::SELECT_ORDER_STATUS,
         sqlx::query_scalar(sql::SELECT_ORDER_STATUS)
             .bind(id)
             .fetch_optional(&mut *conn),
@@ -130,7 +138,11 @@ pub async fn update(
 /// `DELETE /orders/{id}`
 pub async fn delete(State(state): State<AppState>, Id(id): Id) -> Result<StatusCode, AppError> {
     let mut conn = state.db.acquire().await?;
-    let done = query(sqlx::query(sql::DELETE_ORDER).bind(id).execute(&mut *conn)).await?;
+    let done = query(
+        sql::DELETE_ORDER,
+        sqlx::query(sql::DELETE_ORDER).bind(id).execute(&mut *conn),
+    )
+    .await?;
     match done.rows_affected() {
         0 => Err(ApiError::not_found().into()),
         _ => Ok(StatusCode::NO_CONTENT),

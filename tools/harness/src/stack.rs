@@ -221,6 +221,11 @@ pub fn spin_up(manifest: PathBuf, port: u16, name: &str) -> Result<Command> {
 
 /// Starts one service and returns at once (no waiting: cold-start timing starts here).
 pub fn spawn_service(config: &ServiceConfig, role: &str) -> Result<Proc> {
+    spawn_service_with_env(config, role, &[])
+}
+
+/// [`spawn_service`] with `env` set on top of the service's own settings (see [`ExtraEnv`]).
+pub fn spawn_service_with_env(config: &ServiceConfig, role: &str, env: ExtraEnv) -> Result<Proc> {
     let name = config.proc_name(role);
     let bins = Binaries::current();
     let mut cmd = match config.runtime {
@@ -257,9 +262,15 @@ pub fn spawn_service(config: &ServiceConfig, role: &str) -> Result<Proc> {
             cmd
         }
     };
-    cmd.env("RUST_LOG", rust_log());
+    cmd.env("RUST_LOG", rust_log()).envs(env.iter().cloned());
     Proc::spawn(&name, cmd, libc::SIGTERM)
 }
+
+/// Variables every process a stack starts gets on top of its own settings, e.g. where to send
+/// traces (`OTEL_EXPORTER_OTLP_ENDPOINT`, read by both runtimes). Without them the processes
+/// inherit the caller's environment, `OTEL_*` included; these are for a caller (a test) that
+/// needs its own per stack.
+pub type ExtraEnv<'a> = &'a [(String, String)];
 
 /// The services' log level: `RUST_LOG` as set, else `info`.
 fn rust_log() -> String {
@@ -320,6 +331,17 @@ impl Stack {
         database_url: &str,
         upstream_timeout_ms: u64,
     ) -> Result<Stack> {
+        Stack::spawn_with_env(runtime, shape, database_url, upstream_timeout_ms, &[])
+    }
+
+    /// [`Stack::spawn`] with `env` set on every process (see [`ExtraEnv`]).
+    pub fn spawn_with_env(
+        runtime: Runtime,
+        shape: Shape,
+        database_url: &str,
+        upstream_timeout_ms: u64,
+        env: ExtraEnv,
+    ) -> Result<Stack> {
         Binaries::current().check(runtime)?;
         if shape == Shape::Combined {
             if runtime != Runtime::Spin {
@@ -329,7 +351,8 @@ impl Stack {
             let manifest = Binaries::current().spin_dir.join("spin.toml");
             let mut cmd = spin_up(manifest, port, "spin-combined")?;
             cmd.envs(spin_database(database_url)?)
-                .env("RUST_LOG", rust_log());
+                .env("RUST_LOG", rust_log())
+                .envs(env.iter().cloned());
             let proc = Proc::spawn("spin-combined", cmd, libc::SIGTERM)?;
             return Ok(Stack {
                 runtime,
@@ -367,9 +390,15 @@ impl Stack {
             ..customer_service.clone()
         };
         let procs = vec![
-            (Svc::CustomerService, spawn_service(&customer_service, "")?),
-            (Svc::OrderService, spawn_service(&order_service, "")?),
-            (Svc::Gateway, spawn_service(&gateway, "")?),
+            (
+                Svc::CustomerService,
+                spawn_service_with_env(&customer_service, "", env)?,
+            ),
+            (
+                Svc::OrderService,
+                spawn_service_with_env(&order_service, "", env)?,
+            ),
+            (Svc::Gateway, spawn_service_with_env(&gateway, "", env)?),
         ];
         Ok(Stack {
             runtime,
@@ -402,10 +431,22 @@ impl Stack {
         database_url: &str,
         upstream_timeout_ms: u64,
     ) -> Result<Stack> {
+        Stack::start_with_env(runtime, shape, database_url, upstream_timeout_ms, &[]).await
+    }
+
+    /// [`Stack::start`] with `env` set on every process (see [`ExtraEnv`]).
+    pub async fn start_with_env(
+        runtime: Runtime,
+        shape: Shape,
+        database_url: &str,
+        upstream_timeout_ms: u64,
+        env: ExtraEnv<'_>,
+    ) -> Result<Stack> {
         if runtime == Runtime::Spin {
             crate::pg::migrate(database_url).await?;
         }
-        let mut stack = Stack::spawn(runtime, shape, database_url, upstream_timeout_ms)?;
+        let mut stack =
+            Stack::spawn_with_env(runtime, shape, database_url, upstream_timeout_ms, env)?;
         stack.wait_ready(START_LIMIT).await?;
         Ok(stack)
     }

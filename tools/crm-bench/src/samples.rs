@@ -51,7 +51,8 @@ pub fn median(values: &[f64]) -> Option<f64> {
     })
 }
 
-/// (min, max) of two or more samples; `None` for fewer (no spread to speak of).
+/// (min, max) of two or more samples; `None` for fewer, or when they all agree (no spread to
+/// speak of: a 0 % failure rate in every sample is just 0 %).
 pub fn range(values: &[f64]) -> Option<(f64, f64)> {
     let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
     if finite.len() < 2 {
@@ -59,7 +60,7 @@ pub fn range(values: &[f64]) -> Option<(f64, f64)> {
     }
     let min = finite.iter().copied().fold(f64::INFINITY, f64::min);
     let max = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    Some((min, max))
+    (max > min).then_some((min, max))
 }
 
 /// Two samples' ranges share a value: the figures cannot be told apart on this evidence.
@@ -181,6 +182,7 @@ mod tests {
         assert_eq!(median(&[]), None);
         assert_eq!(range(&[3.0, 1.0, 2.0]), Some((1.0, 3.0)));
         assert_eq!(range(&[3.0]), None);
+        assert_eq!(range(&[0.0, 0.0, 0.0]), None);
         assert!(overlap((1.0, 3.0), (2.5, 4.0)));
         assert!(!overlap((1.0, 2.0), (2.5, 4.0)));
         assert_eq!(relative_spread(&[90.0, 100.0, 110.0]), Some(0.1));

@@ -112,7 +112,14 @@ pub(super) fn floors(cx: &Ctx) -> Section {
         return s.not_measured();
     }
     s.md.push_str(&md_row(&HEADER.map(String::from)));
-    s.md.push_str(&md_row(&HEADER.map(|_| "---".to_string())));
+    let align = HEADER.map(|h| {
+        if h == "runtime" || h == "target" {
+            "---"
+        } else {
+            "---:"
+        }
+    });
+    s.md.push_str(&md_row(&align.map(String::from)));
     let mut hops = Vec::new();
     for runtime in ["axum", "spin"] {
         let get = |target: &str| floors.get(target).and_then(Option::as_ref);

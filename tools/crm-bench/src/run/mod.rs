@@ -131,6 +131,7 @@ struct Run {
     out: PathBuf,
     labels: Vec<Label>,
     no_build: bool,
+    axum_bin_dir: Option<PathBuf>,
     k6: PathBuf,
     spin: Option<PathBuf>,
     server: Server,
@@ -341,6 +342,7 @@ async fn run(args: &RunArgs, settings: Settings, labels: Vec<Label>, out: PathBu
         out,
         labels,
         no_build: args.no_build,
+        axum_bin_dir: args.axum_bin_dir.clone(),
         k6,
         spin,
         server,
@@ -541,11 +543,23 @@ impl Run {
             .context("no database for this stack")
     }
 
+    /// Where the Axum binaries measured are: `--axum-bin-dir`, else the release build.
+    fn axum_dir(&self) -> PathBuf {
+        self.axum_bin_dir
+            .clone()
+            .unwrap_or_else(|| tooling::target_dir().join("release"))
+    }
+
     fn build(&mut self) -> Result<()> {
+        let logs = procs::log_dir();
         if self.no_build {
             self.progress.say("--no-build: using the binaries as built");
+        } else if let Some(dir) = &self.axum_bin_dir {
+            self.progress.say(&format!(
+                "--axum-bin-dir: the Axum services and floor as built in {}",
+                dir.display()
+            ));
         } else {
-            let logs = procs::log_dir();
             let mut cargo = Command::new("cargo");
             cargo.args(["build", "--release", "--locked"]);
             // The Axum floor too (the floors section; spin-crm's floor is built with the
@@ -564,6 +578,8 @@ impl Run {
                 tooling::target_dir().display()
             ));
             tooling::build("cargo build --release", cargo, &logs.join("build.log"))?;
+        }
+        if !self.no_build {
             if self.spin.is_some() {
                 self.progress
                     .say("scripts/build-wasm.sh (the Spin components)");
@@ -585,7 +601,7 @@ impl Run {
             }
         }
         Binaries {
-            axum_dir: tooling::target_dir().join("release"),
+            axum_dir: self.axum_dir(),
             spin: self.spin.clone(),
             spin_dir: crm_harness::repo_root().join("spin-crm"),
         }
@@ -676,9 +692,17 @@ impl Run {
             ),
             (
                 "build",
-                "for speed on both sides: cargo --release, opt-level 3 (axum-crm); \
-                 wasm32-wasip1 release, opt-level 3, then wasm-opt -O3 (spin-crm)"
-                    .into(),
+                match &self.axum_bin_dir {
+                    None => "for speed on both sides: cargo --release, opt-level 3 (axum-crm); \
+                             wasm32-wasip1 release, opt-level 3, then wasm-opt -O3 (spin-crm)"
+                        .into(),
+                    Some(dir) => format!(
+                        "axum-crm: the binaries in {} as they were built (--axum-bin-dir; not \
+                         necessarily a release build: figures only check the pipeline); \
+                         spin-crm: wasm32-wasip1 release, opt-level 3, then wasm-opt -O3",
+                        dir.display()
+                    ),
+                },
             ),
             (
                 "size_variant",

@@ -68,6 +68,11 @@ pub struct RunArgs {
     /// Use the binaries as built (no cargo / build-wasm.sh step).
     #[arg(long)]
     pub no_build: bool,
+    /// Measure the Axum services and floor in this directory as they were built, instead of
+    /// building them for release: CI's quick run takes the debug binaries its native stage
+    /// built (its figures only check the pipeline). The report's environment says which.
+    #[arg(long)]
+    pub axum_bin_dir: Option<PathBuf>,
     /// Also measure `spin-size`, the size-optimised Spin build (opt-level "s", wasm-opt -Oz):
     /// its module sizes and /compute, beside the speed-built `spin` column [default: in a full
     /// run with the spin stack; not in --quick]

@@ -1,6 +1,7 @@
 //! Memory and CPU of process trees from procfs (Linux): VmRSS of each process and its
 //! descendants (`spin up` serves from a child process), CPU time from utime+stime. A sampler
-//! runs on its own thread until stopped.
+//! runs on its own thread until stopped. [`memory_of`] adds PSS for a set of trees at one
+//! instant: RSS counts a page shared by N processes N times, PSS a 1/N share in each.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -96,6 +97,43 @@ fn cpu_seconds(pid: i32, ticks: f64) -> Option<f64> {
     let utime: f64 = fields.get(11)?.parse().ok()?;
     let stime: f64 = fields.get(12)?.parse().ok()?;
     Some((utime + stime) / ticks)
+}
+
+/// RSS and PSS of a set of process trees at one instant.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Memory {
+    pub rss_bytes: u64,
+    /// `None` when some process's `smaps_rollup` could not be read (kernel before 4.14, or
+    /// no permission): a partial sum would understate it.
+    pub pss_bytes: Option<u64>,
+    /// How many processes the figures sum.
+    pub processes: u32,
+}
+
+/// `Pss:` of `/proc/<pid>/smaps_rollup`, in bytes.
+fn pss_bytes(pid: i32) -> Option<u64> {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    let line = rollup.lines().find(|l| l.starts_with("Pss:"))?;
+    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
+}
+
+/// The memory of every process in the trees rooted at `roots` (each process counted once,
+/// however many roots reach it); `None` when a root is gone.
+pub fn memory_of(roots: &[i32]) -> Option<Memory> {
+    let children = children_map();
+    let mut procs: Vec<i32> = Vec::new();
+    for &root in roots {
+        rss_bytes(root)?;
+        procs.extend(tree(root, &children));
+    }
+    procs.sort_unstable();
+    procs.dedup();
+    let pss: Option<Vec<u64>> = procs.iter().map(|p| pss_bytes(*p)).collect();
+    Some(Memory {
+        rss_bytes: procs.iter().filter_map(|p| rss_bytes(*p)).sum(),
+        pss_bytes: pss.map(|v| v.into_iter().sum()),
+        processes: procs.len() as u32,
+    })
 }
 
 /// Samples every named tree once.
@@ -249,6 +287,20 @@ mod tests {
         // total only where both were alive.
         let total = u["total"].clone().unwrap();
         assert_eq!((total.samples, total.rss_max_bytes), (2, 230.0));
+    }
+
+    #[test]
+    fn memory_of_counts_each_process_once_and_pss_at_most_rss() {
+        let me = i32::try_from(std::process::id()).unwrap();
+        let once = memory_of(&[me]).unwrap();
+        assert!(once.processes >= 1 && once.rss_bytes > 0);
+        let pss = once
+            .pss_bytes
+            .expect("smaps_rollup is readable for our own process");
+        assert!(pss > 0 && pss <= once.rss_bytes, "{once:?}");
+        let twice = memory_of(&[me, me]).unwrap();
+        assert_eq!(twice.processes, once.processes);
+        assert_eq!(memory_of(&[me, i32::MAX]), None);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 mod coldstart;
 mod compute;
+mod density;
 mod environment;
 mod errors;
 mod footprint;
@@ -73,6 +74,7 @@ pub fn build(summary: &Summary) -> Report {
         coldstart::cold_start(&cx),
         footprint::memory(&cx),
         footprint::artifact_sizes(&cx),
+        density::density(&cx),
         errors::errors_and_thresholds(&cx),
         environment::environment(&cx),
     ];
@@ -372,6 +374,7 @@ mod tests {
             "## Cold start",
             "## Memory (RSS) and CPU",
             "## Artifact sizes",
+            "## Density: many copies of customer-service",
             "## Errors and thresholds",
             "## Environment",
         ];

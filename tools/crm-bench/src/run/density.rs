@@ -401,10 +401,12 @@ fn spawn_spin_one_up(n: u32, db: &str, dir: &Path) -> Result<Copies> {
 const COMPONENT: &str = "customer-service";
 
 /// The service manifest with its one component repeated `n` times (ids
-/// `customer-service-1`…, the same module from `wasm_dir`, the same variables and outbound
+/// `customer-service-copy1`…: Spin wants each dash-separated word of an id to start with a
+/// letter; the same module from `wasm_dir`, the same variables and outbound
 /// hosts), component k on the exact route `/customers/k`. Exact routes, not a prefix per
-/// component: the component routes on the request's whole path, so `/c2/customers/2` would
-/// be its 404, while `/customers/2` reaches copy 2 with the path it expects. The application
+/// component: the component routes on the request's whole path, so under a route `/c2/...`
+/// the request `/c2/customers/2` is its 404 (tried on Spin 3.5.1), while `/customers/2`
+/// reaches copy 2 with the path it expects. The application
 /// and its variables are kept; comments and the build section are left out.
 fn one_up_manifest(service_manifest: &str, n: u32, wasm_dir: &Path) -> Result<String> {
     let own = |header: &str| {
@@ -440,7 +442,7 @@ fn one_up_manifest(service_manifest: &str, n: u32, wasm_dir: &Path) -> Result<St
     let mut out = head.trim_end().to_string();
     out.push_str("\n\n");
     for k in 1..=n {
-        let id = format!("{COMPONENT}-{k}");
+        let id = format!("{COMPONENT}-copy{k}");
         out.push_str(&format!(
             "[[trigger.http]]\nroute = \"{}\"\ncomponent = \"{id}\"\n\n",
             probe_path(k)
@@ -591,15 +593,15 @@ mod tests {
         assert_eq!(
             ids,
             [
-                "customer-service-1",
-                "customer-service-2",
-                "customer-service-3"
+                "customer-service-copy1",
+                "customer-service-copy2",
+                "customer-service-copy3"
             ]
         );
         assert!(files.iter().all(|(_, f)| f == "spin_customer_service.wasm"));
         assert!(out.contains("source = \"/opt/wasm/spin_customer_service.wasm\""));
-        assert!(out.contains("route = \"/customers/3\"\ncomponent = \"customer-service-3\""));
-        assert!(out.contains("[component.customer-service-2.variables]\ndatabase_url = "));
+        assert!(out.contains("route = \"/customers/3\"\ncomponent = \"customer-service-copy3\""));
+        assert!(out.contains("[component.customer-service-copy2.variables]\ndatabase_url = "));
         assert!(out.contains("database_host = { default = "), "{out}");
         assert!(!out.contains("route = \"/...\"") && !out.contains(".build]"));
         assert_eq!(out.matches("allowed_outbound_hosts").count(), 3);

@@ -363,10 +363,14 @@ pub struct DensityPoint {
     pub rss_bytes: Option<f64>,
     /// PSS summed over every process: a shared page split between the processes sharing it.
     pub pss_bytes: Option<f64>,
+    /// Anonymous memory summed over every process (heap, stacks; no file-backed page): what
+    /// no other process shares, so unlike PSS it does not move with what else runs.
+    pub anon_bytes: Option<f64>,
     /// (rss(N) − rss(base)) / (N − base), base the smallest N measured in this layout; null
     /// at the base itself.
     pub rss_per_extra_bytes: Option<f64>,
     pub pss_per_extra_bytes: Option<f64>,
+    pub anon_per_extra_bytes: Option<f64>,
     /// Why this N has no figures.
     pub error: Option<String>,
 }

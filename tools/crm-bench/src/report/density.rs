@@ -19,11 +19,13 @@ pub(super) fn density(cx: &Ctx) -> Section {
         s.md,
         "N copies of customer-service started at once on one database, {}. \
          **Up** is from the first spawn until every copy answered 200 on a database read \
-         (`{}`); the memory is read {} s later, summed over every process: **RSS** counts a \
-         page shared by several processes once in each, **PSS** splits it between them (what \
-         the copies really add to the machine). **Per extra copy** is (memory(N) − \
-         memory(1)) / (N − 1). One machine, one run per N, wasmtime's compile cache warm \
-         (the Spin stacks ran before); see docs/benchmark.md (Density).\n",
+         (`{}`, copy k reading customer k); the memory is read {} s later, summed over every \
+         process: **RSS** counts a page shared by several processes once in each, **PSS** \
+         splits it between them (what the copies add to the machine, but a process outside \
+         the run mapping the same files, such as another `spin`, takes a share too), \
+         **anonymous** is heap and stacks, which nothing shares. **Per extra copy** is \
+         (memory(N) − memory(1)) / (N − 1). One machine, one run per N, wasmtime's compile \
+         cache warm (the Spin stacks ran before); see docs/benchmark.md (Density).\n",
         describe(d, &layouts),
         d.probe_path.as_deref().unwrap_or("/customers/k"),
         d.settle_s.unwrap_or(0.0)
@@ -33,9 +35,9 @@ pub(super) fn density(cx: &Ctx) -> Section {
         s.md.push_str("No layout was measured.\n\n");
     } else {
         s.md.push_str(
-            "| N | layout | up (ms) | RSS | PSS | RSS per extra copy | PSS per extra copy |\n",
+            "| N | layout | up (ms) | RSS | PSS | anonymous | per extra copy: RSS | PSS | \
+             anonymous |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|\n",
         );
-        s.md.push_str("|---:|---|---:|---:|---:|---:|---:|\n");
         s.md.push_str(&table);
         s.md.push('\n');
     }
@@ -131,19 +133,21 @@ fn table(d: &Density, layouts: &[String]) -> String {
                 let first = e.lines().next().unwrap_or_default();
                 let _ = writeln!(
                     out,
-                    "| {n} | `{name}` | failed: {} | – | – | – | – |",
+                    "| {n} | `{name}` | failed: {} | – | – | – | – | – | – |",
                     md_escape(first)
                 );
                 continue;
             }
             let _ = writeln!(
                 out,
-                "| {n} | `{name}` | {} | {} | {} | {} | {} |",
+                "| {n} | `{name}` | {} | {} | {} | {} | {} | {} | {} |",
                 fmt_value(p.up_ms, Unit::Ms),
                 bytes(p.rss_bytes),
                 bytes(p.pss_bytes),
+                bytes(p.anon_bytes),
                 bytes(p.rss_per_extra_bytes),
-                bytes(p.pss_per_extra_bytes)
+                bytes(p.pss_per_extra_bytes),
+                bytes(p.anon_per_extra_bytes)
             );
         }
     }
@@ -178,6 +182,8 @@ mod tests {
 
     fn point(n: u32, up: f64, rss: f64, pss: f64, extra: Option<f64>) -> serde_json::Value {
         json!({"instances": n, "up_ms": up, "rss_bytes": rss * MIB, "pss_bytes": pss * MIB,
+               "anon_bytes": pss / 2.0 * MIB,
+               "anon_per_extra_bytes": extra.map(|e| e / 2.0 * MIB),
                "rss_per_extra_bytes": extra.map(|e| e * 2.0 * MIB),
                "pss_per_extra_bytes": extra.map(|e| e * MIB)})
     }
@@ -201,10 +207,12 @@ mod tests {
         let md = density(&Ctx::new(&s)).md;
         assert!(md.contains("## Density: many copies of customer-service"));
         assert!(
-            md.contains("| 1 | `axum` | 20.00 | 10.00 MiB | 8.00 MiB | – | – |"),
+            md.contains("| 1 | `axum` | 20.00 | 10.00 MiB | 8.00 MiB | 4.00 MiB | – | – | – |"),
             "{md}"
         );
-        assert!(md.contains("| 5 | `axum` | 60.00 | 50.00 MiB | 24.00 MiB | 8.00 MiB | 4.00 MiB |"));
+        assert!(md.contains(
+            "| 5 | `axum` | 60.00 | 50.00 MiB | 24.00 MiB | 12.00 MiB | 8.00 MiB | 4.00 MiB | 2.00 MiB |"
+        ));
         assert!(md.contains("| 5 | `spin-n-ups` | failed: 2 of 5 never answered 200 |"));
         assert!(!md.contains("log tail"));
         // axum's rows come before spin-n-ups' at each N.

@@ -170,7 +170,7 @@ impl Run {
         let mut result = Density {
             test: Some("density".into()),
             counts: counts.clone(),
-            probe_path: Some("/customers/k (copy k reads customer k)".into()),
+            probe_path: Some("/customers/k".into()),
             settle_s: Some(settle(&self.settings).as_secs_f64()),
             ..Density::default()
         };
@@ -303,6 +303,7 @@ async fn measure(
         up_ms: Some((last.as_secs_f64() * 1e6).round() / 1e3),
         rss_bytes: Some(memory.rss_bytes as f64),
         pss_bytes: memory.pss_bytes.map(|b| b as f64),
+        anon_bytes: memory.anon_bytes.map(|b| b as f64),
         ..DensityPoint::default()
     })
 }
@@ -483,6 +484,7 @@ pub fn per_extra(points: &mut [DensityPoint]) {
         };
         p.rss_per_extra_bytes = slope(p.rss_bytes, base.rss_bytes);
         p.pss_per_extra_bytes = slope(p.pss_bytes, base.pss_bytes);
+        p.anon_per_extra_bytes = slope(p.anon_bytes, base.anon_bytes);
     }
 }
 
@@ -494,32 +496,39 @@ fn mib(bytes: f64) -> f64 {
 fn point_line(p: &DensityPoint) -> String {
     let fig = |v: Option<f64>| v.map_or("?".into(), |b| format!("{:.1} MiB", mib(b)));
     let mut line = format!(
-        "up in {:.0} ms; RSS {}, PSS {} ({} processes)",
+        "up in {:.0} ms; RSS {}, PSS {}, anonymous {} ({} processes)",
         p.up_ms.unwrap_or(f64::NAN),
         fig(p.rss_bytes),
         fig(p.pss_bytes),
+        fig(p.anon_bytes),
         p.processes.unwrap_or(0)
     );
-    if let Some(extra) = p.pss_per_extra_bytes {
-        line.push_str(&format!("; +{:.1} MiB PSS per extra copy", mib(extra)));
+    if let (Some(pss), Some(anon)) = (p.pss_per_extra_bytes, p.anon_per_extra_bytes) {
+        line.push_str(&format!(
+            "; per extra copy +{:.1} MiB PSS, +{:.1} MiB anonymous",
+            mib(pss),
+            mib(anon)
+        ));
     }
     line
 }
 
 /// The largest N of each layout: its PSS per extra copy and its time to up.
 fn headline(d: &Density) -> String {
-    let parts: Vec<String> = d
-        .layouts
+    let parts: Vec<String> = Layout::ALL
         .iter()
-        .filter_map(|(name, l)| {
-            let p = l
+        .map(|l| l.name())
+        .filter_map(|name| {
+            let p = d
+                .layouts
+                .get(name)?
                 .as_ref()?
                 .points
                 .iter()
                 .rev()
                 .find(|p| p.error.is_none() && p.up_ms.is_some())?;
-            let extra = p.pss_per_extra_bytes.map_or(String::new(), |b| {
-                format!(", +{:.1} MiB PSS per copy", mib(b))
+            let extra = p.anon_per_extra_bytes.map_or(String::new(), |b| {
+                format!(", +{:.1} MiB anonymous per extra copy", mib(b))
             });
             Some(format!(
                 "{name} N={} up in {:.0} ms{extra}",
@@ -545,6 +554,7 @@ mod tests {
             up_ms: Some(10.0),
             rss_bytes: Some(rss),
             pss_bytes: pss,
+            anon_bytes: pss.map(|p| p / 2.0),
             ..DensityPoint::default()
         }
     }
@@ -560,6 +570,7 @@ mod tests {
         assert_eq!(points[0].rss_per_extra_bytes, None);
         assert_eq!(points[1].rss_per_extra_bytes, Some(100.0));
         assert_eq!(points[1].pss_per_extra_bytes, Some(10.0));
+        assert_eq!(points[1].anon_per_extra_bytes, Some(5.0));
         // PSS unreadable at N=10: no PSS slope, the RSS one stays.
         assert_eq!(points[2].rss_per_extra_bytes, Some(100.0));
         assert_eq!(points[2].pss_per_extra_bytes, None);

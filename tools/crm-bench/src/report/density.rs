@@ -41,8 +41,12 @@ pub(super) fn density(cx: &Ctx) -> Section {
         s.md.push_str(&table);
         s.md.push('\n');
     }
-    for (name, why) in not_measured(d, &layouts) {
-        let _ = writeln!(s.md, "- `{name}`: {}", md_escape(&why));
+    let missing = not_measured(d, &layouts);
+    for (name, why) in &missing {
+        let _ = writeln!(s.md, "- `{name}`: {}", md_escape(why));
+    }
+    if !missing.is_empty() {
+        s.md.push('\n');
     }
     s.md.push_str("Source: `density/density.json`.\n\n");
     let counts: Vec<String> = d.counts.iter().map(u32::to_string).collect();
@@ -217,7 +221,7 @@ mod tests {
         assert!(!md.contains("log tail"));
         // axum's rows come before spin-n-ups' at each N.
         assert!(md.find("| 1 | `axum`").unwrap() < md.find("| 1 | `spin-n-ups`").unwrap());
-        assert!(md.contains("- `spin-one-up`: not measured: no Spin stack"));
+        assert!(md.contains("- `spin-one-up`: not measured: no Spin stack\n\nSource:"));
         assert!(md.contains("`axum`: N processes"));
     }
 

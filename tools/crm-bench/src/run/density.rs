@@ -595,6 +595,38 @@ mod tests {
     }
 
     #[test]
+    fn the_headline_gives_each_layout_its_largest_measured_n_in_layout_order() {
+        let mut failed = point(20, 1.0, None);
+        failed.error = Some("never answered".into());
+        let mut axum = vec![
+            point(1, 1.0, Some(4.0)),
+            point(10, 10.0, Some(22.0)),
+            failed,
+        ];
+        per_extra(&mut axum);
+        let layout = |points: Vec<DensityPoint>| {
+            Some(DensityLayout {
+                points,
+                ..DensityLayout::default()
+            })
+        };
+        let d = Density {
+            layouts: [
+                ("spin-n-ups".to_string(), layout(vec![point(1, 1.0, None)])),
+                ("axum".to_string(), layout(axum)),
+                ("spin-one-up".to_string(), None),
+            ]
+            .into_iter()
+            .collect(),
+            ..Density::default()
+        };
+        let line = headline(&d);
+        assert!(line.starts_with("axum N=10 up in 10 ms, +"), "{line}");
+        assert!(line.ends_with("; spin-n-ups N=1 up in 10 ms"), "{line}");
+        assert_eq!(headline(&Density::default()), "nothing measured");
+    }
+
+    #[test]
     fn the_one_up_manifest_repeats_the_component_on_exact_routes() {
         let path = crm_harness::repo_root().join("spin-crm/customer-service/spin.toml");
         let text = std::fs::read_to_string(path).unwrap();

@@ -5,7 +5,7 @@
 //! still gets a summary that says what is missing.
 
 use crate::k6;
-use crate::model::{Environment, K6Result, NullableMap, Stack, Summary, SCHEMA_VERSION};
+use crate::model::{Density, Environment, K6Result, NullableMap, Stack, Summary, SCHEMA_VERSION};
 use crate::samples;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -17,8 +17,13 @@ pub const K6_TESTS: [&str; 5] = ["load", "cpu-bound", "scale", "error", "ping-db
 /// Where a local run keeps the runtime floors and the gateway hop (one directory per target).
 pub const FLOORS: &str = "floors";
 /// Directories a results folder may hold that are not stacks (`crm-bench report` writes
-/// charts/, `crm-bench run` the processes' logs/ and the floors).
-const NOT_STACKS: [&str; 3] = ["charts", "logs", FLOORS];
+/// charts/, `crm-bench run` the processes' logs/, the floors and the density measurement's
+/// density/).
+const NOT_STACKS: [&str; 4] = ["charts", "logs", FLOORS, DENSITY_DIR];
+/// Where `crm-bench run` writes density.json (and the manifests it generated for it).
+pub const DENSITY_DIR: &str = "density";
+/// The environment setting a run that planned the density measurement records its N in.
+pub const DENSITY_SETTING: &str = "density_counts";
 
 /// Reads the raw files of `dir` into a [`Summary`]. Errs only when `dir` is not a readable
 /// directory; every other failure is listed in `problems`.
@@ -50,6 +55,7 @@ pub fn collect(dir: &Path) -> Result<Summary, String> {
             (label.clone(), Some(stack))
         })
         .collect();
+    let density = density(dir, &environment, &mut problems);
     Ok(Summary {
         schema_version: Some(SCHEMA_VERSION),
         run_id: Some(run_id(dir)),
@@ -57,8 +63,25 @@ pub fn collect(dir: &Path) -> Result<Summary, String> {
         environment: Some(environment),
         stacks,
         floors,
+        density,
         problems,
     })
+}
+
+/// density/density.json: required only when the run recorded that it planned it (a
+/// `density_counts` setting other than "off"); absent otherwise.
+fn density(dir: &Path, env: &Environment, problems: &mut Vec<String>) -> Option<Density> {
+    let path = dir.join(DENSITY_DIR).join("density.json");
+    let planned = env
+        .settings
+        .get(DENSITY_SETTING)
+        .and_then(|v| v.as_ref()?.as_str().map(str::to_string))
+        .is_some_and(|v| !v.trim().is_empty() && v.trim() != "off");
+    if planned {
+        load(&path, problems)
+    } else {
+        load_optional(&path, problems)
+    }
 }
 
 /// [`collect`], then writes `<dir>/summary.json`.
@@ -396,6 +419,40 @@ mod tests {
             .problems
             .iter()
             .any(|p| p.contains("floors/axum-floor/k6-floor.s2.json: unreadable")));
+        std::fs::remove_dir_all(tmp).unwrap();
+    }
+
+    #[test]
+    fn density_is_read_not_taken_for_a_stack_and_required_only_when_planned() {
+        let dir = raw_folder("density");
+        let env = |counts: &str| {
+            let text =
+                format!(r#"{{"kind": "local", "settings": {{"density_counts": "{counts}"}}}}"#);
+            std::fs::write(dir.join("environment.json"), text).unwrap();
+        };
+        let missing = |s: &Summary| {
+            s.problems
+                .iter()
+                .any(|p| p.contains("density.json: missing"))
+        };
+        env("off");
+        let s = collect(&dir).unwrap();
+        assert!(s.density.is_none() && !missing(&s));
+        env("1,5");
+        let s = collect(&dir).unwrap();
+        assert!(s.density.is_none() && missing(&s));
+        std::fs::create_dir_all(dir.join("density")).unwrap();
+        std::fs::write(
+            dir.join("density/density.json"),
+            r#"{"counts": [1, 5], "layouts": {"axum": {"points": [{"instances": 1}]}}}"#,
+        )
+        .unwrap();
+        let s = collect(&dir).unwrap();
+        assert!(!missing(&s), "{:?}", s.problems);
+        assert_eq!(s.labels(), ["axum", "spin"]);
+        let density = s.density.unwrap();
+        assert_eq!(density.counts, [1, 5]);
+        assert!(density.layouts["axum"].is_some());
         std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
     }
 

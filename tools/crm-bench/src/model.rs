@@ -33,6 +33,8 @@ pub struct Summary {
     /// `<label>-direct` (the stack's customer-service), `<label>-gateway` (through its gateway).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub floors: NullableMap<K6Result>,
+    /// Local runs: many copies of customer-service at once (`density/density.json`).
+    pub density: Option<Density>,
     /// Raw files that were missing or unreadable, and mismatches found while reading them.
     pub problems: Vec<String>,
 }
@@ -333,6 +335,59 @@ pub struct ComputePoint {
     /// As [`K6Result::samples`]: each run's point, the figures above their medians.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub samples: Vec<ComputePoint>,
+}
+
+/// N copies of customer-service started at once, per layout: the time until every copy
+/// serves data, and the memory of them all (local runs, `density/density.json`).
+#[derive(Debug, Default, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(default)]
+pub struct Density {
+    /// "density".
+    pub test: Option<String>,
+    /// The N measured, in order.
+    pub counts: Vec<u32>,
+    /// The route every copy must answer 200 on to count as up (a database read).
+    pub probe_path: Option<String>,
+    /// Seconds between the last copy up and the memory reading.
+    pub settle_s: Option<f64>,
+    /// By layout: `axum`, `spin-one-up`, `spin-n-ups`; null: not measured.
+    pub layouts: NullableMap<DensityLayout>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(default)]
+pub struct DensityLayout {
+    /// What runs: processes, manifests.
+    pub description: Option<String>,
+    /// One per N, in order.
+    pub points: Vec<DensityPoint>,
+    /// Why the layout has no figures (not in this run, could not start).
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(default)]
+pub struct DensityPoint {
+    /// N, the copies of customer-service.
+    pub instances: Option<u32>,
+    /// Operating-system processes the memory figures sum (`spin up` serves from a child).
+    pub processes: Option<u32>,
+    /// From the first spawn (all at once) to the last copy's first 200 on `probe_path`, ms.
+    pub up_ms: Option<f64>,
+    /// RSS summed over every process: pages shared between processes counted in each.
+    pub rss_bytes: Option<f64>,
+    /// PSS summed over every process: a shared page split between the processes sharing it.
+    pub pss_bytes: Option<f64>,
+    /// Anonymous memory summed over every process (heap, stacks; no file-backed page): what
+    /// no other process shares, so unlike PSS it does not move with what else runs.
+    pub anon_bytes: Option<f64>,
+    /// (rss(N) − rss(base)) / (N − base), base the smallest N measured in this layout; null
+    /// at the base itself.
+    pub rss_per_extra_bytes: Option<f64>,
+    pub pss_per_extra_bytes: Option<f64>,
+    pub anon_per_extra_bytes: Option<f64>,
+    /// Why this N has no figures.
+    pub error: Option<String>,
 }
 
 impl Summary {

@@ -1,6 +1,8 @@
 //! Memory and CPU of process trees from procfs (Linux): VmRSS of each process and its
 //! descendants (`spin up` serves from a child process), CPU time from utime+stime. A sampler
-//! runs on its own thread until stopped.
+//! runs on its own thread until stopped. [`memory_of`] adds PSS for a set of trees at one
+//! instant: RSS counts a page shared by N processes N times, PSS a 1/N share in each, and
+//! anonymous memory (heap, stacks) is what no other process maps, whatever else runs.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -96,6 +98,50 @@ fn cpu_seconds(pid: i32, ticks: f64) -> Option<f64> {
     let utime: f64 = fields.get(11)?.parse().ok()?;
     let stime: f64 = fields.get(12)?.parse().ok()?;
     Some((utime + stime) / ticks)
+}
+
+/// RSS and PSS of a set of process trees at one instant.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Memory {
+    pub rss_bytes: u64,
+    /// `None` when some process's `smaps_rollup` could not be read (kernel before 4.14, or
+    /// no permission): a partial sum would understate it.
+    pub pss_bytes: Option<u64>,
+    /// Anonymous memory (`Anonymous:` of `smaps_rollup`): the pages no file backs, which
+    /// unlike PSS do not depend on what other processes map the same files. `None` as PSS.
+    pub anon_bytes: Option<u64>,
+    /// How many processes the figures sum.
+    pub processes: u32,
+}
+
+/// `Pss:` and `Anonymous:` of `/proc/<pid>/smaps_rollup`, in bytes.
+fn rollup(pid: i32) -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    let field = |name: &str| -> Option<u64> {
+        let line = text.lines().find(|l| l.starts_with(name))?;
+        Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
+    };
+    Some((field("Pss:")?, field("Anonymous:")?))
+}
+
+/// The memory of every process in the trees rooted at `roots` (each process counted once,
+/// however many roots reach it); `None` when a root is gone.
+pub fn memory_of(roots: &[i32]) -> Option<Memory> {
+    let children = children_map();
+    let mut procs: Vec<i32> = Vec::new();
+    for &root in roots {
+        rss_bytes(root)?;
+        procs.extend(tree(root, &children));
+    }
+    procs.sort_unstable();
+    procs.dedup();
+    let rollups: Option<Vec<(u64, u64)>> = procs.iter().map(|p| rollup(*p)).collect();
+    Some(Memory {
+        rss_bytes: procs.iter().filter_map(|p| rss_bytes(*p)).sum(),
+        pss_bytes: rollups.as_ref().map(|v| v.iter().map(|r| r.0).sum()),
+        anon_bytes: rollups.as_ref().map(|v| v.iter().map(|r| r.1).sum()),
+        processes: procs.len() as u32,
+    })
 }
 
 /// Samples every named tree once.
@@ -249,6 +295,22 @@ mod tests {
         // total only where both were alive.
         let total = u["total"].clone().unwrap();
         assert_eq!((total.samples, total.rss_max_bytes), (2, 230.0));
+    }
+
+    #[test]
+    fn memory_of_counts_each_process_once_and_pss_at_most_rss() {
+        let me = i32::try_from(std::process::id()).unwrap();
+        let once = memory_of(&[me]).unwrap();
+        assert!(once.processes >= 1 && once.rss_bytes > 0);
+        let pss = once
+            .pss_bytes
+            .expect("smaps_rollup is readable for our own process");
+        assert!(pss > 0 && pss <= once.rss_bytes, "{once:?}");
+        let anon = once.anon_bytes.expect("read with the PSS");
+        assert!(anon > 0 && anon <= once.rss_bytes, "{once:?}");
+        let twice = memory_of(&[me, me]).unwrap();
+        assert_eq!(twice.processes, once.processes);
+        assert_eq!(memory_of(&[me, i32::MAX]), None);
     }
 
     #[test]

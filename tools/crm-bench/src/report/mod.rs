@@ -7,6 +7,7 @@
 
 mod coldstart;
 mod compute;
+mod density;
 mod environment;
 mod errors;
 mod floors;
@@ -77,6 +78,7 @@ pub fn build(summary: &Summary) -> Report {
         scaling::step_load(&cx),
         footprint::memory(&cx),
         footprint::artifact_sizes(&cx),
+        density::density(&cx),
         errors::errors_and_thresholds(&cx),
         environment::environment(&cx),
     ];
@@ -392,6 +394,7 @@ mod tests {
             "## Cold start",
             "## Memory (RSS) and CPU",
             "## Artifact sizes",
+            "## Density: many copies of customer-service",
             "## Errors and thresholds",
             "## Environment",
         ];

@@ -47,6 +47,9 @@ pub(super) fn what_was_compared(cx: &Ctx) -> Section {
     s
 }
 
+/// One figure of a k6 figures block.
+type FigurePick = fn(&Figures) -> Option<f64>;
+
 /// How many samples each k6 figure had and how far they spread: the half-range as a fraction
 /// of the median, over every throughput and p50/p99 figure of every sampled suite.
 fn repeatability(cx: &Ctx) -> String {
@@ -68,7 +71,7 @@ fn repeatability(cx: &Ctx) -> String {
         };
         most_samples = most_samples.max(result.samples.len());
         for scenario in result.scenarios.keys() {
-            let picks: [(&str, fn(&Figures) -> Option<f64>); 3] = [
+            let picks: [(&str, FigurePick); 3] = [
                 ("req/s", |f| f.throughput_rps),
                 ("p50", |f| f.latency_ms.as_ref()?.p50),
                 ("p99", |f| f.latency_ms.as_ref()?.p99),

@@ -11,6 +11,7 @@
 //! after the spin stack. Everything started is stopped at the end, on failure and on Ctrl-C.
 //! Method and caveats: docs/benchmark.md.
 
+mod density;
 mod measure;
 mod progress;
 mod settings;
@@ -91,6 +92,8 @@ enum Step {
     SizeCompute,
     /// The `spin-size` variant: its module sizes.
     SizeArtifacts,
+    /// N copies of customer-service at once, per layout (density.rs).
+    Density,
     Report,
 }
 
@@ -101,7 +104,8 @@ impl Step {
             | Step::Environment
             | Step::Report
             | Step::SizeCompute
-            | Step::SizeArtifacts => None,
+            | Step::SizeArtifacts
+            | Step::Density => None,
             Step::Database(l)
             | Step::ColdStarts(l)
             | Step::Start(l)
@@ -243,6 +247,12 @@ fn plan(settings: &Settings, labels: &[Label]) -> Vec<Planned> {
                 1,
             );
         }
+    }
+    let with_spin = labels
+        .iter()
+        .any(|l| l.runtime() == crm_harness::stack::Runtime::Spin);
+    if let Some((name, estimate)) = density::plan_entry(settings, with_spin) {
+        add(Step::Density, 1, name, estimate);
     }
     add(Step::Report, 1, "summary.json and report".into(), 3);
     plan
@@ -519,6 +529,7 @@ impl Run {
             Step::Artifacts(l) => self.artifacts(l),
             Step::SizeCompute => self.size_compute().await,
             Step::SizeArtifacts => self.size_artifacts(),
+            Step::Density => self.density().await,
             Step::Report => self.report(),
         }
     }
@@ -743,6 +754,7 @@ impl Run {
                     "1 (indicative only)".into()
                 },
             ),
+            (crate::collect::DENSITY_SETTING, density::setting(s)),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), Value::String(v)))
@@ -1094,7 +1106,7 @@ mod tests {
             .all(|p| p.name.ends_with("[sample 2/3]")));
     }
 
-    fn quick() -> Settings {
+    pub(super) fn quick() -> Settings {
         Settings {
             quick: true,
             samples: 1,
@@ -1113,7 +1125,25 @@ mod tests {
             k6_seed_customers: 4,
             k6_seed_orders: 2,
             size_variant: false,
+            density_counts: vec![1, 2],
         }
+    }
+
+    #[test]
+    fn density_comes_after_every_stack_and_before_the_report() {
+        let full = steps(&[]);
+        let density = full.len() - 2;
+        assert!(
+            full[density].starts_with("density: N = 1, 5, 10, 20"),
+            "{full:?}"
+        );
+        assert_eq!(full[density + 1], "summary.json and report");
+        let quick = steps(&["--quick", "--stacks", "axum"]);
+        assert!(quick
+            .iter()
+            .any(|s| s.starts_with("density: N = 1, 2 ") && !s.contains("spin")));
+        let off = steps(&["--density-counts", "0"]);
+        assert!(!off.iter().any(|s| s.starts_with("density")));
     }
 
     #[test]

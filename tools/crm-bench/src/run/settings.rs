@@ -125,6 +125,10 @@ pub struct RunArgs {
     /// Orders the k6 scripts create through the API first [default: 50; quick 10]
     #[arg(long, env = "K6_SEED_ORDERS")]
     pub k6_seed_orders: Option<u32>,
+    /// Density: how many copies of customer-service to start at once, comma-separated; 0 or
+    /// empty leaves the measurement out [default: 1,5,10,20; quick 1,2]
+    #[arg(long, env = "DENSITY_COUNTS")]
+    pub density_counts: Option<String>,
 }
 
 /// Every setting, resolved.
@@ -150,6 +154,8 @@ pub struct Settings {
     pub seed_orders: u32,
     pub k6_seed_customers: u32,
     pub k6_seed_orders: u32,
+    /// The N of the density measurement, ascending; empty: not measured.
+    pub density_counts: Vec<u32>,
 }
 
 /// The pair whose run is the stack's `k6-cpu-bound.json` (the k6 script's defaults).
@@ -204,6 +210,7 @@ impl Settings {
             seed_orders,
             k6_seed_customers: a.k6_seed_customers.unwrap_or(if q { 40 } else { 200 }),
             k6_seed_orders: a.k6_seed_orders.unwrap_or(if q { 10 } else { 50 }),
+            density_counts: density_counts(&pick(&a.density_counts, "1,5,10,20", "1,2"))?,
         };
         for (name, text) in [
             ("DURATION", &settings.duration),
@@ -234,6 +241,24 @@ impl Settings {
     }
 }
 
+/// "1,5,10,20" -> [1, 5, 10, 20] (sorted, each once); "0" or "" -> none.
+fn density_counts(text: &str) -> Result<Vec<u32>, String> {
+    let bad = || format!("DENSITY_COUNTS: \"{text}\" is not \"N,N,...\" (N > 0) or 0");
+    if text.trim() == "0" {
+        return Ok(Vec::new());
+    }
+    let mut counts = text
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(|n| n.parse::<u32>().ok().filter(|n| *n > 0))
+        .collect::<Option<Vec<u32>>>()
+        .ok_or_else(bad)?;
+    counts.sort_unstable();
+    counts.dedup();
+    Ok(counts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -262,6 +287,24 @@ mod tests {
         assert_eq!(quick.samples, 1);
         assert!(settings(&["--samples", "0"]).is_err());
         assert_eq!(quick.compute_pairs, [(100_000, 20), (1_000_000, 25)]);
+    }
+
+    #[test]
+    fn density_counts_default_parse_and_switch_off() {
+        assert_eq!(settings(&[]).unwrap().density_counts, [1, 5, 10, 20]);
+        assert_eq!(settings(&["--quick"]).unwrap().density_counts, [1, 2]);
+        let custom = settings(&["--density-counts", "10, 1,5,5"]).unwrap();
+        assert_eq!(custom.density_counts, [1, 5, 10]);
+        for off in ["0", ""] {
+            assert!(settings(&["--density-counts", off])
+                .unwrap()
+                .density_counts
+                .is_empty());
+        }
+        for bad in ["1,x", "0,5", "five"] {
+            let err = settings(&["--density-counts", bad]).unwrap_err();
+            assert!(err.contains("DENSITY_COUNTS"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -45,7 +45,7 @@ fn manifest_of(svc: &str) -> PathBuf {
 }
 
 /// `[component.<id>] source = "path"` of a manifest: (id, the .wasm file name), local files only.
-fn component_files(manifest_text: &str) -> Result<Vec<(String, String)>> {
+pub(super) fn component_files(manifest_text: &str) -> Result<Vec<(String, String)>> {
     #[derive(Deserialize)]
     struct Manifest {
         #[serde(default)]
@@ -73,7 +73,7 @@ fn component_files(manifest_text: &str) -> Result<Vec<(String, String)>> {
 /// The text of a manifest with every local `source = "…/x.wasm"` pointing at `wasm_dir/x.wasm`
 /// instead; the rest (routes, variables, allowed hosts) as it is. By line, which keeps the
 /// manifest readable (the toml crate here parses only).
-fn with_sources_in(manifest_text: &str, wasm_dir: &Path) -> String {
+pub(super) fn with_sources_in(manifest_text: &str, wasm_dir: &Path) -> String {
     let mut out = String::with_capacity(manifest_text.len());
     for line in manifest_text.lines() {
         let local_source = line

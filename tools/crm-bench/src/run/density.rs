@@ -652,7 +652,7 @@ mod tests {
 
     #[test]
     fn the_plan_entry_follows_the_counts_and_the_runtimes() {
-        let mut s = super::super::tests::quick();
+        let mut s = super::super::plan::tests::quick();
         s.density_counts = vec![1, 2];
         let (name, estimate) = plan_entry(&s, true).unwrap();
         assert!(

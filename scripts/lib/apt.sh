@@ -20,6 +20,9 @@ crm_apt_install_missing() {
     sudo=(sudo)
   fi
   printf 'installing %s\n' "${missing[*]}" >&2
+  # An install killed half-way (an interrupted run) leaves dpkg refusing every later install
+  # until this runs; with nothing pending it does nothing.
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" dpkg --configure -a >/dev/null 2>&1 || true
   "${sudo[@]}" apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
     "${missing[@]}" >/dev/null

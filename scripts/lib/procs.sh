@@ -33,6 +33,8 @@ crm_as() {
 crm_apt_install() {
   [ "$(id -u)" = 0 ] || crm_die "need root to install: $*"
   if [ -z "${CRM_APT_UPDATED:-}" ]; then
+    # As in apt.sh: finish an install an interrupted run left half-done, or dpkg refuses this one.
+    DEBIAN_FRONTEND=noninteractive dpkg --configure -a >/dev/null 2>&1 || true
     DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
     CRM_APT_UPDATED=1
   fi

@@ -14,7 +14,7 @@
 //      LEVEL_GAP (default 3s), SCALE_WORKLOAD, SCALE_COMPUTE_N, SEED_CUSTOMERS,
 //      REQUEST_TIMEOUT, SUMMARY_JSON. (VUS/DURATION do not apply: the levels are the VUs.)
 import { baseOptions, sequential, listEnv, strEnv, intEnv, durationMs } from './lib/config.js';
-import { api, expectOk, detectStack, makeRunId, seedCustomers, pick } from './lib/crm.js';
+import { detectStack, makeRunId, seedCustomers, workloadRequest } from './lib/crm.js';
 import { serverTimingThresholds, DB_ENTRIES } from './lib/server-timing.js';
 import { makeHandleSummary } from './lib/summary.js';
 
@@ -69,14 +69,7 @@ export function setup() {
 }
 
 export function level(data) {
-  if (WORKLOAD === 'read') {
-    const id = pick(data.customers);
-    const res = api.get(`/customers/${id}`, { name: 'GET /customers/{id}' });
-    expectOk(res, 'GET /customers/{id}', 200, data.runtime, { 'same id': (r, b) => b.id === id });
-  } else {
-    const res = api.get(`/compute?algo=iterative&n=${COMPUTE_N}`, { name: 'GET /compute iterative' });
-    expectOk(res, 'GET /compute iterative', 200, data.runtime, { 'n echoed': (r, b) => b.n === COMPUTE_N });
-  }
+  workloadRequest(WORKLOAD, data, COMPUTE_N);
 }
 
 // One row per level. Requests/s divides by the level's configured duration; requests finishing

@@ -16,7 +16,7 @@
 //      (default 60s), STEP_MAX_VUS (default 200), STEP_WORKLOAD, STEP_COMPUTE_N (100000),
 //      SEED_CUSTOMERS, REQUEST_TIMEOUT, SUMMARY_JSON.
 import { baseOptions, sequential, listEnv, strEnv, intEnv, durationMs } from './lib/config.js';
-import { api, expectOk, detectStack, makeRunId, seedCustomers, pick } from './lib/crm.js';
+import { detectStack, makeRunId, seedCustomers, workloadRequest } from './lib/crm.js';
 import { makeHandleSummary } from './lib/summary.js';
 
 const RATES = listEnv('STEP_RATES', '5,20,50,100,200').map((v) => {
@@ -80,14 +80,7 @@ export function setup() {
 }
 
 export function step(data) {
-  if (WORKLOAD === 'read') {
-    const id = pick(data.customers);
-    const res = api.get(`/customers/${id}`, { name: 'GET /customers/{id}' });
-    expectOk(res, 'GET /customers/{id}', 200, data.runtime, { 'same id': (r, b) => b.id === id });
-  } else {
-    const res = api.get(`/compute?algo=iterative&n=${COMPUTE_N}`, { name: 'GET /compute iterative' });
-    expectOk(res, 'GET /compute iterative', 200, data.runtime, { 'n echoed': (r, b) => b.n === COMPUTE_N });
-  }
+  workloadRequest(WORKLOAD, data, COMPUTE_N);
 }
 
 // One row per step: the offered rate, the achieved one (over the step's configured duration),

@@ -192,3 +192,17 @@ export function hasTiming(...names) {
 export function pick(list) {
   return list[Math.floor(Math.random() * list.length)];
 }
+
+// One request of the scale and step-load workloads: `read` — GET /customers/{id} of a seeded
+// customer (the database path through gateway and customer-service); `compute` — GET /compute
+// iterative with n = computeN (the CPU path, no database). Checked against the contract.
+export function workloadRequest(workload, data, computeN) {
+  if (workload === 'read') {
+    const id = pick(data.customers);
+    const res = api.get(`/customers/${id}`, { name: 'GET /customers/{id}' });
+    expectOk(res, 'GET /customers/{id}', 200, data.runtime, { 'same id': (r, b) => b.id === id });
+  } else {
+    const res = api.get(`/compute?algo=iterative&n=${computeN}`, { name: 'GET /compute iterative' });
+    expectOk(res, 'GET /compute iterative', 200, data.runtime, { 'n echoed': (r, b) => b.n === computeN });
+  }
+}

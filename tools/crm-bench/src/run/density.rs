@@ -496,12 +496,13 @@ fn mib(bytes: f64) -> f64 {
 fn point_line(p: &DensityPoint) -> String {
     let fig = |v: Option<f64>| v.map_or("?".into(), |b| format!("{:.1} MiB", mib(b)));
     let mut line = format!(
-        "up in {:.0} ms; RSS {}, PSS {}, anonymous {} ({} processes)",
+        "up in {:.0} ms; RSS {}, PSS {}, anonymous {} ({} process{})",
         p.up_ms.unwrap_or(f64::NAN),
         fig(p.rss_bytes),
         fig(p.pss_bytes),
         fig(p.anon_bytes),
-        p.processes.unwrap_or(0)
+        p.processes.unwrap_or(0),
+        if p.processes == Some(1) { "" } else { "es" }
     );
     if let (Some(pss), Some(anon)) = (p.pss_per_extra_bytes, p.anon_per_extra_bytes) {
         line.push_str(&format!(

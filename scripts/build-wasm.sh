@@ -13,9 +13,11 @@
 #
 # Toolchain: rustup's wasm32-wasip1 target when it is installed; otherwise Debian's packaged
 # Rust (rustc-web, cargo-web, rust-web-src) building std from source with -Zbuild-std, linked
-# by wasm-ld-16 against Debian's wasi-libc. Missing Debian packages are installed.
-# Then wasm-opt (binaryen, installed when missing on Debian), and a size check: every
-# component must stay at or under 1 MiB.
+# by wasm-ld-16 against Debian's wasi-libc. Missing Debian packages are installed
+# (scripts/lib/tools.sh). Then wasm-opt (binaryen; installed when missing, and the build fails
+# without it: unoptimised modules would be measured as if optimised), and a size check: every
+# component must stay at or under 1 MiB. What was built with what is written beside the
+# modules, in build-info.txt, which the benchmark's report quotes.
 #
 # Environment:
 #   WASM_TARGET_DIR  cargo's target directory (default spin-crm/target); CI points it at a
@@ -28,7 +30,6 @@ readonly SERVICE_PACKAGES=(spin-gateway spin-customer-service spin-order-service
 # The runtime floor (spin-crm/floor) is measured against the speed build only: the size
 # variant builds the services alone unless it is named.
 readonly ALL_PACKAGES=("${SERVICE_PACKAGES[@]}" spin-floor)
-readonly DEBIAN_TOOLCHAIN=(rustc-web cargo-web rust-web-src lld-16 wasi-libc)
 # Debian's wasm-opt (v108) needs every post-MVP feature rustc's wasm32-wasip1 output uses.
 readonly WASM_OPT_FEATURES=(
   --enable-bulk-memory --enable-sign-ext --enable-mutable-globals
@@ -81,9 +82,11 @@ else
   done
 fi
 
-# --- Debian packages, installed only when missing ----------------------------------------------
-# shellcheck source=lib/apt.sh
-source "$(dirname "${BASH_SOURCE[0]}")/lib/apt.sh"
+# --- tools, installed only when missing ------------------------------------------------------
+# shellcheck source=lib/tools.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/tools.sh"
+crm_tools_ensure wasm-toolchain wasm-opt ||
+  die "cannot build the components without the tools above (or rustup target add $TARGET)"
 
 # --- build ---------------------------------------------------------------------------------------
 cargo_args=(build --profile "$profile" --locked --target "$TARGET" --target-dir "$TARGET_DIR"
@@ -93,12 +96,12 @@ for pkg in "${packages[@]}"; do
 done
 
 if command -v rustup >/dev/null && rustup target list --installed 2>/dev/null | grep -qx "$TARGET"; then
-  log "toolchain: rustup ($(rustc --version))"
+  toolchain="rustup's $(rustc --version), target $TARGET"
+  log "toolchain: $toolchain"
   cargo "${cargo_args[@]}"
 else
-  crm_apt_install_missing "${DEBIAN_TOOLCHAIN[@]}" ||
-    die "no rustup $TARGET target and cannot install ${DEBIAN_TOOLCHAIN[*]} (rustup target add $TARGET)"
-  log "toolchain: Debian ($(/usr/bin/rustc --version)) with -Zbuild-std"
+  toolchain="Debian's $(/usr/bin/rustc --version) with -Zbuild-std"
+  log "toolchain: $toolchain"
   # A cdylib needs no crt object: link against wasi-libc's libc.a only, with LLVM 16's wasm-ld.
   RUSTC=/usr/bin/rustc \
     RUSTC_BOOTSTRAP=1 \
@@ -108,15 +111,14 @@ else
 fi
 
 # --- optimise, place, measure ------------------------------------------------------------------
-wasm_opt=()
-if command -v wasm-opt >/dev/null || crm_apt_install_missing binaryen; then
-  wasm_opt=(wasm-opt "$opt_level" "${WASM_OPT_FEATURES[@]}")
-else
-  log "warning: wasm-opt (binaryen) unavailable: modules are not post-optimised"
-fi
+wasm_opt=(wasm-opt "$opt_level" "${WASM_OPT_FEATURES[@]}")
+wasm_opt_version=$(wasm-opt --version)
 
-log "profile $profile, wasm-opt $opt_level -> ${out_dir#"$ROOT"/}"
+log "profile $profile, $wasm_opt_version $opt_level -> ${out_dir#"$ROOT"/}"
 mkdir -p "$out_dir"
+# Removed first and written last, once every module is in place: it never describes others.
+info="$out_dir/build-info.txt"
+rm -f "$info"
 too_big=0
 for pkg in "${packages[@]}"; do
   file="${pkg//-/_}.wasm"
@@ -126,11 +128,7 @@ for pkg in "${packages[@]}"; do
   [[ -f "$built" ]] || die "cargo produced no $built"
   raw_bytes=$(stat -c %s "$built")
   tmp="$out_dir/.$file.tmp"
-  if ((${#wasm_opt[@]})); then
-    "${wasm_opt[@]}" "$built" -o "$tmp"
-  else
-    cp "$built" "$tmp"
-  fi
+  "${wasm_opt[@]}" "$built" -o "$tmp"
   mv -f "$tmp" "$out_dir/$file"
   bytes=$(stat -c %s "$out_dir/$file")
   printf '%-28s %8d bytes (%4d KiB; cargo: %d KiB)  %s\n' "$pkg" "$bytes" $((bytes / 1024)) \
@@ -140,4 +138,9 @@ for pkg in "${packages[@]}"; do
     too_big=1
   fi
 done
-exit "$too_big"
+((too_big)) && exit 1
+{
+  echo "toolchain: $toolchain"
+  echo "profile: $profile (spin-crm/Cargo.toml)"
+  echo "wasm-opt: $wasm_opt_version, $opt_level"
+} >"$info"

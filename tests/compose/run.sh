@@ -25,12 +25,14 @@
 # directory), printed at the end.
 #
 # Needs a running Docker Engine; installs docker-compose (Compose v1, Debian), mmdebstrap and
-# what scripts/build-static.sh needs when missing. Environment: CARGO_TARGET_DIR (the contract
+# what scripts/build-static.sh needs when missing (scripts/lib/tools.sh). Environment: CARGO_TARGET_DIR (the contract
 # suite), MUSL_TARGET_DIR (the static build), CRM_CONTRACT_SH (default scripts/contract.sh).
 set -euo pipefail
 
 # shellcheck source=../../scripts/lib/procs.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/procs.sh"
+# shellcheck source=../../scripts/lib/tools.sh
+source "$CRM_ROOT/scripts/lib/tools.sh"
 cd "$CRM_ROOT"
 
 readonly SERVICES=(gateway customer-service order-service)
@@ -43,13 +45,10 @@ mkdir -p "$OUT"
 PROJECT="crmci$$"
 
 # --- tools ---------------------------------------------------------------------------------------
-docker info >/dev/null 2>&1 || crm_die "no Docker Engine answers (docker info): start one first"
-command -v docker-compose >/dev/null || crm_apt_install docker-compose
-command -v curl >/dev/null || crm_apt_install curl
-command -v python3 >/dev/null || crm_apt_install python3
-# Installed now rather than by postgres/build.sh, which runs beside build-static.sh's own
-# installs: two apt-get at once fail on dpkg's lock.
-command -v mmdebstrap >/dev/null || crm_apt_install mmdebstrap
+# All now, before postgres/build.sh (mmdebstrap) and build-static.sh (the musl toolchain) run
+# side by side: two apt-get at once fail on dpkg's lock.
+crm_tools_ensure docker docker-compose curl python3 mmdebstrap musl-toolchain ||
+  crm_die "the tools above are missing"
 compose() { docker-compose --project-name "$PROJECT" "${COMPOSE_FILES[@]}" "$@"; }
 
 # --- 1-3: images ---------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Schema-driven fuzzing of a running stack: schemathesis (PyPI, pinned below) generates requests
+# Schema-driven fuzzing of a running stack: schemathesis (PyPI, pinned in scripts/lib/tools.sh,
+# installed into its venv when missing) generates requests
 # from docs/openapi.yaml and runs *every* check it has on each answer (no 5xx, status codes and
 # response schemas as documented, content-type, required headers, 405 `allow`, schema-valid data
 # accepted and invalid data refused, stateful links…), in all four phases (examples, coverage,
@@ -17,12 +18,9 @@
 #   CRM_FUZZ_SEED       the generation seed (default fixed, so CI is repeatable; `random` for a
 #                       fresh one, which schemathesis prints for replaying)
 #   CRM_FUZZ_WORKERS    concurrent workers (default 2)
-#   CRM_FUZZ_VENV       where schemathesis is installed when the pinned version is missing
-#                       (default ~/.cache/crm-schemathesis-<version>)
 #   CRM_FUZZ_REPORT_DIR where the JUnit report goes (default: a temporary directory)
 set -euo pipefail
 
-readonly SCHEMATHESIS_VERSION=4.32.5
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 
@@ -35,48 +33,19 @@ base_url=${base_url%/}
 
 log() { printf 'schemathesis.sh: %s\n' "$*" >&2; }
 
-has_pinned() {
-  "$1" -c "import schemathesis, sys; sys.exit(schemathesis.__version__ != '$SCHEMATHESIS_VERSION')" \
-    >/dev/null 2>&1
-}
-
-# The pinned schemathesis: the system python's when it has exactly that version, else a venv
-# (created and filled once), else pip into the user's site (Debian without python3-venv).
-find_python() {
-  local system=${PYTHON:-python3}
-  if has_pinned "$system"; then
-    echo "$system"
-    return
-  fi
-  local venv=${CRM_FUZZ_VENV:-$HOME/.cache/crm-schemathesis-$SCHEMATHESIS_VERSION}
-  if has_pinned "$venv/bin/python"; then
-    echo "$venv/bin/python"
-    return
-  fi
-  log "installing schemathesis==$SCHEMATHESIS_VERSION"
-  if "$system" -m venv "$venv" >/dev/null 2>&1; then
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-      "schemathesis==$SCHEMATHESIS_VERSION" >&2
-    echo "$venv/bin/python"
-    return
-  fi
-  rm -rf "$venv"
-  "$system" -m pip install --quiet --disable-pip-version-check --user \
-    "schemathesis==$SCHEMATHESIS_VERSION" >&2 ||
-    "$system" -m pip install --quiet --disable-pip-version-check --break-system-packages \
-      "schemathesis==$SCHEMATHESIS_VERSION" >&2
-  has_pinned "$system" || { log "could not install schemathesis==$SCHEMATHESIS_VERSION"; exit 1; }
-  echo "$system"
-}
-
-python=$(find_python)
+# shellcheck source=../../scripts/lib/tools.sh
+source "$root/scripts/lib/tools.sh"
+crm_tools_ensure schemathesis || exit 1
+# schemathesis's own interpreter: its venv's python, beside the command.
+python="$(dirname "$(crm_tool_path schemathesis)")/python"
+version=$("$python" -c 'import schemathesis; print(schemathesis.__version__)')
 report_dir=${CRM_FUZZ_REPORT_DIR:-$(mktemp -d /tmp/crm-schemathesis.XXXXXX)}
 mkdir -p "$report_dir"
 output="$report_dir/schemathesis.log"
 seed_args=(--seed "${CRM_FUZZ_SEED:-20261121}")
 if [ "${CRM_FUZZ_SEED:-}" = random ]; then seed_args=(); fi
 
-log "fuzzing $base_url from docs/openapi.yaml (schemathesis $SCHEMATHESIS_VERSION, log: $output)"
+log "fuzzing $base_url from docs/openapi.yaml (schemathesis $version, log: $output)"
 status=0
 # --request-timeout: /compute?algo=recursive&n=40 is seconds of CPU in a debug build; a hang is
 # still caught (it fails as a network error). Responses are never truncated in the report.

@@ -235,6 +235,8 @@ source "$HERE/spin-resolver.sh"
 source "$HERE/devbox-init.sh"
 # shellcheck source=cluster-scripts.sh
 source "$HERE/cluster-scripts.sh"
+# shellcheck source=preflight.sh
+source "$HERE/preflight.sh"
 
 echo "shell: $PASSED passed, $FAILED failed"
 ((FAILED == 0))

@@ -23,11 +23,9 @@ rootfs_image="crm-ci/postgres-rootfs:$key"
 
 if ! docker image inspect "$rootfs_image" >/dev/null 2>&1; then
   if [[ ! -s "$rootfs_tar" ]]; then
-    if ! command -v mmdebstrap >/dev/null; then
-      log "installing mmdebstrap"
-      apt-get update -qq >/dev/null
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mmdebstrap >/dev/null
-    fi
+    # shellcheck source=../../../scripts/lib/tools.sh
+    source "$here/../../../scripts/lib/tools.sh"
+    crm_tools_ensure mmdebstrap || exit 1
     mkdir -p "$cache"
     # Leftovers of older recipes: each is a few hundred MB.
     find "$cache" -maxdepth 1 -name 'postgres-rootfs-*.tar*' ! -name "${rootfs_tar##*/}" -delete

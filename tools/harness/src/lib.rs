@@ -12,6 +12,8 @@
 //! - [`probe`]: waiting for a URL and timing a cold start;
 //! - [`sample`]: RSS and CPU of process trees from procfs;
 //! - [`k6`]: running a k6 script with typed settings;
+//! - [`tools`]: the project's tool table (`scripts/tools.sh`): k6 and the Postgres server, installed
+//!   the one way the scripts install them;
 //! - [`promql`]: the metric names a Grafana dashboard's queries use (checked against real scrapes).
 //!
 //! Nothing here panics on a failure it can report: errors are `anyhow::Error`s with context
@@ -26,6 +28,7 @@ pub mod procs;
 pub mod promql;
 pub mod sample;
 pub mod stack;
+pub mod tools;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

@@ -146,40 +146,15 @@ pub fn hide_password(url: &str) -> String {
     }
 }
 
-/// Debian's server packages, when this is Debian and we are root; otherwise an error saying
-/// what to install.
+/// The server binaries from the tool table (`postgres-server`: Debian's `postgresql`, as root
+/// or through sudo); otherwise an error saying what else would do.
 fn install_debian_server() -> Result<()> {
-    // SAFETY: geteuid cannot fail.
-    let root = unsafe { libc::geteuid() } == 0;
-    let apt = std::path::Path::new("/usr/bin/apt-get").exists();
-    if !(root && apt) {
-        bail!(
-            "no Postgres found: set DATABASE_URL to a Postgres where databases may be created, \
-             start one on 127.0.0.1:5432 (user postgres), or install the server binaries so a \
-             throwaway cluster can be started (Debian/Ubuntu: apt-get install postgresql; \
-             macOS: brew install postgresql; or set CRM_PG_BIN to the directory of initdb)"
-        );
-    }
-    eprintln!("installing Debian's postgresql (no Postgres server found)");
-    // A fresh machine has no package lists yet.
-    let _ = Command::new("apt-get")
-        .args(["update", "-qq"])
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .status();
-    let status = Command::new("apt-get")
-        .args([
-            "install",
-            "-y",
-            "-qq",
-            "--no-install-recommends",
-            "postgresql",
-        ])
-        .env("DEBIAN_FRONTEND", "noninteractive")
-        .status()
-        .context("run apt-get")?;
-    if !status.success() {
-        bail!("apt-get install postgresql failed ({status})");
-    }
+    crate::tools::ensure("postgres-server").context(
+        "no Postgres found: set DATABASE_URL to a Postgres where databases may be created, \
+         start one on 127.0.0.1:5432 (user postgres), or install the server binaries so a \
+         throwaway cluster can be started (Debian/Ubuntu: apt-get install postgresql; \
+         macOS: brew install postgresql; or set CRM_PG_BIN to the directory of initdb)",
+    )?;
     pg_bin_dir().map(|_| ())
 }
 

@@ -466,14 +466,17 @@ impl Run {
             (
                 "build",
                 match &self.axum_bin_dir {
-                    None => "for speed on both sides: cargo --release, opt-level 3 (axum-crm); \
-                             wasm32-wasip1 release, opt-level 3, then wasm-opt -O3 (spin-crm)"
-                        .into(),
+                    None => format!(
+                        "for speed on both sides: cargo --release, opt-level 3 (axum-crm); \
+                         spin-crm: {}",
+                        tooling::wasm_build_info()
+                    ),
                     Some(dir) => format!(
                         "axum-crm: the binaries in {} as they were built (--axum-bin-dir; not \
                          necessarily a release build: figures only check the pipeline); \
-                         spin-crm: wasm32-wasip1 release, opt-level 3, then wasm-opt -O3",
-                        dir.display()
+                         spin-crm: {}",
+                        dir.display(),
+                        tooling::wasm_build_info()
                     ),
                 },
             ),

@@ -47,6 +47,18 @@ pub fn spin_cli() -> Result<PathBuf> {
     Ok(PathBuf::from(path))
 }
 
+/// What the Spin components measured were built with, as scripts/build-wasm.sh recorded it
+/// beside them (toolchain, profile, wasm-opt's version and level), on one line; or that no
+/// record was found, rather than an assumed build.
+pub fn wasm_build_info() -> String {
+    let path =
+        crm_harness::repo_root().join("spin-crm/target/wasm32-wasip1/release/build-info.txt");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => text.lines().map(str::trim).collect::<Vec<_>>().join("; "),
+        Err(_) => format!("unknown build (no {})", path.display()),
+    }
+}
+
 /// `spin --version`'s first two words, e.g. "spin 3.5.1".
 pub fn spin_version(spin: &Path) -> String {
     Command::new(spin)

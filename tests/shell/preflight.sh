@@ -173,3 +173,8 @@ pf_fresh bench-axum
 rc=$(pf_run -- bash "$CRM_ROOT/scripts/bench-local.sh" --preflight --stacks axum)
 expect "bench-local.sh --preflight --stacks axum: no wasm toolchain" "0 no" \
   "$rc $(grep -qx binaryen "$PF_STATE/debs" && echo yes || echo no)"
+
+# --- the vendored CRD validate.sh checks SpinApps against: unchanged from its release ----------
+expect "third_party: the SpinApp CRD is spin-operator v0.6.1's, unchanged" \
+  08051de70925efe25bafca636c9b9410a4fe61e17015bd199be1efa04a5b5762 \
+  "$(sha256sum "$CRM_ROOT/third_party/spin-operator-v0.6.1/core.spinkube.dev_spinapps.yaml" | cut -d' ' -f1)"

@@ -177,6 +177,31 @@ retry() {
   done
 }
 
+# --- release manifests (setup-all.sh) -------------------------------------------------------
+# Downloaded once (a timeout on each), then applied from the cache, so a rerun does not depend
+# on the network. Keyed by the whole URL, not the file name: the release assets carry no
+# version in their names (cert-manager.yaml, spin-operator.crds.yaml, ...), and a cache by name
+# would keep applying the old release after a version bump.
+MANIFEST_CACHE="$CRM_STATE_DIR/manifests"
+
+# cached_download URL -> the path of the cached copy, $MANIFEST_CACHE/<host>/<path>.
+cached_download() {
+  local url="$1" key dest
+  key="${url#*://}"
+  case "/$key/" in
+    *"/../"* | *"/./"* | *"//"* | *'?'* | *'#'*) die "cannot cache $url: not a plain https URL" ;;
+  esac
+  [[ "$url" == https://* ]] || die "cannot cache $url: not a plain https URL"
+  dest="$MANIFEST_CACHE/$key"
+  if [[ ! -s "$dest" ]]; then
+    mkdir -p "$(dirname "$dest")"
+    curl -fsSL --retry 3 --connect-timeout 10 --max-time 120 -o "$dest.tmp" "$url" ||
+      die "could not download $url"
+    mv "$dest.tmp" "$dest"
+  fi
+  echo "$dest"
+}
+
 # --- images (setup-all.sh) ------------------------------------------------------------------
 # A push of unchanged content must keep its digest, or every rerun rolls out everything: the
 # timestamps that go into the images are the last commit's, not the clock's.

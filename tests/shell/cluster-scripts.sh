@@ -236,3 +236,34 @@ expect "observability: a changed configuration restarts Prometheus and Grafana" 
   "$(grep 'rollout restart' "$STUB_LOG" | awk '{print $NF}' | sort -u | paste -sd ' ' -)"
 expect "setup-all.sh: --observability calls setup_observability" yes \
   "$(grep -q -- '--observability) OBSERVABILITY=1' "$CRM_ROOT/scripts/setup-all.sh" && grep -q '^  setup_observability$' "$CRM_ROOT/scripts/setup-all.sh" && echo yes || echo no)"
+
+# --- release manifests: cached by URL, so a version bump downloads again ---------------------
+# A curl that writes the URL it was asked for into its -o file (and logs the call).
+DL_STUB="$TMP/stub-download"
+mkdir -p "$DL_STUB"
+cat >"$DL_STUB/curl" <<'SH'
+#!/usr/bin/env bash
+echo "curl $*" >>"$STUB_LOG"
+while (($#)); do
+  case "$1" in -o) out="$2"; shift 2 ;; *) url="$1"; shift ;; esac
+done
+echo "$url" >"$out"
+SH
+chmod +x "$DL_STUB/curl"
+: >"$STUB_LOG"
+rel="https://github.com/cert-manager/cert-manager/releases/download"
+dl_paths="$(
+  export PATH="$DL_STUB:$PATH" MANIFEST_CACHE="$TMP/manifest-cache"
+  cached_download "$rel/v1.14.3/cert-manager.yaml"
+  cached_download "$rel/v1.15.0/cert-manager.yaml"
+  cached_download "$rel/v1.14.3/cert-manager.yaml"
+)"
+expect "cached_download: two URLs differing only in version are two downloads; a repeat is none" 2 \
+  "$(grep -c '^curl ' "$STUB_LOG")"
+expect "cached_download: each version's own file, read back from the cache" \
+  "$rel/v1.14.3/cert-manager.yaml $rel/v1.15.0/cert-manager.yaml $rel/v1.14.3/cert-manager.yaml" \
+  "$(while read -r p; do cat "$p"; done <<<"$dl_paths" | paste -sd ' ' -)"
+expect "cached_download: a URL with .. is refused" 1 \
+  "$( (MANIFEST_CACHE="$TMP/manifest-cache" PATH="$DL_STUB:$PATH" cached_download "https://example.invalid/a/../b.yaml") >/dev/null 2>&1 && echo 0 || echo 1)"
+expect "setup-all.sh: every release manifest goes through cached_download" "3 0" \
+  "$(grep -c 'cached_download "' "$CRM_ROOT/scripts/setup-all.sh") $(grep -c 'basename "$url"' "$CRM_ROOT/scripts/setup-all.sh" "$CRM_ROOT/scripts/lib/cluster.sh" | awk -F: '{s += $2} END {print s}')"

@@ -204,8 +204,26 @@ cached_download() {
 
 # --- images (setup-all.sh) ------------------------------------------------------------------
 # A push of unchanged content must keep its digest, or every rerun rolls out everything: the
-# timestamps that go into the images are the last commit's, not the clock's.
-source_epoch() { git -C "$CRM_ROOT" log -1 --format=%ct 2>/dev/null || echo 0; }
+# timestamps that go into an image are the time of the last commit that touched its inputs, not
+# the clock's, nor the repository's last commit (a commit to docs/ or k8s/ would otherwise
+# change every digest and roll out all six workloads).
+# source_epoch PATH... -> the commit time (Unix seconds) of the last commit touching PATHs; 0
+# when there is none (no git, not a repository).
+source_epoch() {
+  local t
+  t="$(git -C "$CRM_ROOT" log -1 --format=%ct -- "$@" 2>/dev/null)" || t=""
+  echo "${t:-0}"
+}
+# The Axum images' inputs: their Docker build context, which is .dockerignore's allowlist (the
+# "!path" lines: what axum-crm/Dockerfile's COPY lines read, the Dockerfile included) and that
+# file itself.
+axum_image_inputs() {
+  echo .dockerignore
+  sed -n -e 's#^!\(.*[^/]\)/*$#\1#p' "$CRM_ROOT/.dockerignore"
+}
+# The Spin apps' inputs: their own cargo workspace and spin.toml files, and crm-core (a path
+# dependency of every component).
+spin_image_inputs() { printf '%s\n' spin-crm core; }
 epoch_rfc3339() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u -r "$1" +%Y-%m-%dT%H:%M:%SZ; }
 
 # push_ref REPO PUSH_OUTPUT_FILE -> the in-cluster reference by digest.
@@ -219,10 +237,13 @@ push_ref() {
 }
 
 # push_axum SERVICE -> ref. No provenance/SBOM attestations: BuildKit stamps them with the
-# build's start time, which would give every build a new index digest.
+# build's start time, which would give every build a new index digest. SOURCE_DATE_EPOCH sets
+# the image config's and history's times; the Dockerfile also clamps the binary's file time to
+# it (BuildKit leaves file times alone unless its exporter gets rewrite-timestamp=true).
 push_axum() {
-  local svc="$1" repo="$REGISTRY_PUSH/crm/axum-$1" epoch
-  epoch="$(source_epoch)"
+  local svc="$1" repo="$REGISTRY_PUSH/crm/axum-$1" epoch inputs
+  mapfile -t inputs < <(axum_image_inputs)
+  epoch="$(source_epoch "${inputs[@]}")"
   log "axum $svc: docker build + push"
   timeout 3600 docker build -f "$CRM_ROOT/axum-crm/Dockerfile" --build-arg "SERVICE=$svc" \
     --build-arg "SOURCE_DATE_EPOCH=$epoch" --provenance=false --sbom=false \
@@ -234,13 +255,14 @@ push_axum() {
 # push_spin SPIN SERVICE -> ref. `spin registry push` annotates the manifest with
 # org.opencontainers.image.created = now unless given one.
 push_spin() {
-  local spin="$1" svc="$2" repo="$REGISTRY_PUSH/crm/spin-$2" manifest="$CRM_ROOT/spin-crm/$2/spin.toml"
+  local spin="$1" svc="$2" repo="$REGISTRY_PUSH/crm/spin-$2" manifest="$CRM_ROOT/spin-crm/$2/spin.toml" inputs
   [[ -f "$manifest" ]] || { warn "$manifest is missing"; return 1; }
+  mapfile -t inputs < <(spin_image_inputs)
   log "spin $svc: spin build + spin registry push"
   timeout 3600 "$spin" build -f "$manifest" >&2 || return 1
   # --insecure: the local registry speaks plain HTTP.
   timeout 600 "$spin" registry push -f "$manifest" --insecure \
-    --annotation "org.opencontainers.image.created=$(epoch_rfc3339 "$(source_epoch)")" \
+    --annotation "org.opencontainers.image.created=$(epoch_rfc3339 "$(source_epoch "${inputs[@]}")")" \
     "$repo:dev" | tee "$CRM_STATE_DIR/push-spin-$svc.log" >&2 || return 1
   push_ref "$repo" "$CRM_STATE_DIR/push-spin-$svc.log"
 }

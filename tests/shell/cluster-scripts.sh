@@ -75,11 +75,19 @@ expect "port-forward: the recorded pid is the kubectl port-forward process" yes 
 expect "port-forward: stop ends it (and nothing is left running)" " none" "$(cat "$TMP/pf-alive")"
 
 # --- pushes keep their digest when nothing changed ----------------------------------------------
-epoch="$(git -C "$CRM_ROOT" log -1 --format=%ct)"
-created="$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%SZ)"
+# A git that logs its arguments and dates a log of the Spin inputs (spin-crm) 1600000000 and
+# anything else 1700000000: each image's epoch must come from its own inputs' last commit.
+GIT_STUB="$TMP/stub-git"
+mkdir -p "$GIT_STUB"
+cat >"$GIT_STUB/git" <<'SH'
+#!/usr/bin/env bash
+echo "git $*" >>"$STUB_LOG"
+case " $* " in *" spin-crm "*) echo 1600000000 ;; *) echo 1700000000 ;; esac
+SH
+chmod +x "$GIT_STUB/git"
 : >"$STUB_LOG"
 refs="$(
-  export PATH="$STUB:$PATH" CRM_STATE_DIR="$TMP/state"
+  export PATH="$GIT_STUB:$STUB:$PATH" CRM_STATE_DIR="$TMP/state"
   push_axum gateway 2>/dev/null
   push_spin spin gateway 2>/dev/null
   push_spin spin gateway 2>/dev/null
@@ -87,11 +95,34 @@ refs="$(
 expect "push: refs by digest, in-cluster names" \
   "$REGISTRY_PULL/crm/axum-gateway@sha256:$(printf 'a%.0s' {1..64}) $REGISTRY_PULL/crm/spin-gateway@sha256:$(printf 'b%.0s' {1..64}) $REGISTRY_PULL/crm/spin-gateway@sha256:$(printf 'b%.0s' {1..64})" \
   "$(echo "$refs" | paste -sd ' ' -)"
-expect "push: docker build without attestations, timestamps from the last commit" yes \
-  "$(grep '^docker build' "$STUB_LOG" | grep -q -- "--build-arg SOURCE_DATE_EPOCH=$epoch --provenance=false --sbom=false" && echo yes || echo no)"
-expect "push: spin registry push annotated with the commit time, the same every time" \
-  "2 org.opencontainers.image.created=$created" \
+expect "push: the Axum epoch is the last commit of its build context (.dockerignore's allowlist)" \
+  "git -C $CRM_ROOT log -1 --format=%ct -- .dockerignore Cargo.toml Cargo.lock core migrations axum-crm tests/contract tests/reliability tools/crm-bench tools/harness" \
+  "$(grep '^git ' "$STUB_LOG" | head -n 1)"
+expect "push: the Spin epoch is the last commit of spin-crm and core, for every push" \
+  "2 git -C $CRM_ROOT log -1 --format=%ct -- spin-crm core" \
+  "$(grep '^git ' "$STUB_LOG" | tail -n +2 | sort | uniq -c | awk '{$1 = $1; print}')"
+expect "push: docker build without attestations, timestamps from its inputs' last commit" yes \
+  "$(grep '^docker build' "$STUB_LOG" | grep -q -- "--build-arg SOURCE_DATE_EPOCH=1700000000 --provenance=false --sbom=false" && echo yes || echo no)"
+expect "push: spin registry push annotated with its inputs' commit time, the same every time" \
+  "2 org.opencontainers.image.created=$(date -u -d @1600000000 +%Y-%m-%dT%H:%M:%SZ)" \
   "$(grep '^spin registry push' "$STUB_LOG" | grep -o 'org.opencontainers.image.created=[^ ]*' | sort | uniq -c | awk '{print $1, $2}')"
+# With a real repository: a commit outside an image's inputs (docs/) moves neither epoch.
+(
+  cd "$TMP" && rm -rf epoch-repo && mkdir -p epoch-repo/core epoch-repo/spin-crm epoch-repo/docs && cd epoch-repo || exit 1
+  git init -q . && git config user.email t@example.invalid && git config user.name t
+  cp "$CRM_ROOT/.dockerignore" .
+  echo a >core/x && echo a >spin-crm/x
+  git add -A && GIT_COMMITTER_DATE="1600000000 +0000" git commit -q -m inputs
+  echo b >docs/y && git add -A && GIT_COMMITTER_DATE="1700000000 +0000" git commit -q -m docs
+) >/dev/null 2>&1
+expect "source_epoch: a docs commit changes neither image's epoch; no matching commit is 0" "1600000000 1600000000 0" \
+  "$(CRM_ROOT="$TMP/epoch-repo"
+    mapfile -t a < <(axum_image_inputs)
+    mapfile -t s < <(spin_image_inputs)
+    echo "$(source_epoch "${a[@]}") $(source_epoch "${s[@]}") $(source_epoch no-such-path)")"
+expect "axum-crm/Dockerfile: the binary's time clamped to SOURCE_DATE_EPOCH in the build stage" yes \
+  "$(awk '/^FROM .* AS build/ {b = 1} /^FROM scratch/ {b = 0} b' "$CRM_ROOT/axum-crm/Dockerfile" |
+    grep -A1 '^ARG SOURCE_DATE_EPOCH$' | grep -q 'touch -d "@${SOURCE_DATE_EPOCH}" /out/service' && echo yes || echo no)"
 
 # --- --no-build: digests looked up in the registry ------------------------------------------
 expect "registry_ref: the digest the registry reports" "$REGISTRY_PULL/crm/spin-gateway@sha256:$(printf 'c%.0s' {1..64})" \

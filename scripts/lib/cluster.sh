@@ -303,6 +303,33 @@ pods_of() { # NAMESPACE DEPLOYMENT
   kubectl get pods -n "$1" -l "$sel" -o jsonpath='{range .items[*]}{.metadata.name}{"\n"}{end}'
 }
 
+# wait_operator_released_replicas NAMESPACE DEPLOYMENT [SECONDS]: after a SpinApp was switched to
+# enableAutoscaling: true without replicas, wait (every second, at most SECONDS, 30 by default)
+# until spin-operator no longer manages its Deployment's spec.replicas. The operator
+# server-side-applies the Deployment with Force under field manager "spin-operator", with
+# replicas only while autoscaling is off (spin-operator v0.6.1,
+# internal/controller/spinapp_controller.go: FieldManager, reconcileDeployment,
+# constructDeployment), and reconciles again on every change to the Deployment (it Owns it):
+# until its apply of the new spec lands, a `kubectl scale` or an HPA can be undone by an apply
+# that still carries replicas. Its managedFields entry dropping f:replicas is that apply having
+# landed. A Deployment that cannot be read counts as not yet released.
+wait_operator_released_replicas() {
+  local ns="$1" dep="$2" secs="${3:-30}" deadline fields
+  deadline=$((SECONDS + secs))
+  while :; do
+    if fields="$(kubectl get deployment -n "$ns" "$dep" --show-managed-fields \
+      -o jsonpath='{range .metadata.managedFields[?(@.manager=="spin-operator")]}{.fieldsV1}{"\n"}{end}' 2>/dev/null)" &&
+      [[ "$fields" != *'"f:replicas"'* ]]; then
+      return 0
+    fi
+    if ((SECONDS >= deadline)); then
+      warn "spin-operator still manages spec.replicas of deployment $ns/$dep after ${secs}s (is the operator running? kubectl get pods -n spin-operator)"
+      return 1
+    fi
+    sleep 1
+  done
+}
+
 # probe_loop URL OUT STOP_FILE MAX_SECONDS [INTERVAL]: one GET per INTERVAL, a line per request
 # "<start_us> <end_us> <code>" to OUT, until STOP_FILE exists or MAX_SECONDS pass.
 probe_loop() {

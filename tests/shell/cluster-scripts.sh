@@ -180,6 +180,15 @@ cat >"$SCALE_STUB/kubectl" <<'SH'
 #!/usr/bin/env bash
 echo "kubectl $*" >>"$STUB_LOG"
 case " $* " in
+  *" --show-managed-fields "*)
+    # spin-operator's managedFields entry: spec.replicas on the first look, released after.
+    echo x >>"$STUB_DIR/mf-looks"
+    if [[ -n "${STUB_MF_STUCK:-}" || "$(wc -l <"$STUB_DIR/mf-looks")" -le 1 ]]; then
+      echo '{"f:metadata":{"f:labels":{}},"f:spec":{"f:replicas":{},"f:selector":{}}}'
+    else
+      echo '{"f:metadata":{"f:labels":{}},"f:spec":{"f:selector":{}}}'
+    fi
+    ;;
   *" get deployment "*)
     ready=1
     if [[ -e "$STUB_DIR/k6-started" ]]; then
@@ -215,7 +224,7 @@ step_load() { # STACK OUTDIR [ENV=VALUE...]: step-load-test.sh with the stand-in
   shift 2
   rm -rf "$TMP/sl-stub" && mkdir -p "$TMP/sl-stub" "$out"
   : >"$STUB_LOG"
-  env PATH="$SCALE_STUB:$STUB:$PATH" STUB_DIR="$TMP/sl-stub" CRM_STATE_DIR="$TMP/state" SPINAPP_SETTLE_SECONDS=0 "$@" \
+  env PATH="$SCALE_STUB:$STUB:$PATH" STUB_DIR="$TMP/sl-stub" CRM_STATE_DIR="$TMP/state" "$@" \
     "$CRM_ROOT/tests/cluster/step-load-test.sh" --stack "$stack" --out "$out/step-load.json" \
     --rates 3,7 --step-seconds 1 --interval 0.1 >"$out/run.txt" 2>&1 || rc=$?
   echo "$rc"
@@ -232,6 +241,11 @@ expect "step-load spin: SpinApps patched, HPAs applied, k6, HPAs deleted, SpinAp
     "apply -f $OV/wasm-hpa.yaml" "k6 run" "delete -f $OV/wasm-hpa.yaml" \
     'patch spinapp -n wasm gateway --type=merge -p {"spec":{"enableAutoscaling":false,"replicas":1}}')"
     [[ "$(wc -w <<<"$o")" == 5 && "$o" == "$(tr ' ' '\n' <<<"$o" | sort -n | paste -sd ' ' -)" ]] && echo yes || echo "no ($o)")"
+expect "step-load spin: every SpinApp's Deployment polled until spin-operator released spec.replicas, before the HPAs" "4 yes" \
+  "$(grep -c -- '--show-managed-fields' "$STUB_LOG") $(o="$(order_of "patch spinapp -n wasm order-service --type=json" \
+    "get deployment -n wasm gateway --show-managed-fields" "get deployment -n wasm order-service --show-managed-fields" \
+    "apply -f $OV/wasm-hpa.yaml")"
+    [[ "$(wc -w <<<"$o")" == 4 && "$o" == "$(tr ' ' '\n' <<<"$o" | sort -n | paste -sd ' ' -)" ]] && echo yes || echo "no ($o)")"
 expect "step-load spin: every SpinApp switched and restored" "3 3" \
   "$(grep -c -- '--patch-file' "$STUB_LOG") $(grep -c 'enableAutoscaling":false' "$STUB_LOG")"
 expect "step-load spin: k6 gets the steps" yes "$(grep -q 'k6 run .*-e STEP_RATES=3,7 -e STEP_DURATION=1s' "$STUB_LOG" && echo yes || echo no)"
@@ -298,3 +312,32 @@ expect "cached_download: a URL with .. is refused" 1 \
   "$( (MANIFEST_CACHE="$TMP/manifest-cache" PATH="$DL_STUB:$PATH" cached_download "https://example.invalid/a/../b.yaml") >/dev/null 2>&1 && echo 0 || echo 1)"
 expect "setup-all.sh: every release manifest goes through cached_download" "3 0" \
   "$(grep -c 'cached_download "' "$CRM_ROOT/scripts/setup-all.sh") $(grep -c 'basename "$url"' "$CRM_ROOT/scripts/setup-all.sh" "$CRM_ROOT/scripts/lib/cluster.sh" | awk -F: '{s += $2} END {print s}')"
+
+# --- spin-operator's hold on spec.replicas (after the autoscaling patch) ----------------------
+mkdir -p "$TMP/stub-fail"
+printf '#!/bin/sh\necho "kubectl $*" >>"$STUB_LOG"\necho "Error from server (NotFound)" >&2\nexit 1\n' >"$TMP/stub-fail/kubectl"
+chmod +x "$TMP/stub-fail/kubectl"
+mf_wait() { # SECONDS [ENV=VALUE...]: wait_operator_released_replicas with the stand-in kubectl
+  local secs="$1"
+  shift
+  rm -rf "$TMP/mf" && mkdir -p "$TMP/mf"
+  : >"$STUB_LOG"
+  (
+    export PATH="$SCALE_STUB:$PATH" STUB_DIR="$TMP/mf"
+    local kv
+    for kv in "$@"; do export "${kv?}"; done
+    wait_operator_released_replicas wasm gateway "$secs"
+  ) 2>"$TMP/mf.err"
+  echo "$? $(grep -c -- '--show-managed-fields' "$STUB_LOG")"
+}
+expect "operator release: managed fields that drop spec.replicas on the second look: done after two looks" "0 2" "$(mf_wait 30)"
+expect "operator release: it reads spin-operator's managedFields entry" yes \
+  "$(grep -qF 'get deployment -n wasm gateway --show-managed-fields -o jsonpath={range .metadata.managedFields[?(@.manager=="spin-operator")]}{.fieldsV1}' "$STUB_LOG" && echo yes || echo no)"
+expect "operator release: still managed at the bound: fails, and says so" "1 yes" \
+  "$(r="$(mf_wait 1 STUB_MF_STUCK=1)"; echo "${r% *} $(grep -q 'spin-operator still manages spec.replicas of deployment wasm/gateway after 1s' "$TMP/mf.err" && echo yes || echo no)")"
+expect "operator release: an unreadable Deployment is not released" 1 \
+  "$(r="$(mf_wait 1 PATH="$TMP/stub-fail:$PATH")"; echo "${r% *}")"
+expect "coldstart-test.sh: waits for the release between its SpinApp patch and its first scale" yes \
+  "$(awk '/--type=json -p/ && !p {p = NR} /wait_operator_released_replicas "\$NS" "\$TARGET"/ && !w {w = NR}
+    /kubectl scale deployment -n "\$NS" "\$TARGET" --replicas=0/ && !s {s = NR}
+    END {print (p && w && s && p < w && w < s) ? "yes" : "no"}' "$CRM_ROOT/tests/cluster/coldstart-test.sh")"

@@ -37,6 +37,8 @@ Observability (k8s/observability/):
   - the dashboard (dashboards/crm.json) parses, every query uses the provisioned Prometheus
     datasource, and it shows both namespaces (its metric names are checked by crm-harness's
     promql tests and tests/reliability metrics.rs);
+  - every selector with container="" (cAdvisor's pod cgroup) also has image="", or the pause
+    container's series, which has container="" and the pod's labels too, is counted twice;
   - Prometheus's embedded configuration parses and scrapes the Axum pods, cAdvisor and
     kube-state-metrics;
   - Grafana mounts ConfigMap grafana-dashboards, which setup-all.sh makes from that file.
@@ -374,7 +376,33 @@ def check_observability(root):
             uid = (t.get("datasource") or panel.get("datasource") or {}).get("uid")
             if uid not in datasource_uids:
                 problems.append("dashboards/crm.json panel %r: datasource %r is not provisioned" % (panel.get("title"), uid))
+            for selector in pod_cgroup_selectors_without_image(t.get("expr") or ""):
+                problems.append("dashboards/crm.json panel %r: %s selects the pause container too: add image=\"\""
+                                % (panel.get("title"), selector))
     return problems
+
+
+def label_matchers(selector):
+    """{a="x", b!="y", c=~"z"} -> [("a", "=", "x"), ("b", "!=", "y"), ("c", "=~", "z")]."""
+    import re
+    return re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"', selector)
+
+
+def pod_cgroup_selectors_without_image(expr):
+    """The selectors of EXPR that match container="" but not image="". On containerd, cAdvisor's
+    series of a pod's sandbox (pause) container carries the pod labels and container="" too
+    (the kubelet sets container from the io.kubernetes.container.name label, which the sandbox
+    lacks), but its image is the pause image; the pod cgroup's own series has image="". Summed
+    by pod without image="", the sandbox is counted twice: on its own and inside the pod cgroup."""
+    import re
+    out = []
+    for selector in re.findall(r"\{[^{}]*\}", expr):
+        matchers = label_matchers(selector)
+        if ("container", "=", "") in matchers and ("image", "=", "") not in matchers:
+            out.append(selector)
+    return out
+
+
 
 
 def main(argv):

@@ -313,6 +313,21 @@ expect "cached_download: a URL with .. is refused" 1 \
 expect "setup-all.sh: every release manifest goes through cached_download" "3 0" \
   "$(grep -c 'cached_download "' "$CRM_ROOT/scripts/setup-all.sh") $(grep -c 'basename "$url"' "$CRM_ROOT/scripts/setup-all.sh" "$CRM_ROOT/scripts/lib/cluster.sh" | awk -F: '{s += $2} END {print s}')"
 
+# --- observability rules ----------------------------------------------------------------------
+obs_rules() { # TREE -> the observability check's output; its exit status in $TMP/obs.rc
+  local rc=0
+  python3 "$CRM_LIB/validate_manifests.py" observability "$1" >"$TMP/obs.txt" 2>&1 || rc=$?
+  echo "$rc" >"$TMP/obs.rc"
+}
+obs_rules "$CRM_ROOT"
+expect "observability rules: the project's own manifests pass" 0 "$(cat "$TMP/obs.rc")"
+rm -rf "$TMP/obs-bad" && mkdir -p "$TMP/obs-bad" && cp -r "$CRM_ROOT/k8s" "$TMP/obs-bad/"
+# The pod-cgroup queries as they were: container="" alone also matches the pause container.
+sed -i -e 's/, image=\\"\\"//' "$TMP/obs-bad/k8s/observability/dashboards/crm.json"
+obs_rules "$TMP/obs-bad"
+expect "observability rules: container=\"\" without image=\"\" fails, once per query" "1 4" \
+  "$(cat "$TMP/obs.rc") $(grep -c 'selects the pause container too: add image=""' "$TMP/obs.txt")"
+
 # --- spin-operator's hold on spec.replicas (after the autoscaling patch) ----------------------
 mkdir -p "$TMP/stub-fail"
 printf '#!/bin/sh\necho "kubectl $*" >>"$STUB_LOG"\necho "Error from server (NotFound)" >&2\nexit 1\n' >"$TMP/stub-fail/kubectl"

@@ -117,7 +117,7 @@ else
     python3 scripts/lib/validate_manifests.py autoscaling "$ROOT"
   skip "patched SpinApps against the CRD schema" "$CRD_DIR not found (the shared folder beside the repo)"
 fi
-run "observability (dashboard JSON and datasource, pod-cgroup queries without the pause container, Prometheus scrape jobs, Grafana's dashboard mount)" \
+run "observability (dashboard JSON and datasource, pod-cgroup queries without the pause container, Prometheus scrape jobs, Grafana's dashboard mount and log mode)" \
   python3 scripts/lib/validate_manifests.py observability "$ROOT"
 
 # --- scripts --------------------------------------------------------------------------------

@@ -41,7 +41,9 @@ Observability (k8s/observability/):
     container's series, which has container="" and the pod's labels too, is counted twice;
   - Prometheus's embedded configuration parses and scrapes the Axum pods, cAdvisor and
     kube-state-metrics;
-  - Grafana mounts ConfigMap grafana-dashboards, which setup-all.sh makes from that file.
+  - Grafana mounts ConfigMap grafana-dashboards, which setup-all.sh makes from that file;
+  - Grafana on a read-only root filesystem logs to the console only (GF_LOG_MODE=console): its
+    default mode, "console file", writes a file under /var/log/grafana.
 """
 import glob
 import os
@@ -360,6 +362,8 @@ def check_observability(root):
         if doc.get("kind") == "Deployment" and doc["metadata"]["name"] == "grafana":
             vols = doc["spec"]["template"]["spec"].get("volumes") or []
             dashboard_volume = any((v.get("configMap") or {}).get("name") == "grafana-dashboards" for v in vols)
+            for c in doc["spec"]["template"]["spec"].get("containers") or []:
+                problems.extend(grafana_log_findings("%s container %s" % (rel, c.get("name")), c))
     for job in ("axum-pods", "cadvisor", "kube-state-metrics"):
         if job not in scrape_jobs:
             problems.append("prometheus.yml: no scrape job %s" % job)
@@ -380,6 +384,21 @@ def check_observability(root):
                 problems.append("dashboards/crm.json panel %r: %s selects the pause container too: add image=\"\""
                                 % (panel.get("title"), selector))
     return problems
+
+
+def grafana_log_findings(name, container):
+    """Grafana's default [log] mode is "console file" (conf/defaults.ini), the file under
+    GF_PATHS_LOGS (/var/log/grafana in its image): on a read-only root filesystem that file
+    cannot be written, so such a container must log to the console only (GF_LOG_MODE)."""
+    if not str(container.get("image", "")).split("@")[0].rsplit(":", 1)[0].endswith("grafana/grafana"):
+        return []
+    if (container.get("securityContext") or {}).get("readOnlyRootFilesystem") is not True:
+        return []
+    env = {e.get("name"): e.get("value") for e in container.get("env") or []}
+    if env.get("GF_LOG_MODE") != "console":
+        return ["%s: read-only root filesystem, so GF_LOG_MODE must be console (Grafana's default "
+                "\"console file\" writes a log file), not %r" % (name, env.get("GF_LOG_MODE"))]
+    return []
 
 
 def label_matchers(selector):

@@ -327,6 +327,12 @@ sed -i -e 's/, image=\\"\\"//' "$TMP/obs-bad/k8s/observability/dashboards/crm.js
 obs_rules "$TMP/obs-bad"
 expect "observability rules: container=\"\" without image=\"\" fails, once per query" "1 4" \
   "$(cat "$TMP/obs.rc") $(grep -c 'selects the pause container too: add image=""' "$TMP/obs.txt")"
+# Grafana's default log mode on its read-only root: the GF_LOG_MODE entry removed.
+rm -rf "$TMP/obs-bad" && mkdir -p "$TMP/obs-bad" && cp -r "$CRM_ROOT/k8s" "$TMP/obs-bad/"
+sed -i -e '/name: GF_LOG_MODE/,/value: console/d' "$TMP/obs-bad/k8s/observability/grafana.yaml"
+obs_rules "$TMP/obs-bad"
+expect "observability rules: Grafana on a read-only root without GF_LOG_MODE=console fails" "1 yes" \
+  "$(cat "$TMP/obs.rc") $(grep -q 'grafana.yaml container grafana: read-only root filesystem, so GF_LOG_MODE must be console' "$TMP/obs.txt" && echo yes || echo no)"
 
 # --- spin-operator's hold on spec.replicas (after the autoscaling patch) ----------------------
 mkdir -p "$TMP/stub-fail"

@@ -119,6 +119,8 @@ else
 fi
 run "observability (dashboard JSON and datasource, pod-cgroup queries without the pause container, Prometheus scrape jobs, Grafana's dashboard mount and log mode)" \
   python3 scripts/lib/validate_manifests.py observability "$ROOT"
+run "texts (namespace comments vs Secret keys, spin-operator citations at the pin, the registry mirror)" \
+  python3 scripts/lib/validate_manifests.py texts "$ROOT"
 
 # --- scripts --------------------------------------------------------------------------------
 syntax_ok=1

@@ -24,9 +24,14 @@ POSTGRES_IMAGE="postgres:16-alpine" # also in k8s/postgres.yaml
 
 # --- names and ports ------------------------------------------------------------------------
 CLUSTER_NAME="${CLUSTER_NAME:-crm}"
-# k3d prefixes registry containers with "k3d-"; pods pull by that name inside the cluster
-# network, the host pushes through the published port on localhost (no /etc/hosts edits).
-# 5001, not 5000: macOS's AirPlay receiver listens on 5000.
+# k3d prefixes registry containers with "k3d-". The host pushes through the published port on
+# localhost (no /etc/hosts edits). Pods name the registry by that name and the published port
+# (REGISTRY_PULL), which nothing listens on inside the cluster network: `k3d cluster create
+# --registry-use` writes the node's registries.yaml with a mirror for "<name>:<published port>"
+# (and "<name>:5000") whose endpoint is http://<name>:5000, the port the registry listens on
+# inside that network (k3d v5.8.3: RegistryGenerateK3sConfig in pkg/client/registry.go,
+# DefaultRegistryPort). So containerd's pulls of REGISTRY_PULL go through that mirror.
+# Published on 5001, not 5000: macOS's AirPlay receiver listens on 5000.
 REGISTRY_NAME="crm-registry.localhost"
 REGISTRY_PORT="${REGISTRY_PORT:-5001}"
 REGISTRY_CONTAINER="k3d-$REGISTRY_NAME"

@@ -6,6 +6,7 @@
   validate_manifests.py cluster-rules ROOT          rules the k3d scripts rely on (below)
   validate_manifests.py autoscaling ROOT [CRD.yaml]  the step-load overlay k8s/autoscaling/ (below)
   validate_manifests.py observability ROOT          k8s/observability/ wiring (below)
+  validate_manifests.py texts ROOT                  comments and docs against the scripts and pins
 
 Prints one line per finding and exits 1 if there is any. Needs PyYAML and jsonschema (both come
 with kubernetes-validate, which scripts/validate.sh installs when missing).
@@ -422,6 +423,114 @@ def pod_cgroup_selectors_without_image(expr):
     return out
 
 
+def shell_constants(path):
+    """NAME="value" assignments of a sourced shell file (scripts/lib/cluster.sh), with
+    ${NAME:-default} and $NAME references resolved against the earlier ones."""
+    import re
+    consts = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            m = re.match(r'^([A-Z0-9_]+)="([^"]*)"', line)
+            if not m:
+                continue
+            value = re.sub(r"\$\{[A-Z0-9_]+:-([^}]*)\}", r"\1", m.group(2))
+            value = re.sub(r"\$\{?([A-Z0-9_]+)\}?", lambda v: consts.get(v.group(1), v.group(0)), value)
+            consts[m.group(1)] = value
+    return consts
+
+
+def chunks(text):
+    """Paragraphs and list items of a Markdown text, each as one line."""
+    import re
+    out, cur = [], []
+    for line in text.splitlines():
+        if not line.strip() or re.match(r"^\s*(- |\* |\d+\. |\|)", line):
+            if cur:
+                out.append(" ".join(cur))
+            cur = [line.strip()] if line.strip() else []
+        else:
+            cur.append(line.strip())
+    if cur:
+        out.append(" ".join(cur))
+    return out
+
+
+def check_texts(root):
+    """Texts that state what upstream or the scripts do, against the pins and the scripts:
+      - each k8s/<ns>/namespace.yaml that names Secret crm-database's key names the key
+        setup-all.sh puts into that namespace's Secret, and the manifests there read;
+      - docs that cite spin-operator's source (internal/..., api/v1alpha1/...) cite it at the
+        pinned SPIN_OPERATOR_VERSION, from its current repository (spinframework), with no
+        version that is not one of the pins;
+      - scripts/lib/cluster.sh's registry comment and docs/k3d.md's Registry item say how pods'
+        pulls of <registry>:<published port> reach the registry: k3d's registries.yaml mirror,
+        to the port it listens on inside the cluster network (k3d's DefaultRegistryPort, 5000)."""
+    import re
+    problems = []
+    cluster_sh = os.path.join(root, "scripts", "lib", "cluster.sh")
+    consts = shell_constants(cluster_sh)
+    with open(os.path.join(root, "scripts", "setup-all.sh"), encoding="utf-8") as f:
+        setup = f.read().replace("\\\n", " ")
+    made = {}
+    for ns, key in re.findall(r"kubectl create secret generic crm-database -n (\S+)\s+--from-literal=([a-z_]+)=", setup):
+        made.setdefault(ns, set()).add(key)
+    for path in sorted(glob.glob(os.path.join(root, "k8s", "*", "namespace.yaml"))):
+        rel = os.path.relpath(path, root)
+        with open(path, encoding="utf-8") as f:
+            comment = " ".join(l.lstrip("# ").rstrip() for l in f if l.startswith("#"))
+        ns = os.path.basename(os.path.dirname(path))
+        named = set(re.findall(r"Secret crm-database \(key ([a-z_]+)\)", comment))
+        if not named:
+            continue
+        read = set()
+        for _, doc in docs_of(root, "k8s/%s/*.yaml" % ns):
+            for _, key, value in walk(doc):
+                if key == "secretKeyRef" and isinstance(value, dict) and value.get("name") == "crm-database":
+                    read.add(value.get("key"))
+        for key in sorted(named):
+            if key not in made.get(ns, set()):
+                problems.append("%s: its comment names key %s of Secret crm-database, but setup-all.sh makes %s"
+                                % (rel, key, sorted(made.get(ns, set())) or "no such Secret in %s" % ns))
+            if key not in read:
+                problems.append("%s: its comment names key %s of Secret crm-database, but the manifests read %s"
+                                % (rel, key, sorted(read)))
+
+    pinned = consts.get("SPIN_OPERATOR_VERSION", "?")
+    pins = {v for v in re.findall(r"v\d+\.\d+\.\d+", " ".join(consts.values()))}
+    for path in sorted(glob.glob(os.path.join(root, "docs", "*.md"))) + [os.path.join(root, "README.md")]:
+        if not os.path.exists(path):
+            continue
+        rel = os.path.relpath(path, root)
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        for chunk in chunks(text):
+            if "spin-operator" not in chunk or not re.search(r"`(internal|api/v1alpha1)/[^`]*\.go`", chunk):
+                continue
+            where = "%s: %r" % (rel, chunk[:70] + "...")
+            if pinned not in chunk:
+                problems.append("%s cites spin-operator's source without the pinned version %s" % (where, pinned))
+            for v in sorted(set(re.findall(r"v\d+\.\d+\.\d+", chunk)) - pins):
+                problems.append("%s cites version %s, which is not a pin (spin-operator is %s)" % (where, v, pinned))
+            if "spinkube/spin-operator" in chunk:
+                problems.append("%s cites the old spinkube/spin-operator repository" % where)
+
+    with open(cluster_sh, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    idx = next((i for i, l in enumerate(lines) if l.startswith("REGISTRY_NAME=")), None)
+    block = []
+    if idx is not None:
+        i = idx - 1
+        while i >= 0 and lines[i].startswith("#"):
+            block.insert(0, lines[i])
+            i -= 1
+    with open(os.path.join(root, "docs", "k3d.md"), encoding="utf-8") as f:
+        registry_item = next((c for c in chunks(f.read()) if c.startswith("- **Registry**")), "")
+    for name, text in (("scripts/lib/cluster.sh: the comment above REGISTRY_NAME", " ".join(block)),
+                       ("docs/k3d.md: the Registry item", registry_item)):
+        if "mirror" not in text or "5000" not in text:
+            problems.append("%s must say that pulls of <registry>:<published port> go through k3d's registries.yaml "
+                            "mirror to the registry's port inside the cluster network, 5000" % name)
+    return problems
 
 
 def main(argv):
@@ -447,6 +556,11 @@ def main(argv):
         for p in problems:
             print("  " + p)
         print("autoscaling: %d problem(s)" % len(problems))
+    elif len(argv) == 3 and argv[1] == "texts":
+        problems = check_texts(argv[2])
+        for p in problems:
+            print("  " + p)
+        print("texts: %d problem(s)" % len(problems))
     elif len(argv) == 3 and argv[1] == "observability":
         problems = check_observability(argv[2])
         for p in problems:

@@ -362,3 +362,28 @@ expect "coldstart-test.sh: waits for the release between its SpinApp patch and i
   "$(awk '/--type=json -p/ && !p {p = NR} /wait_operator_released_replicas "\$NS" "\$TARGET"/ && !w {w = NR}
     /kubectl scale deployment -n "\$NS" "\$TARGET" --replicas=0/ && !s {s = NR}
     END {print (p && w && s && p < w && w < s) ? "yes" : "no"}' "$CRM_ROOT/tests/cluster/coldstart-test.sh")"
+
+# --- texts that state what upstream and the scripts do --------------------------------------------
+texts_tree() { # a copy of what the texts check reads
+  rm -rf "$TMP/texts" && mkdir -p "$TMP/texts/scripts/lib" "$TMP/texts/docs"
+  cp -r "$CRM_ROOT/k8s" "$TMP/texts/"
+  cp "$CRM_ROOT/docs/"*.md "$TMP/texts/docs/"
+  cp "$CRM_ROOT/README.md" "$TMP/texts/"
+  cp "$CRM_ROOT/scripts/setup-all.sh" "$TMP/texts/scripts/"
+  cp "$CRM_ROOT/scripts/lib/cluster.sh" "$TMP/texts/scripts/lib/"
+}
+texts_rules() { python3 "$CRM_LIB/validate_manifests.py" texts "$TMP/texts" >"$TMP/texts.txt" 2>&1 && echo 0 || echo 1; }
+texts_tree
+expect "texts: the project's own comments and docs pass" 0 "$(texts_rules)"
+# The stale texts of issue #26, put back.
+sed -i -e 's/(key password)/(key url)/' "$TMP/texts/k8s/wasm/namespace.yaml"
+sed -i -e 's/`ConstructEnvForApp` in/`ConstructEnvForApp` (read at v0.4.0, `spinkube\/spin-operator`) in/' "$TMP/texts/docs/k3d.md"
+sed -i -e '/^# .*mirror/d' "$TMP/texts/scripts/lib/cluster.sh"
+sed -i -e '/^- \*\*Registry\*\*/,/^- \*\*Cluster\*\*/s/mirror/entry/g' "$TMP/texts/docs/k3d.md"
+expect "texts: the stale texts fail" 1 "$(texts_rules)"
+for rule in "k8s/wasm/namespace.yaml: its comment names key url of Secret crm-database, but setup-all.sh makes ['password']" \
+  "k8s/wasm/namespace.yaml: its comment names key url of Secret crm-database, but the manifests read ['password']" \
+  "cites version v0.4.0, which is not a pin (spin-operator is v0.6.1)" "cites the old spinkube/spin-operator repository" \
+  "scripts/lib/cluster.sh: the comment above REGISTRY_NAME must say" "docs/k3d.md: the Registry item must say"; do
+  expect "texts: reports '$rule'" yes "$(grep -qF "$rule" "$TMP/texts.txt" && echo yes || echo no)"
+done

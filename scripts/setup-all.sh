@@ -42,22 +42,6 @@ if ((BUILD)); then
   SPIN="$(crm_spin_resolve)" || die "spin $SPIN_CLI_VERSION is needed to build the Spin apps (see above)"
 fi
 
-MANIFEST_CACHE="$CRM_STATE_DIR/manifests"
-mkdir -p "$MANIFEST_CACHE"
-
-# Release manifests are downloaded once into the cache (a timeout on each), then applied from
-# there, so a re-run does not depend on the network.
-fetch() { # URL -> path of the cached copy
-  local url="$1" dest
-  dest="$MANIFEST_CACHE/$(basename "$url")"
-  if [[ ! -s "$dest" ]]; then
-    curl -fsSL --retry 3 --connect-timeout 10 --max-time 120 -o "$dest.tmp" "$url" ||
-      die "could not download $url"
-    mv "$dest.tmp" "$dest"
-  fi
-  echo "$dest"
-}
-
 ensure_namespace() {
   kubectl create namespace "$1" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 }
@@ -100,12 +84,15 @@ server_version="$(kubectl version -o json 2>/dev/null | crm_bench parse json-get
 
 # --- cert-manager and spin-operator ---------------------------------------------------------
 log "cert-manager $CERT_MANAGER_VERSION"
-kubectl apply -f "$(fetch "https://github.com/cert-manager/cert-manager/releases/download/$CERT_MANAGER_VERSION/cert-manager.yaml")" >/dev/null
+manifest="$(cached_download "https://github.com/cert-manager/cert-manager/releases/download/$CERT_MANAGER_VERSION/cert-manager.yaml")" || exit 1
+kubectl apply -f "$manifest" >/dev/null
 kubectl wait --for=condition=Available deployment --all -n cert-manager --timeout=300s >/dev/null
 
 log "spin-operator $SPIN_OPERATOR_VERSION: CRDs, RuntimeClass, chart"
-kubectl apply -f "$(fetch "$SPIN_OPERATOR_RELEASE/spin-operator.crds.yaml")" >/dev/null
-kubectl apply -f "$(fetch "$SPIN_OPERATOR_RELEASE/spin-operator.runtime-class.yaml")" >/dev/null
+for asset in spin-operator.crds.yaml spin-operator.runtime-class.yaml; do
+  manifest="$(cached_download "$SPIN_OPERATOR_RELEASE/$asset")" || exit 1
+  kubectl apply -f "$manifest" >/dev/null
+done
 kubectl wait --for=condition=Established crd/spinapps.core.spinkube.dev crd/spinappexecutors.core.spinkube.dev --timeout=60s >/dev/null
 # cert-manager's webhook can refuse the chart's Certificate for a few seconds after its
 # Deployment reports Available (CA injection), and the operator's own webhook (which checks
@@ -188,7 +175,7 @@ for svc in "${SERVICES[@]}"; do
 done
 
 log "spin stack (namespace wasm)"
-executor="$(fetch "$SPIN_OPERATOR_RELEASE/spin-operator.shim-executor.yaml")"
+executor="$(cached_download "$SPIN_OPERATOR_RELEASE/spin-operator.shim-executor.yaml")" || exit 1
 retry "$WEBHOOK_ATTEMPTS" "$WEBHOOK_DELAY" "apply of the SpinAppExecutor" \
   kubectl apply -n wasm -f "$executor" >/dev/null || die "the SpinAppExecutor was not accepted"
 for svc in "${SERVICES[@]}"; do

@@ -82,8 +82,10 @@ run "cluster rules (registry placeholder, enableAutoscaling: false, gateway read
 
 run "autoscaling overlay (an HPA per Deployment and SpinApp, same bounds, CPU requests; patched SpinApps against the $SPIN_OPERATOR_VERSION CRD)" \
   python3 scripts/lib/validate_manifests.py autoscaling "$ROOT" "$CRD"
-run "observability (dashboard JSON and datasource, Prometheus scrape jobs, Grafana's dashboard mount)" \
+run "observability (dashboard JSON and datasource, pod-cgroup queries without the pause container, Prometheus scrape jobs, Grafana's dashboard mount and log mode)" \
   python3 scripts/lib/validate_manifests.py observability "$ROOT"
+run "texts (namespace comments vs Secret keys, spin-operator citations at the pin, the registry mirror)" \
+  python3 scripts/lib/validate_manifests.py texts "$ROOT"
 
 # --- scripts --------------------------------------------------------------------------------
 syntax_ok=1

@@ -24,9 +24,14 @@ POSTGRES_IMAGE="postgres:16-alpine" # also in k8s/postgres.yaml
 
 # --- names and ports ------------------------------------------------------------------------
 CLUSTER_NAME="${CLUSTER_NAME:-crm}"
-# k3d prefixes registry containers with "k3d-"; pods pull by that name inside the cluster
-# network, the host pushes through the published port on localhost (no /etc/hosts edits).
-# 5001, not 5000: macOS's AirPlay receiver listens on 5000.
+# k3d prefixes registry containers with "k3d-". The host pushes through the published port on
+# localhost (no /etc/hosts edits). Pods name the registry by that name and the published port
+# (REGISTRY_PULL), which nothing listens on inside the cluster network: `k3d cluster create
+# --registry-use` writes the node's registries.yaml with a mirror for "<name>:<published port>"
+# (and "<name>:5000") whose endpoint is http://<name>:5000, the port the registry listens on
+# inside that network (k3d v5.8.3: RegistryGenerateK3sConfig in pkg/client/registry.go,
+# DefaultRegistryPort). So containerd's pulls of REGISTRY_PULL go through that mirror.
+# Published on 5001, not 5000: macOS's AirPlay receiver listens on 5000.
 REGISTRY_NAME="crm-registry.localhost"
 REGISTRY_PORT="${REGISTRY_PORT:-5001}"
 REGISTRY_CONTAINER="k3d-$REGISTRY_NAME"
@@ -177,10 +182,53 @@ retry() {
   done
 }
 
+# --- release manifests (setup-all.sh) -------------------------------------------------------
+# Downloaded once (a timeout on each), then applied from the cache, so a rerun does not depend
+# on the network. Keyed by the whole URL, not the file name: the release assets carry no
+# version in their names (cert-manager.yaml, spin-operator.crds.yaml, ...), and a cache by name
+# would keep applying the old release after a version bump.
+MANIFEST_CACHE="$CRM_STATE_DIR/manifests"
+
+# cached_download URL -> the path of the cached copy, $MANIFEST_CACHE/<host>/<path>.
+cached_download() {
+  local url="$1" key dest
+  key="${url#*://}"
+  case "/$key/" in
+    *"/../"* | *"/./"* | *"//"* | *'?'* | *'#'*) die "cannot cache $url: not a plain https URL" ;;
+  esac
+  [[ "$url" == https://* ]] || die "cannot cache $url: not a plain https URL"
+  dest="$MANIFEST_CACHE/$key"
+  if [[ ! -s "$dest" ]]; then
+    mkdir -p "$(dirname "$dest")"
+    curl -fsSL --retry 3 --connect-timeout 10 --max-time 120 -o "$dest.tmp" "$url" ||
+      die "could not download $url"
+    mv "$dest.tmp" "$dest"
+  fi
+  echo "$dest"
+}
+
 # --- images (setup-all.sh) ------------------------------------------------------------------
 # A push of unchanged content must keep its digest, or every rerun rolls out everything: the
-# timestamps that go into the images are the last commit's, not the clock's.
-source_epoch() { git -C "$CRM_ROOT" log -1 --format=%ct 2>/dev/null || echo 0; }
+# timestamps that go into an image are the time of the last commit that touched its inputs, not
+# the clock's, nor the repository's last commit (a commit to docs/ or k8s/ would otherwise
+# change every digest and roll out all six workloads).
+# source_epoch PATH... -> the commit time (Unix seconds) of the last commit touching PATHs; 0
+# when there is none (no git, not a repository).
+source_epoch() {
+  local t
+  t="$(git -C "$CRM_ROOT" log -1 --format=%ct -- "$@" 2>/dev/null)" || t=""
+  echo "${t:-0}"
+}
+# The Axum images' inputs: their Docker build context, which is .dockerignore's allowlist (the
+# "!path" lines: what axum-crm/Dockerfile's COPY lines read, the Dockerfile included) and that
+# file itself.
+axum_image_inputs() {
+  echo .dockerignore
+  sed -n -e 's#^!\(.*[^/]\)/*$#\1#p' "$CRM_ROOT/.dockerignore"
+}
+# The Spin apps' inputs: their own cargo workspace and spin.toml files, and crm-core (a path
+# dependency of every component).
+spin_image_inputs() { printf '%s\n' spin-crm core; }
 epoch_rfc3339() { date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ 2>/dev/null || date -u -r "$1" +%Y-%m-%dT%H:%M:%SZ; }
 
 # push_ref REPO PUSH_OUTPUT_FILE -> the in-cluster reference by digest.
@@ -194,10 +242,13 @@ push_ref() {
 }
 
 # push_axum SERVICE -> ref. No provenance/SBOM attestations: BuildKit stamps them with the
-# build's start time, which would give every build a new index digest.
+# build's start time, which would give every build a new index digest. SOURCE_DATE_EPOCH sets
+# the image config's and history's times; the Dockerfile also clamps the binary's file time to
+# it (BuildKit leaves file times alone unless its exporter gets rewrite-timestamp=true).
 push_axum() {
-  local svc="$1" repo="$REGISTRY_PUSH/crm/axum-$1" epoch
-  epoch="$(source_epoch)"
+  local svc="$1" repo="$REGISTRY_PUSH/crm/axum-$1" epoch inputs
+  mapfile -t inputs < <(axum_image_inputs)
+  epoch="$(source_epoch "${inputs[@]}")"
   log "axum $svc: docker build + push"
   timeout 3600 docker build -f "$CRM_ROOT/axum-crm/Dockerfile" --build-arg "SERVICE=$svc" \
     --build-arg "SOURCE_DATE_EPOCH=$epoch" --provenance=false --sbom=false \
@@ -209,13 +260,14 @@ push_axum() {
 # push_spin SPIN SERVICE -> ref. `spin registry push` annotates the manifest with
 # org.opencontainers.image.created = now unless given one.
 push_spin() {
-  local spin="$1" svc="$2" repo="$REGISTRY_PUSH/crm/spin-$2" manifest="$CRM_ROOT/spin-crm/$2/spin.toml"
+  local spin="$1" svc="$2" repo="$REGISTRY_PUSH/crm/spin-$2" manifest="$CRM_ROOT/spin-crm/$2/spin.toml" inputs
   [[ -f "$manifest" ]] || { warn "$manifest is missing"; return 1; }
+  mapfile -t inputs < <(spin_image_inputs)
   log "spin $svc: spin build + spin registry push"
   timeout 3600 "$spin" build -f "$manifest" >&2 || return 1
   # --insecure: the local registry speaks plain HTTP.
   timeout 600 "$spin" registry push -f "$manifest" --insecure \
-    --annotation "org.opencontainers.image.created=$(epoch_rfc3339 "$(source_epoch)")" \
+    --annotation "org.opencontainers.image.created=$(epoch_rfc3339 "$(source_epoch "${inputs[@]}")")" \
     "$repo:dev" | tee "$CRM_STATE_DIR/push-spin-$svc.log" >&2 || return 1
   push_ref "$repo" "$CRM_STATE_DIR/push-spin-$svc.log"
 }
@@ -254,6 +306,33 @@ pods_of() { # NAMESPACE DEPLOYMENT
   sel="$(deploy_selector "$1" "$2")" || return 1
   [[ -n "$sel" ]] || return 1
   kubectl get pods -n "$1" -l "$sel" -o jsonpath='{range .items[*]}{.metadata.name}{"\n"}{end}'
+}
+
+# wait_operator_released_replicas NAMESPACE DEPLOYMENT [SECONDS]: after a SpinApp was switched to
+# enableAutoscaling: true without replicas, wait (every second, at most SECONDS, 30 by default)
+# until spin-operator no longer manages its Deployment's spec.replicas. The operator
+# server-side-applies the Deployment with Force under field manager "spin-operator", with
+# replicas only while autoscaling is off (spin-operator v0.6.1,
+# internal/controller/spinapp_controller.go: FieldManager, reconcileDeployment,
+# constructDeployment), and reconciles again on every change to the Deployment (it Owns it):
+# until its apply of the new spec lands, a `kubectl scale` or an HPA can be undone by an apply
+# that still carries replicas. Its managedFields entry dropping f:replicas is that apply having
+# landed. A Deployment that cannot be read counts as not yet released.
+wait_operator_released_replicas() {
+  local ns="$1" dep="$2" secs="${3:-30}" deadline fields
+  deadline=$((SECONDS + secs))
+  while :; do
+    if fields="$(kubectl get deployment -n "$ns" "$dep" --show-managed-fields \
+      -o jsonpath='{range .metadata.managedFields[?(@.manager=="spin-operator")]}{.fieldsV1}{"\n"}{end}' 2>/dev/null)" &&
+      [[ "$fields" != *'"f:replicas"'* ]]; then
+      return 0
+    fi
+    if ((SECONDS >= deadline)); then
+      warn "spin-operator still manages spec.replicas of deployment $ns/$dep after ${secs}s (is the operator running? kubectl get pods -n spin-operator)"
+      return 1
+    fi
+    sleep 1
+  done
 }
 
 # probe_loop URL OUT STOP_FILE MAX_SECONDS [INTERVAL]: one GET per INTERVAL, a line per request

@@ -6,6 +6,7 @@
   validate_manifests.py cluster-rules ROOT          rules the k3d scripts rely on (below)
   validate_manifests.py autoscaling ROOT [CRD.yaml]  the step-load overlay k8s/autoscaling/ (below)
   validate_manifests.py observability ROOT          k8s/observability/ wiring (below)
+  validate_manifests.py texts ROOT                  comments and docs against the scripts and pins
 
 Prints one line per finding and exits 1 if there is any. Needs PyYAML and jsonschema (both come
 with kubernetes-validate, which scripts/validate.sh installs when missing).
@@ -37,9 +38,13 @@ Observability (k8s/observability/):
   - the dashboard (dashboards/crm.json) parses, every query uses the provisioned Prometheus
     datasource, and it shows both namespaces (its metric names are checked by crm-harness's
     promql tests and tests/reliability metrics.rs);
+  - every selector with container="" (cAdvisor's pod cgroup) also has image="", or the pause
+    container's series, which has container="" and the pod's labels too, is counted twice;
   - Prometheus's embedded configuration parses and scrapes the Axum pods, cAdvisor and
     kube-state-metrics;
-  - Grafana mounts ConfigMap grafana-dashboards, which setup-all.sh makes from that file.
+  - Grafana mounts ConfigMap grafana-dashboards, which setup-all.sh makes from that file;
+  - Grafana on a read-only root filesystem logs to the console only (GF_LOG_MODE=console): its
+    default mode, "console file", writes a file under /var/log/grafana.
 """
 import glob
 import os
@@ -360,6 +365,8 @@ def check_observability(root):
         if doc.get("kind") == "Deployment" and doc["metadata"]["name"] == "grafana":
             vols = doc["spec"]["template"]["spec"].get("volumes") or []
             dashboard_volume = any((v.get("configMap") or {}).get("name") == "grafana-dashboards" for v in vols)
+            for c in doc["spec"]["template"]["spec"].get("containers") or []:
+                problems.extend(grafana_log_findings("%s container %s" % (rel, c.get("name")), c))
     for job in ("axum-pods", "cadvisor", "kube-state-metrics"):
         if job not in scrape_jobs:
             problems.append("prometheus.yml: no scrape job %s" % job)
@@ -376,6 +383,155 @@ def check_observability(root):
             uid = (t.get("datasource") or panel.get("datasource") or {}).get("uid")
             if uid not in datasource_uids:
                 problems.append("dashboards/crm.json panel %r: datasource %r is not provisioned" % (panel.get("title"), uid))
+            for selector in pod_cgroup_selectors_without_image(t.get("expr") or ""):
+                problems.append("dashboards/crm.json panel %r: %s selects the pause container too: add image=\"\""
+                                % (panel.get("title"), selector))
+    return problems
+
+
+def grafana_log_findings(name, container):
+    """Grafana's default [log] mode is "console file" (conf/defaults.ini), the file under
+    GF_PATHS_LOGS (/var/log/grafana in its image): on a read-only root filesystem that file
+    cannot be written, so such a container must log to the console only (GF_LOG_MODE)."""
+    if not str(container.get("image", "")).split("@")[0].rsplit(":", 1)[0].endswith("grafana/grafana"):
+        return []
+    if (container.get("securityContext") or {}).get("readOnlyRootFilesystem") is not True:
+        return []
+    env = {e.get("name"): e.get("value") for e in container.get("env") or []}
+    if env.get("GF_LOG_MODE") != "console":
+        return ["%s: read-only root filesystem, so GF_LOG_MODE must be console (Grafana's default "
+                "\"console file\" writes a log file), not %r" % (name, env.get("GF_LOG_MODE"))]
+    return []
+
+
+def label_matchers(selector):
+    """{a="x", b!="y", c=~"z"} -> [("a", "=", "x"), ("b", "!=", "y"), ("c", "=~", "z")]."""
+    import re
+    return re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"', selector)
+
+
+def pod_cgroup_selectors_without_image(expr):
+    """The selectors of EXPR that match container="" but not image="". On containerd, cAdvisor's
+    series of a pod's sandbox (pause) container carries the pod labels and container="" too
+    (the kubelet sets container from the io.kubernetes.container.name label, which the sandbox
+    lacks), but its image is the pause image; the pod cgroup's own series has image="". Summed
+    by pod without image="", the sandbox is counted twice: on its own and inside the pod cgroup."""
+    import re
+    out = []
+    for selector in re.findall(r"\{[^{}]*\}", expr):
+        matchers = label_matchers(selector)
+        if ("container", "=", "") in matchers and ("image", "=", "") not in matchers:
+            out.append(selector)
+    return out
+
+
+def shell_constants(path):
+    """NAME="value" assignments of a sourced shell file (scripts/lib/cluster.sh), with
+    ${NAME:-default} and $NAME references resolved against the earlier ones."""
+    import re
+    consts = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            m = re.match(r'^([A-Z0-9_]+)="([^"]*)"', line)
+            if not m:
+                continue
+            value = re.sub(r"\$\{[A-Z0-9_]+:-([^}]*)\}", r"\1", m.group(2))
+            value = re.sub(r"\$\{?([A-Z0-9_]+)\}?", lambda v: consts.get(v.group(1), v.group(0)), value)
+            consts[m.group(1)] = value
+    return consts
+
+
+def chunks(text):
+    """Paragraphs and list items of a Markdown text, each as one line."""
+    import re
+    out, cur = [], []
+    for line in text.splitlines():
+        if not line.strip() or re.match(r"^\s*(- |\* |\d+\. |\|)", line):
+            if cur:
+                out.append(" ".join(cur))
+            cur = [line.strip()] if line.strip() else []
+        else:
+            cur.append(line.strip())
+    if cur:
+        out.append(" ".join(cur))
+    return out
+
+
+def check_texts(root):
+    """Texts that state what upstream or the scripts do, against the pins and the scripts:
+      - each k8s/<ns>/namespace.yaml that names Secret crm-database's key names the key
+        setup-all.sh puts into that namespace's Secret, and the manifests there read;
+      - docs that cite spin-operator's source (internal/..., api/v1alpha1/...) cite it at the
+        pinned SPIN_OPERATOR_VERSION, from its current repository (spinframework), with no
+        version that is not one of the pins;
+      - scripts/lib/cluster.sh's registry comment and docs/k3d.md's Registry item say how pods'
+        pulls of <registry>:<published port> reach the registry: k3d's registries.yaml mirror,
+        to the port it listens on inside the cluster network (k3d's DefaultRegistryPort, 5000)."""
+    import re
+    problems = []
+    cluster_sh = os.path.join(root, "scripts", "lib", "cluster.sh")
+    consts = shell_constants(cluster_sh)
+    with open(os.path.join(root, "scripts", "setup-all.sh"), encoding="utf-8") as f:
+        setup = f.read().replace("\\\n", " ")
+    made = {}
+    for ns, key in re.findall(r"kubectl create secret generic crm-database -n (\S+)\s+--from-literal=([a-z_]+)=", setup):
+        made.setdefault(ns, set()).add(key)
+    for path in sorted(glob.glob(os.path.join(root, "k8s", "*", "namespace.yaml"))):
+        rel = os.path.relpath(path, root)
+        with open(path, encoding="utf-8") as f:
+            comment = " ".join(l.lstrip("# ").rstrip() for l in f if l.startswith("#"))
+        ns = os.path.basename(os.path.dirname(path))
+        named = set(re.findall(r"Secret crm-database \(key ([a-z_]+)\)", comment))
+        if not named:
+            continue
+        read = set()
+        for _, doc in docs_of(root, "k8s/%s/*.yaml" % ns):
+            for _, key, value in walk(doc):
+                if key == "secretKeyRef" and isinstance(value, dict) and value.get("name") == "crm-database":
+                    read.add(value.get("key"))
+        for key in sorted(named):
+            if key not in made.get(ns, set()):
+                problems.append("%s: its comment names key %s of Secret crm-database, but setup-all.sh makes %s"
+                                % (rel, key, sorted(made.get(ns, set())) or "no such Secret in %s" % ns))
+            if key not in read:
+                problems.append("%s: its comment names key %s of Secret crm-database, but the manifests read %s"
+                                % (rel, key, sorted(read)))
+
+    pinned = consts.get("SPIN_OPERATOR_VERSION", "?")
+    pins = {v for v in re.findall(r"v\d+\.\d+\.\d+", " ".join(consts.values()))}
+    for path in sorted(glob.glob(os.path.join(root, "docs", "*.md"))) + [os.path.join(root, "README.md")]:
+        if not os.path.exists(path):
+            continue
+        rel = os.path.relpath(path, root)
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        for chunk in chunks(text):
+            if "spin-operator" not in chunk or not re.search(r"`(internal|api/v1alpha1)/[^`]*\.go`", chunk):
+                continue
+            where = "%s: %r" % (rel, chunk[:70] + "...")
+            if pinned not in chunk:
+                problems.append("%s cites spin-operator's source without the pinned version %s" % (where, pinned))
+            for v in sorted(set(re.findall(r"v\d+\.\d+\.\d+", chunk)) - pins):
+                problems.append("%s cites version %s, which is not a pin (spin-operator is %s)" % (where, v, pinned))
+            if "spinkube/spin-operator" in chunk:
+                problems.append("%s cites the old spinkube/spin-operator repository" % where)
+
+    with open(cluster_sh, encoding="utf-8") as f:
+        lines = f.read().splitlines()
+    idx = next((i for i, l in enumerate(lines) if l.startswith("REGISTRY_NAME=")), None)
+    block = []
+    if idx is not None:
+        i = idx - 1
+        while i >= 0 and lines[i].startswith("#"):
+            block.insert(0, lines[i])
+            i -= 1
+    with open(os.path.join(root, "docs", "k3d.md"), encoding="utf-8") as f:
+        registry_item = next((c for c in chunks(f.read()) if c.startswith("- **Registry**")), "")
+    for name, text in (("scripts/lib/cluster.sh: the comment above REGISTRY_NAME", " ".join(block)),
+                       ("docs/k3d.md: the Registry item", registry_item)):
+        if "mirror" not in text or "5000" not in text:
+            problems.append("%s must say that pulls of <registry>:<published port> go through k3d's registries.yaml "
+                            "mirror to the registry's port inside the cluster network, 5000" % name)
     return problems
 
 
@@ -402,6 +558,11 @@ def main(argv):
         for p in problems:
             print("  " + p)
         print("autoscaling: %d problem(s)" % len(problems))
+    elif len(argv) == 3 and argv[1] == "texts":
+        problems = check_texts(argv[2])
+        for p in problems:
+            print("  " + p)
+        print("texts: %d problem(s)" % len(problems))
     elif len(argv) == 3 and argv[1] == "observability":
         problems = check_observability(argv[2])
         for p in problems:

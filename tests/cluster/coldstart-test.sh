@@ -11,9 +11,10 @@
 # checks it really started from zero (no pod before, created after the scale-up, no restarts).
 #
 # The SpinApp webhook rejects replicas: 0, so for Spin the SpinApp is switched to
-# enableAutoscaling (the operator then leaves the generated Deployment's replica count alone)
-# and the Deployment is scaled; the SpinApp is restored to replicas: 1 on exit, loudly if that
-# fails (the manifests set enableAutoscaling: false, so setup-all.sh also undoes it).
+# enableAutoscaling (the operator then leaves the generated Deployment's replica count alone,
+# which the test waits to see in its managedFields) and the Deployment is scaled; the SpinApp
+# is restored to replicas: 1 on exit, loudly if that fails (the manifests set
+# enableAutoscaling: false, so setup-all.sh also undoes it).
 #
 # Usage: tests/cluster/coldstart-test.sh --stack axum|spin --out FILE.json
 #          [--target customer-service] [--runs 3]
@@ -59,7 +60,10 @@ if [[ "$STACK" == spin ]]; then
   # JSON patch: drop replicas (must be unset with autoscaling) and enable autoscaling at once.
   kubectl patch spinapp -n "$NS" "$TARGET" --type=json -p \
     '[{"op":"remove","path":"/spec/replicas"},{"op":"replace","path":"/spec/enableAutoscaling","value":true}]' >/dev/null
-  sleep 3 # let the operator re-apply its Deployment without a replica count
+  # Until the operator has re-applied its Deployment without a replica count, its apply could
+  # undo the scale-down below.
+  wait_operator_released_replicas "$NS" "$TARGET" ||
+    die "spin-operator did not release the replica count of $NS/$TARGET"
 fi
 
 no_pods() { [[ -z "$(pods_of "$NS" "$TARGET")" ]]; }

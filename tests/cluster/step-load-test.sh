@@ -10,7 +10,7 @@
 # Usage: tests/cluster/step-load-test.sh --stack axum|spin --out FILE.json
 #          [--rates 5,20,50,100,200] [--step-seconds 60] [--interval 5]
 # Writes FILE.json, FILE.replicas.log (raw samples: "<t_us> <deployment> <ready> <desired>"),
-# FILE.k6.json and FILE.k6.log. Env: SPINAPP_SETTLE_SECONDS (3), the pause after the SpinApp patch.
+# FILE.k6.json and FILE.k6.log.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
 # shellcheck source=common.sh
@@ -70,9 +70,12 @@ if [[ "$STACK" == spin ]]; then
   for svc in "${SERVICES[@]}"; do
     kubectl patch spinapp -n "$NS" "$svc" --type=json --patch-file "$SPINAPP_PATCH" >/dev/null
   done
-  # Let the operator re-apply its Deployments without a replica count (the shell tests, with a
-  # stand-in kubectl, set it to 0).
-  sleep "${SPINAPP_SETTLE_SECONDS:-3}"
+  # Until the operator has re-applied its Deployments without a replica count, its apply could
+  # undo what the HPAs set.
+  for svc in "${SERVICES[@]}"; do
+    wait_operator_released_replicas "$NS" "$svc" ||
+      die "spin-operator did not release the replica count of $NS/$svc"
+  done
 fi
 kubectl apply -f "$HPAS" >/dev/null
 

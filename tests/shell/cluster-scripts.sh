@@ -75,11 +75,19 @@ expect "port-forward: the recorded pid is the kubectl port-forward process" yes 
 expect "port-forward: stop ends it (and nothing is left running)" " none" "$(cat "$TMP/pf-alive")"
 
 # --- pushes keep their digest when nothing changed ----------------------------------------------
-epoch="$(git -C "$CRM_ROOT" log -1 --format=%ct)"
-created="$(date -u -d "@$epoch" +%Y-%m-%dT%H:%M:%SZ)"
+# A git that logs its arguments and dates a log of the Spin inputs (spin-crm) 1600000000 and
+# anything else 1700000000: each image's epoch must come from its own inputs' last commit.
+GIT_STUB="$TMP/stub-git"
+mkdir -p "$GIT_STUB"
+cat >"$GIT_STUB/git" <<'SH'
+#!/usr/bin/env bash
+echo "git $*" >>"$STUB_LOG"
+case " $* " in *" spin-crm "*) echo 1600000000 ;; *) echo 1700000000 ;; esac
+SH
+chmod +x "$GIT_STUB/git"
 : >"$STUB_LOG"
 refs="$(
-  export PATH="$STUB:$PATH" CRM_STATE_DIR="$TMP/state"
+  export PATH="$GIT_STUB:$STUB:$PATH" CRM_STATE_DIR="$TMP/state"
   push_axum gateway 2>/dev/null
   push_spin spin gateway 2>/dev/null
   push_spin spin gateway 2>/dev/null
@@ -87,11 +95,34 @@ refs="$(
 expect "push: refs by digest, in-cluster names" \
   "$REGISTRY_PULL/crm/axum-gateway@sha256:$(printf 'a%.0s' {1..64}) $REGISTRY_PULL/crm/spin-gateway@sha256:$(printf 'b%.0s' {1..64}) $REGISTRY_PULL/crm/spin-gateway@sha256:$(printf 'b%.0s' {1..64})" \
   "$(echo "$refs" | paste -sd ' ' -)"
-expect "push: docker build without attestations, timestamps from the last commit" yes \
-  "$(grep '^docker build' "$STUB_LOG" | grep -q -- "--build-arg SOURCE_DATE_EPOCH=$epoch --provenance=false --sbom=false" && echo yes || echo no)"
-expect "push: spin registry push annotated with the commit time, the same every time" \
-  "2 org.opencontainers.image.created=$created" \
+expect "push: the Axum epoch is the last commit of its build context (.dockerignore's allowlist)" \
+  "git -C $CRM_ROOT log -1 --format=%ct -- .dockerignore Cargo.toml Cargo.lock core migrations axum-crm tests/contract tests/reliability tools/crm-bench tools/harness" \
+  "$(grep '^git ' "$STUB_LOG" | head -n 1)"
+expect "push: the Spin epoch is the last commit of spin-crm and core, for every push" \
+  "2 git -C $CRM_ROOT log -1 --format=%ct -- spin-crm core" \
+  "$(grep '^git ' "$STUB_LOG" | tail -n +2 | sort | uniq -c | awk '{$1 = $1; print}')"
+expect "push: docker build without attestations, timestamps from its inputs' last commit" yes \
+  "$(grep '^docker build' "$STUB_LOG" | grep -q -- "--build-arg SOURCE_DATE_EPOCH=1700000000 --provenance=false --sbom=false" && echo yes || echo no)"
+expect "push: spin registry push annotated with its inputs' commit time, the same every time" \
+  "2 org.opencontainers.image.created=$(date -u -d @1600000000 +%Y-%m-%dT%H:%M:%SZ)" \
   "$(grep '^spin registry push' "$STUB_LOG" | grep -o 'org.opencontainers.image.created=[^ ]*' | sort | uniq -c | awk '{print $1, $2}')"
+# With a real repository: a commit outside an image's inputs (docs/) moves neither epoch.
+(
+  cd "$TMP" && rm -rf epoch-repo && mkdir -p epoch-repo/core epoch-repo/spin-crm epoch-repo/docs && cd epoch-repo || exit 1
+  git init -q . && git config user.email t@example.invalid && git config user.name t
+  cp "$CRM_ROOT/.dockerignore" .
+  echo a >core/x && echo a >spin-crm/x
+  git add -A && GIT_COMMITTER_DATE="1600000000 +0000" git commit -q -m inputs
+  echo b >docs/y && git add -A && GIT_COMMITTER_DATE="1700000000 +0000" git commit -q -m docs
+) >/dev/null 2>&1
+expect "source_epoch: a docs commit changes neither image's epoch; no matching commit is 0" "1600000000 1600000000 0" \
+  "$(CRM_ROOT="$TMP/epoch-repo"
+    mapfile -t a < <(axum_image_inputs)
+    mapfile -t s < <(spin_image_inputs)
+    echo "$(source_epoch "${a[@]}") $(source_epoch "${s[@]}") $(source_epoch no-such-path)")"
+expect "axum-crm/Dockerfile: the binary's time clamped to SOURCE_DATE_EPOCH in the build stage" yes \
+  "$(awk '/^FROM .* AS build/ {b = 1} /^FROM scratch/ {b = 0} b' "$CRM_ROOT/axum-crm/Dockerfile" |
+    grep -A1 '^ARG SOURCE_DATE_EPOCH$' | grep -q 'touch -d "@${SOURCE_DATE_EPOCH}" /out/service' && echo yes || echo no)"
 
 # --- --no-build: digests looked up in the registry ------------------------------------------
 expect "registry_ref: the digest the registry reports" "$REGISTRY_PULL/crm/spin-gateway@sha256:$(printf 'c%.0s' {1..64})" \
@@ -149,6 +180,15 @@ cat >"$SCALE_STUB/kubectl" <<'SH'
 #!/usr/bin/env bash
 echo "kubectl $*" >>"$STUB_LOG"
 case " $* " in
+  *" --show-managed-fields "*)
+    # spin-operator's managedFields entry: spec.replicas on the first look, released after.
+    echo x >>"$STUB_DIR/mf-looks"
+    if [[ -n "${STUB_MF_STUCK:-}" || "$(wc -l <"$STUB_DIR/mf-looks")" -le 1 ]]; then
+      echo '{"f:metadata":{"f:labels":{}},"f:spec":{"f:replicas":{},"f:selector":{}}}'
+    else
+      echo '{"f:metadata":{"f:labels":{}},"f:spec":{"f:selector":{}}}'
+    fi
+    ;;
   *" get deployment "*)
     ready=1
     if [[ -e "$STUB_DIR/k6-started" ]]; then
@@ -184,7 +224,7 @@ step_load() { # STACK OUTDIR [ENV=VALUE...]: step-load-test.sh with the stand-in
   shift 2
   rm -rf "$TMP/sl-stub" && mkdir -p "$TMP/sl-stub" "$out"
   : >"$STUB_LOG"
-  env PATH="$SCALE_STUB:$STUB:$PATH" STUB_DIR="$TMP/sl-stub" CRM_STATE_DIR="$TMP/state" SPINAPP_SETTLE_SECONDS=0 "$@" \
+  env PATH="$SCALE_STUB:$STUB:$PATH" STUB_DIR="$TMP/sl-stub" CRM_STATE_DIR="$TMP/state" "$@" \
     "$CRM_ROOT/tests/cluster/step-load-test.sh" --stack "$stack" --out "$out/step-load.json" \
     --rates 3,7 --step-seconds 1 --interval 0.1 >"$out/run.txt" 2>&1 || rc=$?
   echo "$rc"
@@ -201,6 +241,11 @@ expect "step-load spin: SpinApps patched, HPAs applied, k6, HPAs deleted, SpinAp
     "apply -f $OV/wasm-hpa.yaml" "k6 run" "delete -f $OV/wasm-hpa.yaml" \
     'patch spinapp -n wasm gateway --type=merge -p {"spec":{"enableAutoscaling":false,"replicas":1}}')"
     [[ "$(wc -w <<<"$o")" == 5 && "$o" == "$(tr ' ' '\n' <<<"$o" | sort -n | paste -sd ' ' -)" ]] && echo yes || echo "no ($o)")"
+expect "step-load spin: every SpinApp's Deployment polled until spin-operator released spec.replicas, before the HPAs" "4 yes" \
+  "$(grep -c -- '--show-managed-fields' "$STUB_LOG") $(o="$(order_of "patch spinapp -n wasm order-service --type=json" \
+    "get deployment -n wasm gateway --show-managed-fields" "get deployment -n wasm order-service --show-managed-fields" \
+    "apply -f $OV/wasm-hpa.yaml")"
+    [[ "$(wc -w <<<"$o")" == 4 && "$o" == "$(tr ' ' '\n' <<<"$o" | sort -n | paste -sd ' ' -)" ]] && echo yes || echo "no ($o)")"
 expect "step-load spin: every SpinApp switched and restored" "3 3" \
   "$(grep -c -- '--patch-file' "$STUB_LOG") $(grep -c 'enableAutoscaling":false' "$STUB_LOG")"
 expect "step-load spin: k6 gets the steps" yes "$(grep -q 'k6 run .*-e STEP_RATES=3,7 -e STEP_DURATION=1s' "$STUB_LOG" && echo yes || echo no)"
@@ -236,3 +281,109 @@ expect "observability: a changed configuration restarts Prometheus and Grafana" 
   "$(grep 'rollout restart' "$STUB_LOG" | awk '{print $NF}' | sort -u | paste -sd ' ' -)"
 expect "setup-all.sh: --observability calls setup_observability" yes \
   "$(grep -q -- '--observability) OBSERVABILITY=1' "$CRM_ROOT/scripts/setup-all.sh" && grep -q '^  setup_observability$' "$CRM_ROOT/scripts/setup-all.sh" && echo yes || echo no)"
+
+# --- release manifests: cached by URL, so a version bump downloads again ---------------------
+# A curl that writes the URL it was asked for into its -o file (and logs the call).
+DL_STUB="$TMP/stub-download"
+mkdir -p "$DL_STUB"
+cat >"$DL_STUB/curl" <<'SH'
+#!/usr/bin/env bash
+echo "curl $*" >>"$STUB_LOG"
+while (($#)); do
+  case "$1" in -o) out="$2"; shift 2 ;; *) url="$1"; shift ;; esac
+done
+echo "$url" >"$out"
+SH
+chmod +x "$DL_STUB/curl"
+: >"$STUB_LOG"
+rel="https://github.com/cert-manager/cert-manager/releases/download"
+dl_paths="$(
+  export PATH="$DL_STUB:$PATH" MANIFEST_CACHE="$TMP/manifest-cache"
+  cached_download "$rel/v1.14.3/cert-manager.yaml"
+  cached_download "$rel/v1.15.0/cert-manager.yaml"
+  cached_download "$rel/v1.14.3/cert-manager.yaml"
+)"
+expect "cached_download: two URLs differing only in version are two downloads; a repeat is none" 2 \
+  "$(grep -c '^curl ' "$STUB_LOG")"
+expect "cached_download: each version's own file, read back from the cache" \
+  "$rel/v1.14.3/cert-manager.yaml $rel/v1.15.0/cert-manager.yaml $rel/v1.14.3/cert-manager.yaml" \
+  "$(while read -r p; do cat "$p"; done <<<"$dl_paths" | paste -sd ' ' -)"
+expect "cached_download: a URL with .. is refused" 1 \
+  "$( (MANIFEST_CACHE="$TMP/manifest-cache" PATH="$DL_STUB:$PATH" cached_download "https://example.invalid/a/../b.yaml") >/dev/null 2>&1 && echo 0 || echo 1)"
+expect "setup-all.sh: every release manifest goes through cached_download" "3 0" \
+  "$(grep -c 'cached_download "' "$CRM_ROOT/scripts/setup-all.sh") $(grep -c 'basename "$url"' "$CRM_ROOT/scripts/setup-all.sh" "$CRM_ROOT/scripts/lib/cluster.sh" | awk -F: '{s += $2} END {print s}')"
+
+# --- observability rules ----------------------------------------------------------------------
+obs_rules() { # TREE -> the observability check's output; its exit status in $TMP/obs.rc
+  local rc=0
+  python3 "$CRM_LIB/validate_manifests.py" observability "$1" >"$TMP/obs.txt" 2>&1 || rc=$?
+  echo "$rc" >"$TMP/obs.rc"
+}
+obs_rules "$CRM_ROOT"
+expect "observability rules: the project's own manifests pass" 0 "$(cat "$TMP/obs.rc")"
+rm -rf "$TMP/obs-bad" && mkdir -p "$TMP/obs-bad" && cp -r "$CRM_ROOT/k8s" "$TMP/obs-bad/"
+# The pod-cgroup queries as they were: container="" alone also matches the pause container.
+sed -i -e 's/, image=\\"\\"//' "$TMP/obs-bad/k8s/observability/dashboards/crm.json"
+obs_rules "$TMP/obs-bad"
+expect "observability rules: container=\"\" without image=\"\" fails, once per query" "1 4" \
+  "$(cat "$TMP/obs.rc") $(grep -c 'selects the pause container too: add image=""' "$TMP/obs.txt")"
+# Grafana's default log mode on its read-only root: the GF_LOG_MODE entry removed.
+rm -rf "$TMP/obs-bad" && mkdir -p "$TMP/obs-bad" && cp -r "$CRM_ROOT/k8s" "$TMP/obs-bad/"
+sed -i -e '/name: GF_LOG_MODE/,/value: console/d' "$TMP/obs-bad/k8s/observability/grafana.yaml"
+obs_rules "$TMP/obs-bad"
+expect "observability rules: Grafana on a read-only root without GF_LOG_MODE=console fails" "1 yes" \
+  "$(cat "$TMP/obs.rc") $(grep -q 'grafana.yaml container grafana: read-only root filesystem, so GF_LOG_MODE must be console' "$TMP/obs.txt" && echo yes || echo no)"
+
+# --- spin-operator's hold on spec.replicas (after the autoscaling patch) ----------------------
+mkdir -p "$TMP/stub-fail"
+printf '#!/bin/sh\necho "kubectl $*" >>"$STUB_LOG"\necho "Error from server (NotFound)" >&2\nexit 1\n' >"$TMP/stub-fail/kubectl"
+chmod +x "$TMP/stub-fail/kubectl"
+mf_wait() { # SECONDS [ENV=VALUE...]: wait_operator_released_replicas with the stand-in kubectl
+  local secs="$1"
+  shift
+  rm -rf "$TMP/mf" && mkdir -p "$TMP/mf"
+  : >"$STUB_LOG"
+  (
+    export PATH="$SCALE_STUB:$PATH" STUB_DIR="$TMP/mf"
+    local kv
+    for kv in "$@"; do export "${kv?}"; done
+    wait_operator_released_replicas wasm gateway "$secs"
+  ) 2>"$TMP/mf.err"
+  echo "$? $(grep -c -- '--show-managed-fields' "$STUB_LOG")"
+}
+expect "operator release: managed fields that drop spec.replicas on the second look: done after two looks" "0 2" "$(mf_wait 30)"
+expect "operator release: it reads spin-operator's managedFields entry" yes \
+  "$(grep -qF 'get deployment -n wasm gateway --show-managed-fields -o jsonpath={range .metadata.managedFields[?(@.manager=="spin-operator")]}{.fieldsV1}' "$STUB_LOG" && echo yes || echo no)"
+expect "operator release: still managed at the bound: fails, and says so" "1 yes" \
+  "$(r="$(mf_wait 1 STUB_MF_STUCK=1)"; echo "${r% *} $(grep -q 'spin-operator still manages spec.replicas of deployment wasm/gateway after 1s' "$TMP/mf.err" && echo yes || echo no)")"
+expect "operator release: an unreadable Deployment is not released" 1 \
+  "$(r="$(mf_wait 1 PATH="$TMP/stub-fail:$PATH")"; echo "${r% *}")"
+expect "coldstart-test.sh: waits for the release between its SpinApp patch and its first scale" yes \
+  "$(awk '/--type=json -p/ && !p {p = NR} /wait_operator_released_replicas "\$NS" "\$TARGET"/ && !w {w = NR}
+    /kubectl scale deployment -n "\$NS" "\$TARGET" --replicas=0/ && !s {s = NR}
+    END {print (p && w && s && p < w && w < s) ? "yes" : "no"}' "$CRM_ROOT/tests/cluster/coldstart-test.sh")"
+
+# --- texts that state what upstream and the scripts do --------------------------------------------
+texts_tree() { # a copy of what the texts check reads
+  rm -rf "$TMP/texts" && mkdir -p "$TMP/texts/scripts/lib" "$TMP/texts/docs"
+  cp -r "$CRM_ROOT/k8s" "$TMP/texts/"
+  cp "$CRM_ROOT/docs/"*.md "$TMP/texts/docs/"
+  cp "$CRM_ROOT/README.md" "$TMP/texts/"
+  cp "$CRM_ROOT/scripts/setup-all.sh" "$TMP/texts/scripts/"
+  cp "$CRM_ROOT/scripts/lib/cluster.sh" "$TMP/texts/scripts/lib/"
+}
+texts_rules() { python3 "$CRM_LIB/validate_manifests.py" texts "$TMP/texts" >"$TMP/texts.txt" 2>&1 && echo 0 || echo 1; }
+texts_tree
+expect "texts: the project's own comments and docs pass" 0 "$(texts_rules)"
+# The stale texts of issue #26, put back.
+sed -i -e 's/(key password)/(key url)/' "$TMP/texts/k8s/wasm/namespace.yaml"
+sed -i -e 's/`ConstructEnvForApp` in/`ConstructEnvForApp` (read at v0.4.0, `spinkube\/spin-operator`) in/' "$TMP/texts/docs/k3d.md"
+sed -i -e '/^# .*mirror/d' "$TMP/texts/scripts/lib/cluster.sh"
+sed -i -e '/^- \*\*Registry\*\*/,/^- \*\*Cluster\*\*/s/mirror/entry/g' "$TMP/texts/docs/k3d.md"
+expect "texts: the stale texts fail" 1 "$(texts_rules)"
+for rule in "k8s/wasm/namespace.yaml: its comment names key url of Secret crm-database, but setup-all.sh makes ['password']" \
+  "k8s/wasm/namespace.yaml: its comment names key url of Secret crm-database, but the manifests read ['password']" \
+  "cites version v0.4.0, which is not a pin (spin-operator is v0.6.1)" "cites the old spinkube/spin-operator repository" \
+  "scripts/lib/cluster.sh: the comment above REGISTRY_NAME must say" "docs/k3d.md: the Registry item must say"; do
+  expect "texts: reports '$rule'" yes "$(grep -qF "$rule" "$TMP/texts.txt" && echo yes || echo no)"
+done

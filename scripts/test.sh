@@ -141,10 +141,11 @@ bench_local_quick() {
 
 # ── Stage selection: scripts/test.sh [STAGE...] runs those (every stage by default); the builds
 # a stage needs run first. --list prints them.
-STAGES=(fmt clippy unit wasm native axum spin spin-combined compose reliability bench fuzz openapi validate)
+STAGES=(fmt clippy deny unit wasm native axum spin spin-combined compose reliability bench fuzz openapi validate)
 declare -A ABOUT=(
   [fmt]="cargo fmt --check (both workspaces)"
   [clippy]="cargo clippy -D warnings (both workspaces)"
+  [deny]="cargo-deny: advisories, licences, bans, sources (the three workspaces; scripts/deny.sh)"
   [unit]="unit and integration tests (real Postgres, a database per test)"
   [wasm]="the Spin components for wasm32-wasip1 (scripts/build-wasm.sh)"
   [native]="the Axum services and floor, crm-bench and the contract suite (debug)"
@@ -163,7 +164,7 @@ declare -A NEEDS=([axum]="native" [spin]="wasm native" [spin-combined]="wasm nat
 # The tools each stage calls (scripts/lib/tools.sh's table), found or installed before any
 # stage runs. Postgres and the Spin CLI are the preflight's own (below).
 declare -A TOOLS=(
-  [fmt]="cargo rustfmt" [clippy]="cargo clippy" [unit]="cargo" [wasm]="wasm-toolchain wasm-opt"
+  [fmt]="cargo rustfmt" [clippy]="cargo clippy" [deny]="cargo cargo-deny" [unit]="cargo" [wasm]="wasm-toolchain wasm-opt"
   [native]="cargo" [axum]="curl k6 schemathesis" [spin]="curl k6 schemathesis"
   [spin-combined]="curl" [compose]="docker docker-compose mmdebstrap musl-toolchain curl python3"
   [reliability]="postgres-server" [bench]="k6 postgres-server" [fuzz]="cargo-fuzz"
@@ -224,6 +225,7 @@ crm_log "Spin: $CRM_SPIN ($spin_version)"
 
 wanted fmt && stage "cargo fmt --check" fmt_check
 wanted clippy && stage "cargo clippy -D warnings" clippy_check
+wanted deny && stage "cargo-deny (scripts/deny.sh)" scripts/deny.sh
 wanted unit && stage "unit and integration tests" unit_and_integration_tests
 wanted wasm && stage "wasm components (scripts/build-wasm.sh)" scripts/build-wasm.sh
 wanted native && stage "native build" build_native

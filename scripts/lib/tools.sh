@@ -58,6 +58,7 @@ declare -gA CRM_TOOL_SOURCE=(
   # Its version is the fuzzing's: tests/fuzz/hooks.py drops this version's false positives.
   [schemathesis]="pip:schemathesis==4.32.5"
   [cargo-fuzz]="cargo:cargo-fuzz"
+  [cargo-deny]="cargo:cargo-deny"
   [cargo]="user:Rust through rustup (https://rustup.rs)"
   [rustfmt]="user:rustup component add rustfmt"
   [clippy]="user:rustup component add clippy"

@@ -63,8 +63,8 @@ esac'
 standin cargo '
 case "$1" in
   fmt|clippy) exit 0 ;;
-  fuzz) [ -e "$PF_STATE/cargo-fuzz" ] ;;
-  install) touch "$PF_STATE/cargo-fuzz" ;;
+  fuzz) [ -e "$PF_STATE/installed/cargo-fuzz" ] ;;
+  install) crate=${@: -1}; printf "#!/bin/sh\n" >"$PF_STATE/installed/$crate"; chmod +x "$PF_STATE/installed/$crate" ;;
   *) exit 0 ;;
 esac'
 # shellcheck disable=SC2016

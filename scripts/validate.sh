@@ -53,6 +53,10 @@ if ! docker compose version >/dev/null 2>&1; then
   tools+=(docker-compose)
 fi
 crm_tools_ensure "${tools[@]}" || { echo "FAIL tools: missing (above)"; exit 1; }
+# validate_manifests.py needs PyYAML and jsonschema: kubernetes-validate's venv has both, pinned
+# with it, where the machine's python3 may have neither.
+CRM_MANIFEST_PY="$(dirname "$(crm_tool_path kubernetes-validate)")/python"
+export CRM_MANIFEST_PY
 
 mapfile -t manifests < <(find k8s -name '*.yaml' | sort)
 mapfile -t shells < <(find scripts tests -name '*.sh' -not -path '*/node_modules/*' | sort)
@@ -73,19 +77,21 @@ for v in "${K8S_VERSIONS[@]}"; do
 done
 
 run "SpinApps against the $SPIN_OPERATOR_VERSION CRD schema (${#spinapp_files[@]} files)" \
-  python3 scripts/lib/validate_manifests.py spinapps "$CRD" "${spinapp_files[@]}"
+  "$CRM_MANIFEST_PY" scripts/lib/validate_manifests.py spinapps "$CRD" "${spinapp_files[@]}"
 
 run "least privilege (secrets, database URLs, Axum securityContext, outbound hosts)" \
-  python3 scripts/lib/validate_manifests.py least-privilege "$ROOT"
+  "$CRM_MANIFEST_PY" scripts/lib/validate_manifests.py least-privilege "$ROOT"
 run "cluster rules (registry placeholder, enableAutoscaling: false, gateway readiness on /healthz)" \
-  python3 scripts/lib/validate_manifests.py cluster-rules "$ROOT"
+  "$CRM_MANIFEST_PY" scripts/lib/validate_manifests.py cluster-rules "$ROOT"
 
 run "autoscaling overlay (an HPA per Deployment and SpinApp, same bounds, CPU requests; patched SpinApps against the $SPIN_OPERATOR_VERSION CRD)" \
-  python3 scripts/lib/validate_manifests.py autoscaling "$ROOT" "$CRD"
+  "$CRM_MANIFEST_PY" scripts/lib/validate_manifests.py autoscaling "$ROOT" "$CRD"
 run "observability (dashboard JSON and datasource, pod-cgroup queries without the pause container, Prometheus scrape jobs, Grafana's dashboard mount and log mode)" \
-  python3 scripts/lib/validate_manifests.py observability "$ROOT"
+  "$CRM_MANIFEST_PY" scripts/lib/validate_manifests.py observability "$ROOT"
+run "Postgres connections (max_connections against every pool at maxReplicas plus a surge pod)" \
+  "$CRM_MANIFEST_PY" scripts/lib/validate_manifests.py connections "$ROOT"
 run "texts (namespace comments vs Secret keys, spin-operator citations at the pin, the registry mirror)" \
-  python3 scripts/lib/validate_manifests.py texts "$ROOT"
+  "$CRM_MANIFEST_PY" scripts/lib/validate_manifests.py texts "$ROOT"
 
 # --- scripts --------------------------------------------------------------------------------
 syntax_ok=1

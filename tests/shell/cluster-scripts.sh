@@ -153,7 +153,7 @@ expect "coldstart: ... and says what to run" yes \
   "$(grep -q 'could not restore SpinApp wasm/customer-service' "$TMP/cs.out" && grep -q 'setup-all.sh --no-build' "$TMP/cs.out" && echo yes || echo no)"
 
 # --- cluster manifest rules -----------------------------------------------------------------
-python3 "$CRM_LIB/validate_manifests.py" cluster-rules "$CRM_ROOT" >"$TMP/cr.txt" 2>&1 && cr=0 || cr=$?
+"$CRM_MANIFEST_PY" "$CRM_LIB/validate_manifests.py" cluster-rules "$CRM_ROOT" >"$TMP/cr.txt" 2>&1 && cr=0 || cr=$?
 expect "cluster-rules: the project's own manifests pass" 0 "$cr"
 mkdir -p "$TMP/cr-bad"
 cp -r "$CRM_ROOT/k8s" "$TMP/cr-bad/"
@@ -161,7 +161,7 @@ sed -i.bak -e 's#crm-registry.invalid/#k3d-crm-registry.localhost:5000/#' "$TMP/
 sed -i.bak -e '/enableAutoscaling: false/d' "$TMP/cr-bad/k8s/wasm/order-service.yaml"
 sed -i.bak -e 's#path: /healthz#path: /readyz#' "$TMP/cr-bad/k8s/containers/gateway.yaml" "$TMP/cr-bad/k8s/wasm/gateway.yaml"
 rm -f "$TMP"/cr-bad/k8s/*/*.bak
-python3 "$CRM_LIB/validate_manifests.py" cluster-rules "$TMP/cr-bad" >"$TMP/cr.txt" 2>&1 && cr=0 || cr=$?
+"$CRM_MANIFEST_PY" "$CRM_LIB/validate_manifests.py" cluster-rules "$TMP/cr-bad" >"$TMP/cr.txt" 2>&1 && cr=0 || cr=$?
 expect "cluster-rules: a bad tree fails" 1 "$cr"
 for rule in "k3d-crm-registry.localhost:5000/crm/axum-order-service:dev must be crm-registry.invalid" \
   "SpinApp/order-service: enableAutoscaling must be set to false" \
@@ -316,7 +316,7 @@ expect "setup-all.sh: every release manifest goes through cached_download" "3 0"
 # --- observability rules ----------------------------------------------------------------------
 obs_rules() { # TREE -> the observability check's output; its exit status in $TMP/obs.rc
   local rc=0
-  python3 "$CRM_LIB/validate_manifests.py" observability "$1" >"$TMP/obs.txt" 2>&1 || rc=$?
+  "$CRM_MANIFEST_PY" "$CRM_LIB/validate_manifests.py" observability "$1" >"$TMP/obs.txt" 2>&1 || rc=$?
   echo "$rc" >"$TMP/obs.rc"
 }
 obs_rules "$CRM_ROOT"
@@ -372,7 +372,7 @@ texts_tree() { # a copy of what the texts check reads
   cp "$CRM_ROOT/scripts/setup-all.sh" "$TMP/texts/scripts/"
   cp "$CRM_ROOT/scripts/lib/cluster.sh" "$TMP/texts/scripts/lib/"
 }
-texts_rules() { python3 "$CRM_LIB/validate_manifests.py" texts "$TMP/texts" >"$TMP/texts.txt" 2>&1 && echo 0 || echo 1; }
+texts_rules() { "$CRM_MANIFEST_PY" "$CRM_LIB/validate_manifests.py" texts "$TMP/texts" >"$TMP/texts.txt" 2>&1 && echo 0 || echo 1; }
 texts_tree
 expect "texts: the project's own comments and docs pass" 0 "$(texts_rules)"
 # The stale texts of issue #26, put back.

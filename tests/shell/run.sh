@@ -10,6 +10,14 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source-path=SCRIPTDIR
 # shellcheck source=../../scripts/lib/cluster.sh
 source "$HERE/../../scripts/lib/cluster.sh"
+# shellcheck source=../../scripts/lib/tools.sh
+source "$HERE/../../scripts/lib/tools.sh"
+# validate_manifests.py runs on kubernetes-validate's interpreter (PyYAML, jsonschema), as in
+# scripts/validate.sh.
+if [[ -z "${CRM_MANIFEST_PY:-}" ]]; then
+  crm_tools_ensure kubernetes-validate || exit 1
+  CRM_MANIFEST_PY="$(dirname "$(crm_tool_path kubernetes-validate)")/python"
+fi
 FX="$HERE/fixtures"
 BP=(crm_bench parse)
 TMP="$(mktemp -d)"
@@ -216,15 +224,28 @@ expect "artifacts axum --bin-dir: the release binaries" "binary 3 9" \
   "$(jget "$TMP/art-bin.json" '"%s %d %d" % (d["items"]["gateway"]["kind"], d["items"]["order-service"]["bytes"], d["total_bytes"])')"
 
 # --- manifest rules -------------------------------------------------------------------------
-python3 "$CRM_LIB/validate_manifests.py" least-privilege "$FX/bad-repo" >"$TMP/lp.txt" 2>&1 && lp=0 || lp=$?
+"$CRM_MANIFEST_PY" "$CRM_LIB/validate_manifests.py" least-privilege "$FX/bad-repo" >"$TMP/lp.txt" 2>&1 && lp=0 || lp=$?
 expect "least-privilege: a bad repo fails" 1 "$lp"
 for rule in "Secrets are generated" "literal database URL" "DATABASE_URL must come from a secretKeyRef" \
   "readOnlyRootFilesystem must be true" "must run as non-root" "capabilities must drop ALL" "wildcard outbound host" \
   "variable order_service_url of its spin.toml is not set" "variable not_declared is not declared"; do
   expect "least-privilege: reports '$rule'" yes "$(grep -q "$rule" "$TMP/lp.txt" && echo yes || echo no)"
 done
-python3 "$CRM_LIB/validate_manifests.py" least-privilege "$CRM_ROOT" >"$TMP/lp2.txt" 2>&1 && lp=0 || lp=$?
+"$CRM_MANIFEST_PY" "$CRM_LIB/validate_manifests.py" least-privilege "$CRM_ROOT" >"$TMP/lp2.txt" 2>&1 && lp=0 || lp=$?
 expect "least-privilege: the project's own manifests pass" 0 "$lp"
+
+# --- Postgres's connection budget (validate_manifests.py connections) ---------------------------
+conn_rule() { "$CRM_MANIFEST_PY" "$CRM_LIB/validate_manifests.py" connections "$1" >"$TMP/conn.txt" 2>&1 && echo 0 || echo 1; }
+expect "connections: the project's manifests fit max_connections" 0 "$(conn_rule "$CRM_ROOT")"
+mkdir -p "$TMP/conn"
+cp -r "$CRM_ROOT/k8s" "$TMP/conn/"
+sed -i 's/max_connections=[0-9]*/max_connections=400/' "$TMP/conn/k8s/postgres.yaml"
+expect "connections: 400 is below the worst case (555) and is reported" "1 yes" \
+  "$(conn_rule "$TMP/conn") $(grep -q 'below the worst case 555' "$TMP/conn.txt" && echo yes || echo no)"
+cp "$CRM_ROOT/k8s/postgres.yaml" "$TMP/conn/k8s/postgres.yaml"
+sed -i 's/maxReplicas: 3/maxReplicas: 5/' "$TMP/conn/k8s/autoscaling/wasm-hpa.yaml"
+expect "connections: a higher maxReplicas on the Spin side is counted (6 pods x 64)" "1 yes" \
+  "$(conn_rule "$TMP/conn") $(grep -q 'wasm/customer-service: 6 pods x 64' "$TMP/conn.txt" && echo yes || echo no)"
 
 # --- scripts/lib/spin.sh, the one Spin resolver ------------------------------------------------
 # shellcheck source=../../scripts/lib/spin.sh

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use crm_harness::faults::Faults;
 use crm_harness::pg::{self, Server};
 use crm_harness::procs;
@@ -28,12 +28,11 @@ use crate::local::tooling;
 pub struct StackArgs {
     /// Which implementation.
     #[arg(value_enum)]
-    pub runtime: RuntimeArg,
-    /// services: one process per service (for Spin one `spin up` per service manifest, as on
-    /// Kubernetes); combined: one `spin up` of spin-crm/spin.toml, only the gateway public
-    /// (the contract suite then runs its gateway selection: scripts/contract.sh gateway).
+    pub runtime: Runtime,
+    /// How the services are deployed (with combined, the contract suite runs its gateway
+    /// selection: scripts/contract.sh gateway).
     #[arg(long, value_enum, default_value = "services")]
-    pub shape: ShapeArg,
+    pub shape: Shape,
     /// Leave out the fault topology (the services that refuse, hang or lack a database).
     #[arg(long)]
     pub no_faults: bool,
@@ -46,18 +45,6 @@ pub struct StackArgs {
     /// The command to run while the stack is up.
     #[arg(last = true, required = true)]
     pub command: Vec<String>,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum RuntimeArg {
-    Axum,
-    Spin,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum ShapeArg {
-    Services,
-    Combined,
 }
 
 #[derive(Args, Debug)]
@@ -109,19 +96,12 @@ pub fn execute_stack(args: &StackArgs) -> Result<(), String> {
 }
 
 async fn run(args: &StackArgs) -> Result<i32> {
-    let runtime = match args.runtime {
-        RuntimeArg::Axum => Runtime::Axum,
-        RuntimeArg::Spin => Runtime::Spin,
-    };
-    let shape = match args.shape {
-        ShapeArg::Services => Shape::Services,
-        ShapeArg::Combined => Shape::Combined,
-    };
+    let (runtime, shape) = (args.runtime, args.shape);
     if let Some(dir) = &args.log_dir {
         // One folder per stack started: scripts/test.sh starts several under one log dir.
         let name = format!(
             "stack-{}-{:?}-{}",
-            runtime.name(),
+            runtime.as_str(),
             shape,
             std::process::id()
         );
@@ -160,7 +140,7 @@ async fn with_stack(
     }
     eprintln!(
         "crm-bench stack: {} ({:?}) up, gateway {}; Postgres {}; logs in {}",
-        runtime.name(),
+        runtime.as_str(),
         shape,
         stack.gateway_url,
         pg::hide_password(&db),

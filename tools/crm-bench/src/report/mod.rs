@@ -19,6 +19,7 @@ use sections::{
 };
 
 use crate::report::table::{Comparison, Row, Unit};
+use crate::results::label::Label;
 use crate::results::model::{Figures, Stack, Stats, Summary};
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -205,21 +206,22 @@ const SERVICE_ORDER: [&str; 3] = ["gateway", "customer-service", "order-service"
 /// What a stack label stands for, said the same way everywhere.
 pub fn stack_title(label: &str, kind: Option<&str>) -> String {
     let k3d = kind == Some("k3d");
-    match label {
-        "axum" if k3d => "Axum services in containers (k3d Deployments)".to_string(),
-        "axum" => "Axum services, native release binaries".to_string(),
-        "spin" if k3d => "Spin components on SpinKube (k3d)".to_string(),
-        "spin" => "Spin components under `spin up` (Spin CLI)".to_string(),
-        "spin-combined" => {
+    let Some(known) = Label::parse(label) else {
+        return label.to_string();
+    };
+    match known {
+        Label::Axum if k3d => "Axum services in containers (k3d Deployments)",
+        Label::Axum => "Axum services, native release binaries",
+        Label::Spin if k3d => "Spin components on SpinKube (k3d)",
+        Label::Spin => "Spin components under `spin up` (Spin CLI)",
+        Label::SpinCombined => {
             "Spin components under one `spin up` (combined manifest, chained in-process)"
-                .to_string()
         }
-        "spin-size" => {
+        Label::SpinSize => {
             "Spin gateway built for size (opt-level \"s\", wasm-opt -Oz): /compute and sizes only"
-                .to_string()
         }
-        other => other.to_string(),
     }
+    .to_string()
 }
 
 /// Ordered union of scenario names of one k6 test across stacks.

@@ -6,15 +6,17 @@
 //! docs/benchmark.md ("Density").
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use crm_harness::pg;
 use crm_harness::probe::first_200_after;
+use crm_harness::procfs;
 use crm_harness::procs::{free_port, Proc};
-use crm_harness::sample;
-use crm_harness::stack::{spin_database, spin_up, Binaries};
+use crm_harness::stack::{
+    spawn_service, spawn_service_with_env, spin_up_on_database, Binaries, Runtime, Service,
+    ServiceConfig, NOWHERE, UPSTREAM_TIMEOUT_MS,
+};
 
 use super::settings::Settings;
 use super::{variant, Run};
@@ -291,7 +293,7 @@ async fn measure(
         );
     }
     tokio::time::sleep(settle).await;
-    let memory = sample::memory_of(&copies.pids());
+    let memory = procfs::memory_of(&copies.pids());
     let exited = copies.exited();
     copies.stop();
     let memory = memory
@@ -312,45 +314,36 @@ fn url(port: u16, k: u32) -> String {
     format!("http://127.0.0.1:{port}{}", probe_path(k))
 }
 
-fn rust_log() -> String {
-    std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into())
+/// One copy of customer-service as the harness starts any service, on a free port: the
+/// customer service needs no upstream, so its upstream URLs point nowhere.
+fn copy_config(runtime: Runtime, db: &str) -> Result<ServiceConfig> {
+    Ok(ServiceConfig {
+        runtime,
+        svc: Service::CustomerService,
+        port: free_port()?,
+        database_url: db.to_string(),
+        customer_service_url: NOWHERE.to_string(),
+        order_service_url: NOWHERE.to_string(),
+        upstream_timeout_ms: UPSTREAM_TIMEOUT_MS,
+        metrics_port: None,
+    })
 }
 
-/// N axum-customer-service processes, each on a free port.
+/// N axum-customer-service processes, each on a free port, without the admin listener
+/// (`METRICS_ADDR=off`): a copy is the service alone, as the Spin copies are.
 fn spawn_axum(n: u32, db: &str) -> Result<Copies> {
-    let bin = Binaries::current().axum_dir.join("axum-customer-service");
-    if !bin.exists() {
-        bail!(
-            "{} missing: cargo build --release -p axum-customer-service",
-            bin.display()
-        );
-    }
     let mut copies = Copies {
         procs: Vec::new(),
         urls: Vec::new(),
     };
+    let no_metrics = [("METRICS_ADDR".to_string(), "off".to_string())];
     for k in 1..=n {
-        let port = free_port()?;
-        let mut cmd = Command::new(&bin);
-        cmd.env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-            .env("DATABASE_URL", db)
-            .env("METRICS_ADDR", "off")
-            .env("RUST_LOG", rust_log());
-        copies
-            .procs
-            .push(Proc::spawn(&format!("density-axum-{k}"), cmd, SIGTERM)?);
-        copies.urls.push(url(port, k));
+        let config = copy_config(Runtime::Axum, db)?;
+        let proc = spawn_service_with_env(&config, &format!("density{k}"), &no_metrics)?;
+        copies.procs.push(proc);
+        copies.urls.push(url(config.port, k));
     }
     Ok(copies)
-}
-
-/// `spin up` of `manifest` on a free port with the database variables set; returns the
-/// process and its port.
-fn spin_up_copy(manifest: PathBuf, db: &str, name: &str) -> Result<(Proc, u16)> {
-    let port = free_port()?;
-    let mut cmd = spin_up(manifest, port, name)?;
-    cmd.envs(spin_database(db)?).env("RUST_LOG", rust_log());
-    Ok((Proc::spawn(name, cmd, SIGTERM)?, port))
 }
 
 fn service_manifest() -> PathBuf {
@@ -367,9 +360,11 @@ fn spawn_spin_n_ups(n: u32, db: &str) -> Result<Copies> {
         urls: Vec::new(),
     };
     for k in 1..=n {
-        let (proc, port) = spin_up_copy(service_manifest(), db, &format!("density-spin-{k}"))?;
-        copies.procs.push(proc);
-        copies.urls.push(url(port, k));
+        let config = copy_config(Runtime::Spin, db)?;
+        copies
+            .procs
+            .push(spawn_service(&config, &format!("density{k}"))?);
+        copies.urls.push(url(config.port, k));
     }
     Ok(copies)
 }
@@ -391,7 +386,13 @@ fn spawn_spin_one_up(n: u32, db: &str, dir: &Path) -> Result<Copies> {
     );
     std::fs::write(&manifest, header + &one_up_manifest(&text, n, &wasm_dir)?)
         .with_context(|| format!("cannot write {}", manifest.display()))?;
-    let (proc, port) = spin_up_copy(manifest, db, "density-spin-one-up")?;
+    let name = "density-spin-one-up";
+    let port = free_port()?;
+    let proc = Proc::spawn(
+        name,
+        spin_up_on_database(manifest, port, name, db)?,
+        SIGTERM,
+    )?;
     Ok(Copies {
         procs: vec![proc],
         urls: (1..=n).map(|k| url(port, k)).collect(),

@@ -8,13 +8,14 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use crm_harness::k6::{self as k6run, K6Outcome, K6Run};
 use crm_harness::probe::{first_200_after, fresh_client, timed_get};
-use crm_harness::sample::{self, Sample, Usage};
+use crm_harness::procfs::{self, Sample, Usage};
 use crm_harness::stack::{Stack, UPSTREAM_TIMEOUT_MS};
 use serde_json::{json, Value};
 
 use super::progress::Progress;
-use super::settings::{Label, Settings, MAIN_COMPUTE_PAIR, SAMPLE_INTERVAL_S};
+use super::settings::{Settings, StackColumn, MAIN_COMPUTE_PAIR, SAMPLE_INTERVAL_S};
 use crate::results::collect::write_json;
+use crate::results::label::Label;
 use crate::results::model::{
     AvgMax, Coldstart, Compute, ComputePoint, MinMedMax, Resources, ServiceResources,
 };
@@ -159,7 +160,7 @@ pub async fn cold_starts(
 /// Samples the stack's processes for `seconds` while it idles.
 pub async fn idle(stack: &Stack, seconds: u64) -> Vec<Sample> {
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let sampler = sample::Sampler::start(stack.pids(), Duration::from_secs_f64(SAMPLE_INTERVAL_S));
+    let sampler = procfs::Sampler::start(stack.pids(), Duration::from_secs_f64(SAMPLE_INTERVAL_S));
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     sampler.finish()
 }
@@ -193,8 +194,8 @@ pub fn write_resources(
     idle: &[Sample],
     load: &[Sample],
 ) -> Result<String> {
-    let idle = service_resources(sample::usage(idle));
-    let load = service_resources(sample::usage(load));
+    let idle = service_resources(procfs::usage(idle));
+    let load = service_resources(procfs::usage(load));
     let total_mib = |m: &BTreeMap<String, Option<ServiceResources>>, max: bool| {
         let mem = m.get("total")?.as_ref()?.memory_bytes.as_ref()?;
         Some((if max { mem.max } else { mem.avg })? / 1048576.0)
@@ -214,7 +215,7 @@ pub fn write_resources(
         .collect();
     let result = Resources {
         test: Some("resources".into()),
-        stack: Some(label.name().into()),
+        stack: Some(label.as_str().into()),
         available: Some(!(idle.is_empty() && load.is_empty())),
         source: Some(format!(
             "procfs: VmRSS of /proc/<pid>/status (process and descendants), CPU from \

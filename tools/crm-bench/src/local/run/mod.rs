@@ -26,18 +26,19 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use crm_harness::k6::K6Outcome;
 use crm_harness::pg::{self, Server};
+use crm_harness::procfs::{Sample, Sampler};
 use crm_harness::procs;
-use crm_harness::sample::{Sample, Sampler};
 use crm_harness::stack::{Binaries, Stack, START_LIMIT, UPSTREAM_TIMEOUT_MS};
 use serde_json::Value;
 
 use crate::local::tooling;
+use crate::results::label::Label;
 use crate::results::pins;
 use measure::Suite;
 use plan::{plan, Planned, Step};
 use progress::{clock, Progress};
 pub use settings::RunArgs;
-use settings::{Label, Settings, SAMPLE_INTERVAL_S};
+use settings::{Settings, StackColumn, SAMPLE_INTERVAL_S};
 
 pub fn execute(args: &RunArgs) -> Result<(), String> {
     let settings = Settings::from_args(args)?;
@@ -46,7 +47,7 @@ pub fn execute(args: &RunArgs) -> Result<(), String> {
         args.stacks
             .iter()
             .copied()
-            .filter(|l| seen.insert(l.name()))
+            .filter(|l| seen.insert(l.as_str()))
             .collect()
     };
     if labels.is_empty() {
@@ -130,7 +131,7 @@ async fn run(args: &RunArgs, settings: Settings, labels: Vec<Label>, out: PathBu
         steps.len(),
         run.labels
             .iter()
-            .map(|l| l.name())
+            .map(|l| l.as_str())
             .collect::<Vec<_>>()
             .join(", "),
         if run.settings.samples > 1 {
@@ -144,7 +145,7 @@ async fn run(args: &RunArgs, settings: Settings, labels: Vec<Label>, out: PathBu
         run.server.describe(),
         run.out.display()
     ));
-    let outcome = run.all(&steps).await;
+    let outcome = run.execute_plan(&steps).await;
     if let Some(mut stack) = run.running.take() {
         stack.stop(Duration::from_secs(5));
     }
@@ -167,7 +168,9 @@ async fn run(args: &RunArgs, settings: Settings, labels: Vec<Label>, out: PathBu
 }
 
 impl Run {
-    async fn all(&mut self, steps: &[Planned]) -> Result<()> {
+    /// Every step of the plan in order; a failed step is recorded and the run goes on, unless
+    /// it is one the rest cannot do without.
+    async fn execute_plan(&mut self, steps: &[Planned]) -> Result<()> {
         for Planned {
             step, sample, name, ..
         } in steps
@@ -175,14 +178,14 @@ impl Run {
             self.sample = *sample;
             self.progress.step(name);
             let label = step.label();
-            let skip = label.is_some_and(|l| self.down.contains(l.name()))
+            let skip = label.is_some_and(|l| self.down.contains(l.as_str()))
                 && !matches!(step, Step::Stop(_) | Step::Artifacts(_));
             if skip {
                 self.progress.say(&format!(
                     "skipped: {name} ({} is not running)",
-                    label.map_or("", Label::name)
+                    label.map_or("", Label::as_str)
                 ));
-            } else if let Err(e) = self.one(*step).await {
+            } else if let Err(e) = self.execute_step(*step).await {
                 if step.fatal() {
                     return Err(e.context(format!("cannot go on without: {name}")));
                 }
@@ -195,7 +198,7 @@ impl Run {
                     Step::Database(_) | Step::Start(_) | Step::ColdStarts(_)
                 );
                 if let Some(label) = label.filter(|_| stack_down) {
-                    self.down.insert(label.name());
+                    self.down.insert(label.as_str());
                     if let Some(mut stack) = self.running.take() {
                         stack.stop(Duration::from_secs(5));
                     }
@@ -207,18 +210,20 @@ impl Run {
     }
 
     fn dir(&self, label: Label) -> PathBuf {
-        self.out.join(label.name())
+        self.out.join(label.as_str())
     }
 
     fn say(&self, label: Label, what: &str, line: &str) {
-        self.say_as(label.name(), what, line);
+        self.say_for(label.as_str(), what, line);
     }
 
-    fn say_as(&self, name: &str, what: &str, line: &str) {
+    /// A progress line about a results target that is not (only) a stack column: a variant,
+    /// a floor target (`axum-floor`, `spin-direct`), named as its results directory is.
+    fn say_for(&self, name: &str, what: &str, line: &str) {
         self.progress.say(&format!("{name} {what}: {line}"));
     }
 
-    async fn one(&mut self, step: Step) -> Result<()> {
+    async fn execute_step(&mut self, step: Step) -> Result<()> {
         match step {
             Step::Build => self.build(),
             Step::Environment => self.environment(),
@@ -312,7 +317,7 @@ impl Run {
 
     fn database_of(&self, label: Label) -> Result<String> {
         self.databases
-            .get(label.name())
+            .get(label.as_str())
             .cloned()
             .context("no database for this stack")
     }
@@ -365,7 +370,7 @@ impl Run {
                 self.progress.say(&format!(
                     "scripts/build-wasm.sh --size {} (the {} variant)",
                     variant::wasm_dir().display(),
-                    variant::LABEL
+                    Label::SpinSize.as_str()
                 ));
                 tooling::build(
                     "scripts/build-wasm.sh --size",
@@ -399,7 +404,7 @@ impl Run {
                         ", {} = the size-optimised build of the same components (opt-level \
                          \"s\", wasm-opt -Oz; the headline columns are built for speed): its \
                          module sizes and /compute on its gateway alone",
-                        variant::LABEL
+                        Label::SpinSize.as_str()
                     )
                 } else {
                     String::new()
@@ -435,7 +440,7 @@ impl Run {
         let labels = self
             .labels
             .iter()
-            .map(|l| l.name())
+            .map(|l| l.as_str())
             .collect::<Vec<_>>()
             .join(" ");
         let cores = std::thread::available_parallelism().map_or(0, usize::from);
@@ -485,7 +490,7 @@ impl Run {
                     format!(
                         "{}: spin-crm's release-size profile (opt-level \"s\") + wasm-opt -Oz; \
                          module sizes and the cpu-bound suite on its gateway alone",
-                        variant::LABEL
+                        Label::SpinSize.as_str()
                     )
                 } else if s.size_variant {
                     "not measured (the spin stack is not in this run)".into()
@@ -535,7 +540,7 @@ impl Run {
     async fn database(&mut self, label: Label) -> Result<()> {
         let dir = self.dir(label);
         std::fs::create_dir_all(&dir)?;
-        let prefix = format!("crm_bench_{}", label.name().replace('-', "_"));
+        let prefix = format!("crm_bench_{}", label.as_str().replace('-', "_"));
         let url = self.server.create_database(&prefix).await?;
         pg::migrate(&url).await?;
         let counts = pg::seed(
@@ -546,14 +551,14 @@ impl Run {
         .await?;
         std::fs::write(dir.join("seed.txt"), format!("{counts}\n"))?;
         self.say(label, "fresh database", &counts);
-        self.databases.insert(label.name(), url);
+        self.databases.insert(label.as_str(), url);
         Ok(())
     }
 
     async fn suite(&mut self, label: Label, suite: &Suite<'_>) -> Result<()> {
         let stack = self.running.as_ref().context("the stack is not running")?;
         let url = stack.gateway_url.clone();
-        self.suite_at(label.name(), &url, &self.dir(label), suite)
+        self.suite_at(label.as_str(), &url, &self.dir(label), suite)
             .await
     }
 
@@ -579,9 +584,9 @@ impl Run {
         let log = suite.log_path(dir);
         let headline = measure::k6_headline(&suite.summary_path(dir)).unwrap_or_default();
         match outcome {
-            K6Outcome::Passed => self.say_as(name, &what, &headline),
+            K6Outcome::Passed => self.say_for(name, &what, &headline),
             K6Outcome::ThresholdsCrossed => {
-                self.say_as(
+                self.say_for(
                     name,
                     &what,
                     &format!(
@@ -627,10 +632,10 @@ impl Run {
         let stack = self.running.as_ref().context("the stack is not running")?;
         let mut targets = Vec::new();
         if let Some(cs) = &stack.customer_service {
-            targets.push((format!("{}-direct", label.name()), cs.url()));
+            targets.push((format!("{}-direct", label.as_str()), cs.url()));
         }
         targets.push((
-            format!("{}-gateway", label.name()),
+            format!("{}-gateway", label.as_str()),
             stack.gateway_url.clone(),
         ));
         let estimate = self.estimate_of(Step::Hop(label)) / targets.len() as u64;
@@ -646,7 +651,7 @@ impl Run {
         let db = self.database_of(label)?;
         let runtime = label.runtime();
         let floor = crm_harness::floor::start(runtime, &db).await?;
-        let target = format!("{}-floor", runtime.name());
+        let target = format!("{}-floor", runtime.as_str());
         let estimate = self.estimate_of(Step::Floor(label));
         let outcome = self
             .floor_suite(&target, &floor.url, "read,hello", estimate)
@@ -684,7 +689,7 @@ impl Run {
         let stack = self.running.as_ref().context("the stack is not running")?;
         let url = stack.gateway_url.clone();
         let estimate = self.estimate_of(Step::Compute(label));
-        self.compute_at(label.name(), &url, &self.dir(label), estimate)
+        self.compute_at(label.as_str(), &url, &self.dir(label), estimate)
             .await
     }
 
@@ -719,19 +724,19 @@ impl Run {
             .filter(|path| path.exists())
             .collect();
         let line = measure::write_compute(name, dir, &firsts)?;
-        self.say_as(name, "compute", &line);
+        self.say_for(name, "compute", &line);
         Ok(())
     }
 
     /// The size variant's /compute: its gateway alone under `spin up`, from a copy of the
     /// gateway manifest (in the results folder) whose component is the size-optimised module.
     async fn size_compute(&mut self) -> Result<()> {
-        let name = variant::LABEL;
+        let name = Label::SpinSize.as_str();
         let dir = self.out.join(name);
         std::fs::create_dir_all(&dir)?;
         let manifest = variant::write_gateway_manifest(&dir, &variant::wasm_dir())?;
         let (gateway, url) = variant::start_gateway(&manifest).await?;
-        self.say_as(
+        self.say_for(
             name,
             "up",
             &format!("gateway alone {url} ({})", manifest.display()),
@@ -745,7 +750,7 @@ impl Run {
 
     fn size_artifacts(&mut self) -> Result<()> {
         let artifacts = variant::artifacts(&variant::wasm_dir(), self.spin.as_deref());
-        self.write_artifacts(variant::LABEL, &artifacts)
+        self.write_artifacts(Label::SpinSize.as_str(), &artifacts)
     }
 
     fn artifacts(&mut self, label: Label) -> Result<()> {
@@ -759,7 +764,7 @@ impl Run {
                 bins.spin.as_deref(),
             ),
         };
-        self.write_artifacts(label.name(), &artifacts)
+        self.write_artifacts(label.as_str(), &artifacts)
     }
 
     fn write_artifacts(
@@ -781,7 +786,7 @@ impl Run {
         let total = artifacts.total_bytes.map_or("unknown".into(), |t| {
             format!("{:.1} MiB in all{gateway}", t / 1048576.0)
         });
-        self.say_as(name, "sizes", &total);
+        self.say_for(name, "sizes", &total);
         Ok(())
     }
 

@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use crm_harness::stack::Shape;
 
 use super::density;
-use super::settings::{Label, Settings};
-use super::variant;
+use super::settings::{Settings, StackColumn};
+use crate::results::label::Label;
 
 /// One step of the plan.
 #[derive(Clone, Copy, Debug)]
@@ -104,7 +104,7 @@ pub(super) fn plan(settings: &Settings, labels: &[Label]) -> Vec<Planned> {
     );
     add(Step::Environment, 1, "environment".into(), 2);
     for &l in labels {
-        let n = l.name();
+        let n = l.as_str();
         add(
             Step::Database(l),
             1,
@@ -126,10 +126,10 @@ pub(super) fn plan(settings: &Settings, labels: &[Label]) -> Vec<Planned> {
             for (step, name, estimate) in sample_steps(settings, l, sample) {
                 add(step, sample, format!("{name}{of}"), estimate);
             }
-            if floored.insert(l.runtime().name()) {
+            if floored.insert(l.runtime().as_str()) {
                 let what = format!(
                     "{}-floor: the runtime floor, k6 read and /hello",
-                    l.runtime().name()
+                    l.runtime().as_str()
                 );
                 add(
                     Step::Floor(l),
@@ -141,7 +141,7 @@ pub(super) fn plan(settings: &Settings, labels: &[Label]) -> Vec<Planned> {
             if l == Label::Spin && settings.size_variant {
                 let what = format!(
                     "{}: the size-optimised gateway alone, k6 cpu-bound at n = {}",
-                    variant::LABEL,
+                    Label::SpinSize.as_str(),
                     pairs_text(settings)
                 );
                 add(
@@ -157,14 +157,14 @@ pub(super) fn plan(settings: &Settings, labels: &[Label]) -> Vec<Planned> {
         add(
             Step::Artifacts(l),
             1,
-            format!("{}: artifact sizes", l.name()),
+            format!("{}: artifact sizes", l.as_str()),
             1,
         );
         if l == Label::Spin && settings.size_variant {
             add(
                 Step::SizeArtifacts,
                 1,
-                format!("{}: artifact sizes", variant::LABEL),
+                format!("{}: artifact sizes", Label::SpinSize.as_str()),
                 1,
             );
         }
@@ -205,7 +205,7 @@ fn sample_steps(settings: &Settings, l: Label, sample: u32) -> Vec<(Step, String
     let s = Settings::secs;
     let (d, gap) = (s(&settings.duration), s(&settings.scenario_gap));
     let one = d + gap + 3;
-    let n = l.name();
+    let n = l.as_str();
     let mut steps = vec![(Step::Start(l), format!("{n}: start the stack"), 3)];
     if sample == 1 {
         let what = format!("{n}: idle RSS ({}s)", settings.idle_seconds);

@@ -3,47 +3,29 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
-use crm_harness::stack::{Runtime, Shape};
+use clap::Args;
+use crm_harness::stack::Shape;
 
-/// A column of the report.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Label {
-    /// The three Axum services as native release binaries.
-    Axum,
-    /// The headline Spin column: three `spin up`s, one per service manifest, talking HTTP.
-    Spin,
-    /// The variant: one `spin up` of spin-crm/spin.toml, the services chained in-process
-    /// (cold start, memory and the load test only).
-    SpinCombined,
-}
+use crate::results::label::Label;
 
-impl Label {
-    pub fn name(self) -> &'static str {
-        match self {
-            Label::Axum => "axum",
-            Label::Spin => "spin",
-            Label::SpinCombined => "spin-combined",
-        }
-    }
-
-    pub fn runtime(self) -> Runtime {
-        match self {
-            Label::Axum => Runtime::Axum,
-            Label::Spin | Label::SpinCombined => Runtime::Spin,
-        }
-    }
-
-    pub fn shape(self) -> Shape {
-        match self {
-            Label::SpinCombined => Shape::Combined,
-            Label::Axum | Label::Spin => Shape::Services,
-        }
-    }
-
+/// What a measured column's stack is, for the run: its deployment shape and how much of the
+/// plan it takes.
+pub trait StackColumn {
+    fn shape(self) -> Shape;
     /// The variant row measures less: no CPU-bound, scale, error or ping-db suites (the
     /// gateway answers those the same way in both Spin shapes).
-    pub fn full_suite(self) -> bool {
+    fn full_suite(self) -> bool;
+}
+
+impl StackColumn for Label {
+    fn shape(self) -> Shape {
+        match self {
+            Label::SpinCombined => Shape::Combined,
+            Label::Axum | Label::Spin | Label::SpinSize => Shape::Services,
+        }
+    }
+
+    fn full_suite(self) -> bool {
         self != Label::SpinCombined
     }
 }
@@ -320,9 +302,8 @@ mod tests {
 
     #[test]
     fn labels_map_to_runtimes_and_shapes() {
-        assert_eq!(Label::SpinCombined.name(), "spin-combined");
         assert_eq!(Label::SpinCombined.shape(), Shape::Combined);
-        assert_eq!(Label::Spin.runtime(), Runtime::Spin);
+        assert_eq!(Label::Spin.shape(), Shape::Services);
         assert!(!Label::SpinCombined.full_suite() && Label::Axum.full_suite());
     }
 

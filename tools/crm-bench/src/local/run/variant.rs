@@ -14,10 +14,8 @@ use crm_harness::stack::{spin_up, START_LIMIT};
 use serde::Deserialize;
 
 use crate::results::artifacts::SERVICES;
+use crate::results::label::Label;
 use crate::results::model::{Artifact, Artifacts, NullableMap};
-
-/// The variant's stack label (its results directory).
-pub const LABEL: &str = "spin-size";
 
 /// The signal `spin up` stops on (Linux's SIGTERM; no libc dependency for one constant).
 const SIGTERM: i32 = 15;
@@ -135,7 +133,7 @@ pub fn write_gateway_manifest(dir: &Path, wasm_dir: &Path) -> Result<PathBuf> {
 pub async fn start_gateway(manifest: &Path) -> Result<(Proc, String)> {
     let port = free_port()?;
     let url = format!("http://127.0.0.1:{port}");
-    let name = format!("{LABEL}-gateway");
+    let name = format!("{}-gateway", Label::SpinSize);
     let mut cmd = spin_up(manifest.to_path_buf(), port, &name)?;
     cmd.env("SPIN_VARIABLE_CUSTOMER_SERVICE_URL", &url)
         .env("SPIN_VARIABLE_ORDER_SERVICE_URL", &url)
@@ -191,7 +189,7 @@ pub fn artifacts(wasm_dir: &Path, spin_cli: Option<&Path>) -> Artifacts {
         .values()
         .try_fold(0.0, |sum, i| Some(sum + i.as_ref()?.bytes?));
     Artifacts {
-        stack: Some(LABEL.into()),
+        stack: Some(Label::SpinSize.as_str().into()),
         total_bytes,
         items,
         runtime: spin_cli.map(|cli| Artifact {
@@ -257,7 +255,7 @@ mod tests {
             std::fs::write(dir.join(file), vec![0u8; n]).unwrap();
         }
         let a = artifacts(&dir, None);
-        assert_eq!(a.stack.as_deref(), Some(LABEL));
+        assert_eq!(a.stack.as_deref(), Some(Label::SpinSize.as_str()));
         assert_eq!(a.total_bytes, Some(60.0));
         let gw = a.items["gateway"].as_ref().unwrap();
         assert_eq!((gw.kind.as_deref(), gw.bytes), (Some("wasm"), Some(10.0)));

@@ -3,6 +3,7 @@
 
 use crate::report::table::{Comparison, Unit};
 use crate::report::{other_sources, ChartKind, ChartSpec, Ctx, Section};
+use crate::results::label::Label;
 use crate::results::model::{ComputePoint, Stack};
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -113,9 +114,6 @@ pub(in crate::report) fn cpu_bound(cx: &Ctx) -> Section {
     s
 }
 
-/// The label of the size-optimised Spin build (`crm-bench run`'s variant).
-pub(in crate::report) const SIZE_VARIANT: &str = "spin-size";
-
 /// What the `spin-size` column is, said in the compute and the sizes sections.
 pub(in crate::report) const SIZE_VARIANT_TEXT: &str =
     "`spin-size` is the same Spin components built for size (opt-level \"s\", then `wasm-opt \
@@ -126,7 +124,7 @@ pub(in crate::report) const SIZE_VARIANT_TEXT: &str =
 /// handler's own time against the speed build's (`spin-size ÷ spin`): what the build flags
 /// cost, apart from what the runtime costs (`spin ÷ axum`).
 fn size_variant_note(cx: &Ctx, keys: &[(String, Option<f64>)]) -> Option<String> {
-    let size = cx.summary.stack(SIZE_VARIANT)?;
+    let size = cx.summary.stack(Label::SpinSize.as_str())?;
     let speed = cx.summary.stack("spin");
     let handler =
         |s: Option<&Stack>, algo: &str, n: Option<f64>| compute_point(s, algo, n)?.compute_ms?.p50;

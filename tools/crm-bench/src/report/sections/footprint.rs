@@ -1,8 +1,9 @@
 //! What a stack costs to keep around: memory and CPU of its processes, size of its artifacts.
 
-use super::compute::{SIZE_VARIANT, SIZE_VARIANT_TEXT};
+use super::compute::SIZE_VARIANT_TEXT;
 use crate::report::table::{Comparison, Unit};
 use crate::report::{mib, other_sources, ChartKind, ChartSpec, Ctx, Section, SERVICE_ORDER};
+use crate::results::label::Label;
 use crate::results::model::{Artifacts, NullableMap, ServiceResources, Stack};
 use std::collections::BTreeSet;
 use std::fmt::Write;
@@ -205,7 +206,7 @@ pub(in crate::report) fn artifact_sizes(cx: &Ctx) -> Section {
 
 /// When the run measured `spin-size`: what it is, and its modules against the speed build's.
 fn size_variant_note(cx: &Ctx) -> Option<String> {
-    let size = cx.summary.stack(SIZE_VARIANT)?;
+    let size = cx.summary.stack(Label::SpinSize.as_str())?;
     let mut note = format!("{SIZE_VARIANT_TEXT}.");
     let speed = cx.summary.stack("spin");
     if let (Some(sz), Some(sp)) = (

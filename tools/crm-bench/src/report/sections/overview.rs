@@ -5,6 +5,7 @@ use super::compute::{compute_keys, compute_point, n_text};
 use super::footprint::{artifact_bytes, rss};
 use crate::report::table::{md_escape, Comparison, Unit};
 use crate::report::{lat, p50, p99, scenario, setting_text, stack_title, Ctx, Pick, Section};
+use crate::results::label::Label;
 use crate::results::model::Figures;
 use crate::results::samples::{median, relative_spread};
 use std::fmt::Write;
@@ -40,7 +41,7 @@ pub(in crate::report) fn what_was_compared(cx: &Ctx) -> Section {
     {
         let _ = writeln!(s.md, "> {}\n", md_escape(&setting_text(note)));
     }
-    if cx.labels.iter().any(|l| l == "spin-combined") {
+    if cx.labels.iter().any(|l| l == Label::SpinCombined.as_str()) {
         s.md.push_str(SPIN_COMBINED);
     }
     s.md.push_str(&repeatability(cx));

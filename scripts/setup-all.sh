@@ -13,7 +13,7 @@
 #   --observability  also Prometheus, kube-state-metrics and Grafana with the side-by-side
 #               dashboard (k8s/observability/, namespace monitoring; docs/k3d.md)
 # Needs: docker (engine running), k3d, kubectl, helm, cargo, curl, python3, timeout, and
-# spin 3.5.1 (found or fetched by scripts/lib/spin.sh).
+# the Spin CLI versions.env pins (found or fetched by scripts/lib/spin.sh).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR
 # shellcheck source=lib/cluster.sh

@@ -15,6 +15,7 @@ pub const HEADER_SERVER_TIMING: &str = "server-timing";
 pub const CONTENT_TYPE_JSON: &str = "application/json";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "snake_case")]
 pub enum Runtime {
     Axum,

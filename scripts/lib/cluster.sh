@@ -9,18 +9,13 @@ CRM_LIB="$CRM_ROOT/scripts/lib"
 # shellcheck source=spin.sh
 source "$CRM_LIB/spin.sh"
 
-# --- pins (docs/k3d.md explains each) -----------------------------------------------------
-K3D_IMAGE="ghcr.io/spinframework/containerd-shim-spin/k3d:v0.22.0" # Spin 3.5 inside the shim
-# The Kubernetes that image runs: its Dockerfile (v0.22.0) is FROM rancher/k3s:v1.27.8-k3s2.
-# validate.sh validates the manifests against it; devbox's kubectl stays within one minor of it.
-K8S_SERVER_VERSION="1.27.8"
-CERT_MANAGER_VERSION="v1.14.3"
-SPIN_OPERATOR_VERSION="v0.6.1"
+# --- pins: versions.env at the root, the project's one pins file (docs/k3d.md explains each);
+# it sets K3D_IMAGE, K8S_SERVER_VERSION, CERT_MANAGER_VERSION,
+# SPIN_OPERATOR_VERSION, SPIN_CLI_VERSION, SPIN_SDK_VERSION, POSTGRES_IMAGE, ...
+# shellcheck source=../../versions.env
+source "$CRM_ROOT/versions.env"
 SPIN_OPERATOR_RELEASE="https://github.com/spinframework/spin-operator/releases/download/$SPIN_OPERATOR_VERSION"
 SPIN_OPERATOR_CHART="oci://ghcr.io/spinframework/charts/spin-operator"
-SPIN_CLI_VERSION="$CRM_SPIN_VERSION" # scripts/lib/spin.sh
-SPIN_SDK_VERSION="5.1.1"
-POSTGRES_IMAGE="postgres:16-alpine" # also in k8s/postgres.yaml
 
 # --- names and ports ------------------------------------------------------------------------
 CLUSTER_NAME="${CLUSTER_NAME:-crm}"

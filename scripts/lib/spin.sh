@@ -9,7 +9,10 @@
 #      (base URL: $CRM_SPIN_RELEASE_BASE) and checked against the release's checksums file.
 # Otherwise an error on stderr saying how to get it, and status 1. Never exits the caller.
 
-CRM_SPIN_VERSION="3.5.1"
+# The version: versions.env's SPIN_CLI_VERSION (the project's pins file, at the root).
+# shellcheck source=../../versions.env
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/versions.env"
+CRM_SPIN_VERSION="$SPIN_CLI_VERSION"
 
 # _crm_spin_version PATH: the version PATH reports ("spin 3.5.1 (...)" -> 3.5.1), or nothing.
 _crm_spin_version() {

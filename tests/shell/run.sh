@@ -158,7 +158,7 @@ expect "render_images, REGISTRY_PORT=5999: all six images pinned by digest on th
   "$(grep -cE '^ *image: k3d-crm-registry\.localhost:5999/crm/(axum|spin)-[a-z-]+@sha256:' "$TMP/all-rendered.yaml")"
 # The observability overlay's images are third-party, pinned by tag (k8s/observability/).
 expect "render_images, REGISTRY_PORT=5999: no other image than postgres and the monitoring ones" \
-  "postgres:16-alpine docker.io/grafana/grafana:10.2.3 registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.10.1 quay.io/prometheus/prometheus:v2.48.1" \
+  "$POSTGRES_IMAGE $GRAFANA_IMAGE $KUBE_STATE_METRICS_IMAGE $PROMETHEUS_IMAGE" \
   "$(grep -E '^ *image:' "$TMP/all-rendered.yaml" | grep -v '@sha256:' | awk '{print $2}' | paste -sd ' ' -)"
 expect "selector_from_json: matchLabels to -l syntax" "a=1,core.spinkube.dev/app-name=gateway" \
   "$(echo '{"matchLabels":{"core.spinkube.dev/app-name":"gateway","a":"1"}}' | selector_from_json)"
@@ -246,6 +246,24 @@ cp "$CRM_ROOT/k8s/postgres.yaml" "$TMP/conn/k8s/postgres.yaml"
 sed -i 's/maxReplicas: 3/maxReplicas: 5/' "$TMP/conn/k8s/autoscaling/wasm-hpa.yaml"
 expect "connections: a higher maxReplicas on the Spin side is counted (6 pods x 64)" "1 yes" \
   "$(conn_rule "$TMP/conn") $(grep -q 'wasm/customer-service: 6 pods x 64' "$TMP/conn.txt" && echo yes || echo no)"
+
+# --- versions.env, the one pins file -------------------------------------------------------------
+# What cannot source it (JSON, YAML) must say the same; the scripts that source it get its values.
+expect "versions.env: spin.sh's CRM_SPIN_VERSION is its SPIN_CLI_VERSION" "$SPIN_CLI_VERSION" "$CRM_SPIN_VERSION"
+expect "versions.env: the k3d image is containerd-shim-spin's at its pinned version" \
+  "ghcr.io/spinframework/containerd-shim-spin/k3d:$CONTAINERD_SHIM_SPIN_VERSION" "$K3D_IMAGE"
+expect "versions.env: K8S_SERVER_VERSION is K3S_VERSION's Kubernetes" "v$K8S_SERVER_VERSION" "${K3S_VERSION%%-*}"
+expect "versions.env: devbox.json's kubectl and k6" "$KUBECTL_VERSION $K6_VERSION" \
+  "$(jget "$CRM_ROOT/devbox.json" 'd["packages"]["kubectl"] + " " + d["packages"]["k6"]')"
+expect "versions.env: Postgres in k8s/postgres.yaml and docker-compose.yml" "$POSTGRES_IMAGE $POSTGRES_IMAGE" \
+  "$(grep -hE '^ *image: postgres:' "$CRM_ROOT/k8s/postgres.yaml" "$CRM_ROOT/docker-compose.yml" | awk '{print $2}' | paste -sd ' ' -)"
+expect "versions.env: the observability images in k8s/observability/" \
+  "$(printf '%s\n' "$GRAFANA_IMAGE" "$KUBE_STATE_METRICS_IMAGE" "$PROMETHEUS_IMAGE" | sort | paste -sd ' ' -)" \
+  "$(grep -hE '^ *image:' "$CRM_ROOT"/k8s/observability/*.yaml | awk '{print $2}' | sort | paste -sd ' ' -)"
+expect "versions.env: the Spin SDK spin-crm/Cargo.toml builds with" yes \
+  "$(grep -qE "^spin-sdk = .*\"=?$SPIN_SDK_VERSION\"" "$CRM_ROOT/spin-crm/Cargo.toml" && echo yes || echo no)"
+expect "versions.env: every line is KEY=value or a comment (bash and Rust read it alike)" "" \
+  "$(grep -vnE '^(#.*|[A-Z][A-Z0-9_]*=[^[:space:]\"'"'"'$`\\;#]+|)$' "$CRM_ROOT/versions.env")"
 
 # --- scripts/lib/spin.sh, the one Spin resolver ------------------------------------------------
 # shellcheck source=../../scripts/lib/spin.sh

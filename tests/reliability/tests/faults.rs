@@ -14,7 +14,7 @@ use crm_reliability_tests::client::{
 use crm_reliability_tests::pg::{self, Cluster};
 use crm_reliability_tests::procs::free_port;
 use crm_reliability_tests::stack::{
-    start_ready, start_service, Runtime, ServiceConfig, Svc, NOWHERE,
+    start_ready, start_service, Runtime, Service, ServiceConfig, NOWHERE,
 };
 use crm_reliability_tests::stub::Stub;
 use crm_reliability_tests::{assert_no_problems, record_figures, run_test, unique_suffix};
@@ -161,7 +161,7 @@ async fn upstream_faults(runtime: Runtime) {
     }
     let cs_config = ServiceConfig {
         runtime,
-        svc: Svc::CustomerService,
+        svc: Service::CustomerService,
         port: free_port().expect("a free port"),
         database_url: db.clone(),
         customer_service_url: NOWHERE.to_string(),
@@ -170,13 +170,13 @@ async fn upstream_faults(runtime: Runtime) {
         metrics_port: None,
     };
     let os_config = ServiceConfig {
-        svc: Svc::OrderService,
+        svc: Service::OrderService,
         port: free_port().expect("a free port"),
         customer_service_url: cs_config.url(),
         ..cs_config.clone()
     };
     let gw_config = ServiceConfig {
-        svc: Svc::Gateway,
+        svc: Service::Gateway,
         port: free_port().expect("a free port"),
         customer_service_url: cs_config.url(),
         order_service_url: os_config.url(),
@@ -202,12 +202,12 @@ async fn upstream_faults(runtime: Runtime) {
         gateway: gw.clone(),
         order_service: os_config.url(),
         customer_id: seed.body["id"].as_i64().expect("id"),
-        run: format!("{}-{}", runtime.name(), unique_suffix()),
+        run: format!("{}-{}", runtime.as_str(), unique_suffix()),
         pool: cluster.pool("crm").await.expect("a pool"),
     };
     let order_bound = ORDER_TIMEOUT + MARGIN;
     let mut problems = Vec::new();
-    let mut figures = json!({"runtime": runtime.name(),
+    let mut figures = json!({"runtime": runtime.as_str(),
         "order_service_upstream_timeout_ms": ORDER_TIMEOUT.as_millis() as u64,
         "gateway_upstream_timeout_ms": GATEWAY_TIMEOUT.as_millis() as u64});
 
@@ -469,6 +469,6 @@ async fn upstream_faults(runtime: Runtime) {
         ));
     }
 
-    record_figures(&format!("{}_upstream_faults", runtime.name()), figures);
+    record_figures(&format!("{}_upstream_faults", runtime.as_str()), figures);
     assert_no_problems("upstream faults", &problems);
 }

@@ -12,7 +12,7 @@ use crm_reliability_tests::pg::{self, Cluster};
 use crm_reliability_tests::procs::free_port;
 use crm_reliability_tests::run_test;
 use crm_reliability_tests::stack::{
-    metrics_port, start_ready, Runtime, ServiceConfig, Svc, NOWHERE,
+    metrics_port, start_ready, Runtime, Service, ServiceConfig, NOWHERE,
 };
 use serde_json::Value;
 
@@ -91,7 +91,7 @@ async fn floor_serves_customer_services_document(runtime: Runtime) {
     pg::seed(&db, SEED_CUSTOMERS, 0).await.expect("seed rows");
     let service = ServiceConfig {
         runtime,
-        svc: Svc::CustomerService,
+        svc: Service::CustomerService,
         port: free_port().expect("a free port"),
         database_url: db.clone(),
         customer_service_url: NOWHERE.to_string(),

@@ -12,7 +12,7 @@ use crm_reliability_tests::client::{self, client, Outcome, CLIENT_TIMEOUT};
 use crm_reliability_tests::pg::Cluster;
 use crm_reliability_tests::procs::free_port;
 use crm_reliability_tests::stack::{
-    start_service, Runtime, ServiceConfig, Shape, Stack, Svc, NOWHERE,
+    start_service, Runtime, Service, ServiceConfig, Shape, Stack, NOWHERE,
 };
 use crm_reliability_tests::{run_test, unique_suffix};
 use reqwest::Method;
@@ -74,10 +74,14 @@ async fn metrics_count_the_requests_sent() {
         .await
         .expect("the stack starts");
     let http = client(CLIENT_TIMEOUT);
-    let services = [Svc::Gateway, Svc::CustomerService, Svc::OrderService];
+    let services = [
+        Service::Gateway,
+        Service::CustomerService,
+        Service::OrderService,
+    ];
     let mut before = BTreeMap::new();
     for svc in services {
-        before.insert(svc.name(), scrape(&http, &stack, svc).await);
+        before.insert(svc.as_str(), scrape(&http, &stack, svc).await);
     }
 
     let gw = stack.gateway_url.clone();
@@ -175,19 +179,19 @@ async fn metrics_count_the_requests_sent() {
 
     let mut after = BTreeMap::new();
     for svc in services {
-        after.insert(svc.name(), scrape(&http, &stack, svc).await);
+        after.insert(svc.as_str(), scrape(&http, &stack, svc).await);
     }
     dashboard_series_are_exported(&after);
-    let delta = |svc: Svc| diff(&before[svc.name()], &after[svc.name()]);
+    let delta = |svc: Service| diff(&before[svc.as_str()], &after[svc.as_str()]);
     let (gw_delta, cs_delta, os_delta) = (
-        delta(Svc::Gateway),
-        delta(Svc::CustomerService),
-        delta(Svc::OrderService),
+        delta(Service::Gateway),
+        delta(Service::CustomerService),
+        delta(Service::OrderService),
     );
     for (svc, delta, expected) in [
-        (Svc::Gateway, &gw_delta, &gateway),
-        (Svc::CustomerService, &cs_delta, &customer_service),
-        (Svc::OrderService, &os_delta, &order_service),
+        (Service::Gateway, &gw_delta, &gateway),
+        (Service::CustomerService, &cs_delta, &customer_service),
+        (Service::OrderService, &os_delta, &order_service),
     ] {
         // Every request counted under its route template, method and status, and nothing else;
         // the latency histogram saw each one too.
@@ -195,40 +199,43 @@ async fn metrics_count_the_requests_sent() {
             requests(delta, svc, "http_requests_total"),
             *expected,
             "{} http_requests_total",
-            svc.name()
+            svc.as_str()
         );
         assert_eq!(
             requests(delta, svc, "http_request_duration_seconds_count"),
             *expected,
             "{} http_request_duration_seconds_count",
-            svc.name()
+            svc.as_str()
         );
     }
 
     // Upstream calls by outcome: the gateway forwards each request to its service (the 4xx
     // pass through), order-service checks each order's customer.
-    let upstream = |delta: &Samples, svc: Svc, upstream: &str, outcome: &str| {
+    let upstream = |delta: &Samples, svc: Service, upstream: &str, outcome: &str| {
         value(
             delta,
             "upstream_requests_total",
             &[
-                ("service", svc.name()),
+                ("service", svc.as_str()),
                 ("upstream", upstream),
                 ("outcome", outcome),
             ],
         )
     };
     assert_eq!(
-        upstream(&gw_delta, Svc::Gateway, "customer-service", "2xx"),
+        upstream(&gw_delta, Service::Gateway, "customer-service", "2xx"),
         2.0 * c
     );
     assert_eq!(
-        upstream(&gw_delta, Svc::Gateway, "customer-service", "4xx"),
+        upstream(&gw_delta, Service::Gateway, "customer-service", "4xx"),
         m + b
     );
-    assert_eq!(upstream(&gw_delta, Svc::Gateway, "order-service", "2xx"), o);
     assert_eq!(
-        upstream(&os_delta, Svc::OrderService, "customer-service", "2xx"),
+        upstream(&gw_delta, Service::Gateway, "order-service", "2xx"),
+        o
+    );
+    assert_eq!(
+        upstream(&os_delta, Service::OrderService, "customer-service", "2xx"),
         o
     );
     assert_eq!(
@@ -238,29 +245,29 @@ async fn metrics_count_the_requests_sent() {
 
     // The pool: every database request acquired a connection, none timed out; the gauges are
     // read at the scrape and stay within the pool's bounds.
-    let acquires = |delta: &Samples, svc: Svc, outcome: &str| {
+    let acquires = |delta: &Samples, svc: Service, outcome: &str| {
         value(
             delta,
             "db_pool_acquires_total",
-            &[("service", svc.name()), ("outcome", outcome)],
+            &[("service", svc.as_str()), ("outcome", outcome)],
         )
     };
-    assert!(acquires(&cs_delta, Svc::CustomerService, "ok") >= 2.0 * c + o + m);
-    assert!(acquires(&os_delta, Svc::OrderService, "ok") >= o);
+    assert!(acquires(&cs_delta, Service::CustomerService, "ok") >= 2.0 * c + o + m);
+    assert!(acquires(&os_delta, Service::OrderService, "ok") >= o);
     for (svc, delta) in [
-        (Svc::CustomerService, &cs_delta),
-        (Svc::OrderService, &os_delta),
+        (Service::CustomerService, &cs_delta),
+        (Service::OrderService, &os_delta),
     ] {
-        assert_eq!(acquires(delta, svc, "timeout"), 0.0, "{}", svc.name());
-        let now = &after[svc.name()];
-        let labels = [("service", svc.name())];
+        assert_eq!(acquires(delta, svc, "timeout"), 0.0, "{}", svc.as_str());
+        let now = &after[svc.as_str()];
+        let labels = [("service", svc.as_str())];
         let size = value(now, "db_pool_connections", &labels);
         let idle = value(now, "db_pool_idle_connections", &labels);
         let max = value(now, "db_pool_max_connections", &labels);
         assert!(
             size >= 1.0 && size <= max && idle <= size,
             "{}: size {size}, idle {idle}, max {max}",
-            svc.name()
+            svc.as_str()
         );
     }
 }
@@ -270,7 +277,7 @@ async fn metrics_port_in_use_is_not_fatal() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
     let config = ServiceConfig {
         runtime: Runtime::Axum,
-        svc: Svc::Gateway,
+        svc: Service::Gateway,
         port: free_port().expect("a free port"),
         database_url: String::new(),
         customer_service_url: NOWHERE.to_string(),
@@ -323,7 +330,7 @@ fn dashboard_series_are_exported(scrapes: &BTreeMap<&str, Samples>) {
 }
 
 /// `GET /metrics` on `svc`'s admin listener, parsed.
-async fn scrape(http: &reqwest::Client, stack: &Stack, svc: Svc) -> Samples {
+async fn scrape(http: &reqwest::Client, stack: &Stack, svc: Service) -> Samples {
     let url = stack
         .metrics_url(svc)
         .expect("an Axum service has a metrics URL");
@@ -404,13 +411,16 @@ fn diff(before: &Samples, after: &Samples) -> Samples {
 
 /// The `(route, method, status)` counts of family `name` in `delta`, each series checked to
 /// carry `svc`'s label.
-fn requests(delta: &Samples, svc: Svc, name: &str) -> Expected {
+fn requests(delta: &Samples, svc: Service, name: &str) -> Expected {
     let mut counts = Expected::new();
     for ((series, labels), value) in delta {
         if series != name {
             continue;
         }
-        assert_eq!(labels.get("service").map(String::as_str), Some(svc.name()));
+        assert_eq!(
+            labels.get("service").map(String::as_str),
+            Some(svc.as_str())
+        );
         let label = |key: &str| labels.get(key).cloned().unwrap_or_default();
         let status = labels
             .get("status")

@@ -28,7 +28,7 @@ use crm_reliability_tests::client::{
 use crm_reliability_tests::pg::Cluster;
 use crm_reliability_tests::procs::{free_port, Proc};
 use crm_reliability_tests::stack::{
-    start_ready, start_service, Runtime, ServiceConfig, Svc, NOWHERE,
+    start_ready, start_service, Runtime, Service, ServiceConfig, NOWHERE,
 };
 use crm_reliability_tests::stub::Stub;
 use crm_reliability_tests::{assert_no_problems, record_figures, run_test, unique_suffix};
@@ -46,7 +46,7 @@ fn axum_order_service_sigterm_under_load() {
     run_test(
         "axum_order_service_sigterm_under_load",
         Duration::from_secs(120),
-        graceful_shutdown(Runtime::Axum, Svc::OrderService),
+        graceful_shutdown(Runtime::Axum, Service::OrderService),
     );
 }
 
@@ -55,7 +55,7 @@ fn axum_gateway_sigterm_under_load() {
     run_test(
         "axum_gateway_sigterm_under_load",
         Duration::from_secs(120),
-        graceful_shutdown(Runtime::Axum, Svc::Gateway),
+        graceful_shutdown(Runtime::Axum, Service::Gateway),
     );
 }
 
@@ -64,7 +64,7 @@ fn spin_order_service_sigterm_under_load() {
     run_test(
         "spin_order_service_sigterm_under_load",
         Duration::from_secs(120),
-        graceful_shutdown(Runtime::Spin, Svc::OrderService),
+        graceful_shutdown(Runtime::Spin, Service::OrderService),
     );
 }
 
@@ -73,11 +73,11 @@ fn spin_gateway_sigterm_under_load() {
     run_test(
         "spin_gateway_sigterm_under_load",
         Duration::from_secs(120),
-        graceful_shutdown(Runtime::Spin, Svc::Gateway),
+        graceful_shutdown(Runtime::Spin, Service::Gateway),
     );
 }
 
-async fn graceful_shutdown(runtime: Runtime, target: Svc) {
+async fn graceful_shutdown(runtime: Runtime, target: Service) {
     let cluster = Cluster::start().await.expect("a throwaway Postgres");
     let db = cluster
         .create_database("crm")
@@ -105,7 +105,7 @@ async fn graceful_shutdown(runtime: Runtime, target: Svc) {
     .await;
     let os_config = ServiceConfig {
         runtime,
-        svc: Svc::OrderService,
+        svc: Service::OrderService,
         port: free_port().expect("a free port"),
         database_url: db.clone(),
         customer_service_url: format!("http://127.0.0.1:{stub_port}"),
@@ -116,9 +116,9 @@ async fn graceful_shutdown(runtime: Runtime, target: Svc) {
     let mut order_service = start_ready(&os_config).await.expect("the service starts");
     let mut gateway: Option<Proc> = None;
     let mut base = os_config.url();
-    if target == Svc::Gateway {
+    if target == Service::Gateway {
         let gw_config = ServiceConfig {
-            svc: Svc::Gateway,
+            svc: Service::Gateway,
             port: free_port().expect("a free port"),
             customer_service_url: NOWHERE.to_string(),
             order_service_url: os_config.url(),
@@ -211,7 +211,7 @@ async fn graceful_shutdown(runtime: Runtime, target: Svc) {
         Some(status) if status.success() => {}
         other => problems.push(format!(
             "{} did not exit 0 after SIGTERM: {other:?}",
-            target.name()
+            target.as_str()
         )),
     }
     for (product, a) in &held_answers {
@@ -280,8 +280,8 @@ async fn graceful_shutdown(runtime: Runtime, target: Svc) {
     record_figures(
         &format!(
             "{}_{}_sigterm",
-            runtime.name(),
-            target.name().replace('-', "_")
+            runtime.as_str(),
+            target.as_str().replace('-', "_")
         ),
         json!({
             "in_flight_at_sigterm": IN_FLIGHT,

@@ -139,7 +139,7 @@ async fn one_request_is_one_trace(runtime: Runtime, shape: Shape) {
     let trace = wait_for(&inbox, &trace_id, &expected).await;
     println!(
         "TRACE {} {shape:?}: {} spans\n{}",
-        runtime.name(),
+        runtime.as_str(),
         trace.len(),
         describe(&trace)
     );

@@ -105,7 +105,7 @@ async fn no_lost_writes(runtime: Runtime) {
         .await
         .expect("the stack starts");
     let http = client(CLIENT_TIMEOUT);
-    let run = format!("{}-{}", runtime.name(), unique_suffix());
+    let run = format!("{}-{}", runtime.as_str(), unique_suffix());
     let seeds = load::seed_customers(&http, &stack.gateway_url, &run, 8).await;
     let spec = LoadSpec {
         base: stack.gateway_url.clone(),
@@ -123,13 +123,13 @@ async fn no_lost_writes(runtime: Runtime) {
     let wall = load::wall_time(&out.records);
     let mut latencies: Vec<Duration> = out.records.iter().map(|r| r.answer.elapsed).collect();
     let mut figures = verified.figures();
-    figures["runtime"] = json!(runtime.name());
+    figures["runtime"] = json!(runtime.as_str());
     figures["workers"] = json!(LOAD_WORKERS);
     figures["requests"] = json!(out.records.len());
     figures["statuses"] = json!(counts_by_op(&out.records));
     figures["writes_per_second"] = json!((out.records.len() as f64 / wall.as_secs_f64()).round());
     figures["latency"] = spread(&mut latencies);
-    record_figures(&format!("{}_no_lost_writes", runtime.name()), figures);
+    record_figures(&format!("{}_no_lost_writes", runtime.as_str()), figures);
 
     let mut problems = out.problems.clone();
     for record in out.records.iter().filter(|r| !r.answer.is_2xx()) {
@@ -165,7 +165,7 @@ async fn postgres_restart(runtime: Runtime, stop: Stop) {
         .await
         .expect("the stack starts");
     let http = client(CLIENT_TIMEOUT);
-    let run = format!("{}-{}", runtime.name(), unique_suffix());
+    let run = format!("{}-{}", runtime.as_str(), unique_suffix());
     let seeds = load::seed_customers(&http, &stack.gateway_url, &run, 8).await;
     let gw = stack.gateway_url.clone();
 
@@ -243,7 +243,7 @@ async fn postgres_restart(runtime: Runtime, stop: Stop) {
         .map(|r| r.answer.elapsed)
         .collect();
     let mut figures = verified.figures();
-    figures["runtime"] = json!(runtime.name());
+    figures["runtime"] = json!(runtime.as_str());
     figures["workers"] = json!(RESTART_WORKERS);
     figures["latency_2xx"] = spread(
         &mut out
@@ -269,7 +269,7 @@ async fn postgres_restart(runtime: Runtime, stop: Stop) {
         Stop::Fast => "postgres_restart",
         Stop::Immediate => "postgres_crash",
     };
-    record_figures(&format!("{}_{name}", runtime.name()), figures);
+    record_figures(&format!("{}_{name}", runtime.as_str()), figures);
 
     // Verdicts.
     let mut problems = out.problems.clone();

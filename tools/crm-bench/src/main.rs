@@ -1,5 +1,14 @@
-//! crm-bench: the benchmark's results format and report, for both runners (the local one,
-//! `crm-bench run`, and the k3d one, scripts/bench-all.sh).
+//! crm-bench: the CRM benchmark (Axum vs Spin) — its results format, its report, the local run
+//! and the pieces the k3d scripts record with. The map (README.md beside Cargo.toml says more):
+//!
+//! - `results/`: the results format (summary.json's model, collect, samples, the k6 summary
+//!   reader, environment and pins, artifacts); depends on nothing else here;
+//! - `report/`: summary.json → report.md and charts/*.svg (sections, tables, charts);
+//! - `local/`: what runs on this machine: `run` (the main job) and `stack` / `postgres`;
+//! - `cluster/`: what the k3d scripts call (`env`, `artifacts`, `parse`, `cluster`);
+//! - `output.rs`: JSON and lines on stdout.
+//!
+//! This file only parses the command line and dispatches; nothing imports it.
 //!
 //!   crm-bench collect results/<timestamp>   raw files -> summary.json (docs/results-schema.md)
 //!   crm-bench report results/<timestamp>    summary.json -> report.md and charts/*.svg
@@ -9,25 +18,18 @@
 //!   crm-bench stack axum|spin -- COMMAND    a stack up around a command (the contract suite)
 //!   crm-bench postgres -- COMMAND           Postgres up around a command (scripts/test.sh)
 
-mod artifacts;
-mod charts;
-mod cli;
 mod cluster;
-mod collect;
-mod envinfo;
-mod k6;
-mod model;
-mod parse;
+mod local;
+mod output;
 mod report;
-mod run;
-mod samples;
-mod scaling;
-mod stack_cmd;
-mod table;
+mod results;
 
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use cluster::commands::{self as cluster_commands, ArtifactsArgs, ClusterCmd, EnvArgs, ParseCmd};
+use local::{run, wrap};
 
 #[derive(Parser)]
 #[command(
@@ -60,89 +62,50 @@ enum Command {
     /// Print the JSON Schema of summary.json (docs/results.schema.json is this output).
     Schema,
     /// Print the "environment" object of summary.json: machine, tool versions, pins, settings.
-    Env(cli::EnvArgs),
+    Env(EnvArgs),
     /// Print the "artifacts" object of a k3d stack: image sizes (axum) or Wasm components (spin).
-    Artifacts(cli::ArtifactsArgs),
+    Artifacts(ArtifactsArgs),
     /// Parse what the k3d scripts record (k6 summaries, kubectl top, probe logs, pushes).
     #[command(subcommand)]
-    Parse(cli::ParseCmd),
+    Parse(ParseCmd),
     /// Assemble the k3d tests' result files (cold start, resources) and describe them.
     #[command(subcommand)]
-    Cluster(cli::ClusterCmd),
+    Cluster(ClusterCmd),
     /// Run the side-by-side benchmark on this machine (the main job).
     Run(run::RunArgs),
     /// Start a stack on free ports, run a command with its URLs exported, stop the stack.
-    Stack(stack_cmd::StackArgs),
+    Stack(wrap::StackArgs),
     /// Find or start Postgres, run a command with its admin URL in CRM_PG_ADMIN_URL, stop it.
-    Postgres(stack_cmd::PostgresArgs),
+    Postgres(wrap::PostgresArgs),
 }
 
-fn run_report(dir: &Path, summary_path: Option<&Path>) -> Result<(), String> {
-    let path = summary_path.map_or_else(|| dir.join("summary.json"), Path::to_path_buf);
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let summary = model::Summary::from_json(&text)
-        .map_err(|e| format!("{} is not a summary.json: {e}", path.display()))?;
-    let rep = report::build(&summary);
-    let chart_dir = dir.join("charts");
-    std::fs::create_dir_all(&chart_dir)
-        .map_err(|e| format!("cannot create {}: {e}", chart_dir.display()))?;
-    let mut drawn = 0;
-    for spec in rep.charts.iter().filter(|c| c.has_data()) {
-        let file = chart_dir.join(&spec.file);
-        charts::render(spec, &file).map_err(|e| format!("chart {}: {e}", file.display()))?;
-        drawn += 1;
-    }
-    let out = dir.join("report.md");
-    std::fs::write(&out, &rep.markdown)
-        .map_err(|e| format!("cannot write {}: {e}", out.display()))?;
-    println!(
-        "wrote {} and {drawn} chart(s) in {}",
-        out.display(),
-        chart_dir.display()
-    );
-    Ok(())
-}
-
-fn run_collect(dir: &Path, quiet: bool) -> Result<(), String> {
-    let summary = collect::write_summary(dir)?;
+/// `crm-bench collect`: summary.json written, then (unless quiet) a short table and the
+/// problems recorded.
+fn collect(dir: &Path, quiet: bool) -> Result<(), String> {
+    let summary = results::collect::write_summary(dir)?;
     if !quiet {
-        cli::say(&collect::table(&summary))?;
+        output::say(&results::collect::table(&summary))?;
         for p in &summary.problems {
-            cli::say(&format!("note: {p}"))?;
+            output::say(&format!("note: {p}"))?;
         }
-        cli::say(&format!("wrote {}", dir.join("summary.json").display()))?;
+        output::say(&format!("wrote {}", dir.join("summary.json").display()))?;
     }
     Ok(())
-}
-
-/// The JSON Schema of summary.json, derived from [`model::Summary`].
-fn schema() -> serde_json::Value {
-    let mut schema = schemars::schema_for!(model::Summary).to_value();
-    if let Some(obj) = schema.as_object_mut() {
-        obj.insert(
-            "description".into(),
-            "summary.json of a CRM benchmark run (Axum vs Spin). Generated by `crm-bench schema` \
-             from tools/crm-bench/src/model.rs; what the figures mean: docs/results-schema.md."
-                .into(),
-        );
-    }
-    schema
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
-        Command::Report { dir, summary } => run_report(dir, summary.as_deref()),
-        Command::Collect { dir, quiet } => run_collect(dir, *quiet),
-        Command::Schema => cli::print_json(&schema()),
-        Command::Env(args) => cli::env(args),
-        Command::Artifacts(args) => cli::artifacts(args),
-        Command::Parse(cmd) => cli::parse(cmd),
-        Command::Cluster(cmd) => cli::cluster(cmd),
+        Command::Report { dir, summary } => report::write(dir, summary.as_deref()),
+        Command::Collect { dir, quiet } => collect(dir, *quiet),
+        Command::Schema => output::print_json(&results::schema()),
+        Command::Env(args) => cluster_commands::env(args),
+        Command::Artifacts(args) => cluster_commands::artifacts(args),
+        Command::Parse(cmd) => cluster_commands::parse(cmd),
+        Command::Cluster(cmd) => cluster_commands::cluster(cmd),
         Command::Run(args) => run::execute(args),
-        Command::Stack(args) => stack_cmd::execute(args),
-        Command::Postgres(args) => stack_cmd::execute_postgres(args),
+        Command::Stack(args) => wrap::execute_stack(args),
+        Command::Postgres(args) => wrap::execute_postgres(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -150,62 +113,5 @@ fn main() -> ExitCode {
             eprintln!("crm-bench: {e}");
             ExitCode::FAILURE
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn report_writes_markdown_and_svg_charts() {
-        let dir = std::env::temp_dir().join(format!("crm-bench-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(
-            dir.join("summary.json"),
-            include_str!("../tests/fixtures/summary.json"),
-        )
-        .unwrap();
-        run_report(&dir, None).unwrap();
-        let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
-        assert!(md.contains("![Latency percentiles, scenario read"));
-        let svg = std::fs::read_to_string(dir.join("charts/latency-read.svg")).unwrap();
-        assert!(svg.starts_with("<svg"));
-        assert!(svg.contains("spin-combined (one spin up, chained in-process)"));
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    /// docs/results.schema.json is `crm-bench schema`'s output: regenerate it with
-    /// `cargo run -p crm-bench -- schema > docs/results.schema.json` when this fails.
-    #[test]
-    fn the_committed_schema_is_up_to_date() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/results.schema.json");
-        let committed = std::fs::read_to_string(&path).unwrap_or_default();
-        let current = serde_json::to_string_pretty(&schema()).unwrap() + "\n";
-        assert!(
-            committed == current,
-            "{} is out of date: run `cargo run -p crm-bench -- schema > docs/results.schema.json`",
-            path.display()
-        );
-    }
-
-    #[test]
-    fn collect_then_report() {
-        let dir = std::env::temp_dir().join(format!("crm-bench-collect-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("axum")).unwrap();
-        let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-        std::fs::copy(fx.join("k6-load.json"), dir.join("axum/k6-load.json")).unwrap();
-        run_collect(&dir, true).unwrap();
-        run_report(&dir, None).unwrap();
-        let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
-        assert!(md.contains("axum"));
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn a_missing_summary_is_an_error_not_a_panic() {
-        let err = run_report(Path::new("/nonexistent/crm-bench"), None).unwrap_err();
-        assert!(err.contains("cannot read"));
     }
 }

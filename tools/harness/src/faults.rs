@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 
 use crate::probe::wait_for_200;
 use crate::procs::{free_port, Proc};
-use crate::stack::{metrics_port, spawn_service, Runtime, ServiceConfig, Svc, START_LIMIT};
+use crate::stack::{metrics_port, spawn_service, Runtime, Service, ServiceConfig, START_LIMIT};
 
 /// The upstream timeout of the fault services: short, so a hang costs the suite little.
 pub const FAULT_TIMEOUT_MS: u64 = 500;
@@ -75,31 +75,36 @@ impl Faults {
                 metrics_port: metrics_port(runtime)?,
             })
         };
-        let nodb_customers = base(Svc::CustomerService, &dead_db, &dead, &dead)?;
+        let nodb_customers = base(Service::CustomerService, &dead_db, &dead, &dead)?;
         // Its customer check reaches the database-less customer-service: a 5xx upstream.
-        let nodb_orders = base(Svc::OrderService, &dead_db, &nodb_customers.url(), &dead)?;
+        let nodb_orders = base(
+            Service::OrderService,
+            &dead_db,
+            &nodb_customers.url(),
+            &dead,
+        )?;
         let configs = [
             (
                 "CRM_FAULT_GATEWAY_URL",
                 "fault",
-                base(Svc::Gateway, database_url, &dead, &hang.url)?,
+                base(Service::Gateway, database_url, &dead, &hang.url)?,
             ),
             (
                 "CRM_FAULT_ORDER_SERVICE_URL",
                 "fault",
-                base(Svc::OrderService, database_url, &dead, &dead)?,
+                base(Service::OrderService, database_url, &dead, &dead)?,
             ),
             (
                 "CRM_HANG_ORDER_SERVICE_URL",
                 "hang",
-                base(Svc::OrderService, database_url, &hang.url, &dead)?,
+                base(Service::OrderService, database_url, &hang.url, &dead)?,
             ),
             // A gateway in front of the two: upstreams alive, their database not.
             (
                 "CRM_NODB_GATEWAY_URL",
                 "nodb",
                 base(
-                    Svc::Gateway,
+                    Service::Gateway,
                     &dead_db,
                     &nodb_customers.url(),
                     &nodb_orders.url(),

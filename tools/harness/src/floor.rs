@@ -53,7 +53,7 @@ pub fn spawn(runtime: Runtime, database_url: &str) -> Result<Floor> {
     let bins = Binaries::current();
     bins.check_floor(runtime)?;
     let port = free_port()?;
-    let name = format!("{}-floor", runtime.name());
+    let name = format!("{}-floor", runtime.as_str());
     let cmd = match runtime {
         Runtime::Axum => {
             let mut cmd = Command::new(axum_binary(bins));

@@ -10,7 +10,7 @@
 //! - [`floor`]: each runtime's floor (the least service for `GET /customers/{id}`, and
 //!   `/hello`), on a free port;
 //! - [`probe`]: waiting for a URL and timing a cold start;
-//! - [`sample`]: RSS and CPU of process trees from procfs;
+//! - [`procfs`]: RSS, PSS and CPU of process trees, sampled from procfs;
 //! - [`k6`]: running a k6 script with typed settings;
 //! - [`tools`]: the project's tool table (`scripts/tools.sh`): k6 and the Postgres server, installed
 //!   the one way the scripts install them;
@@ -24,9 +24,9 @@ pub mod floor;
 pub mod k6;
 pub mod pg;
 pub mod probe;
+pub mod procfs;
 pub mod procs;
 pub mod promql;
-pub mod sample;
 pub mod stack;
 pub mod tools;
 

@@ -14,48 +14,18 @@ use anyhow::{bail, Context, Result};
 use crate::probe::wait_for_200;
 use crate::procs::{free_port, log_dir, Proc};
 
-/// Which implementation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Runtime {
-    Axum,
-    Spin,
-}
-
-impl Runtime {
-    pub fn name(self) -> &'static str {
-        match self {
-            Runtime::Axum => "axum",
-            Runtime::Spin => "spin",
-        }
-    }
-}
+/// Which implementation and which service: the project's one vocabulary (crm-core), with
+/// clap's `ValueEnum` (crm-core's `clap` feature) for the command lines that take them.
+pub use crm_core::http::{Runtime, Service};
 
 /// How the services are deployed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Shape {
     /// One process per service (one `spin up` per service manifest), talking HTTP.
     Services,
     /// Spin only: one `spin up` of `spin-crm/spin.toml`, the gateway public, the services
     /// private (`*.spin.internal`).
     Combined,
-}
-
-/// Which service.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Svc {
-    Gateway,
-    CustomerService,
-    OrderService,
-}
-
-impl Svc {
-    pub fn name(self) -> &'static str {
-        match self {
-            Svc::Gateway => "gateway",
-            Svc::CustomerService => "customer-service",
-            Svc::OrderService => "order-service",
-        }
-    }
 }
 
 /// A URL nothing answers at (port 9, discard, is never bound here).
@@ -115,14 +85,18 @@ impl Binaries {
     pub fn check(&self, runtime: Runtime) -> Result<()> {
         match runtime {
             Runtime::Axum => {
-                for svc in [Svc::Gateway, Svc::CustomerService, Svc::OrderService] {
-                    let bin = self.axum_dir.join(format!("axum-{}", svc.name()));
+                for svc in [
+                    Service::Gateway,
+                    Service::CustomerService,
+                    Service::OrderService,
+                ] {
+                    let bin = self.axum_dir.join(format!("axum-{}", svc.as_str()));
                     if !bin.exists() {
                         bail!(
                             "{} missing: build with `cargo build -p axum-{}` (or point \
                              CRM_AXUM_BIN_DIR at the binaries)",
                             bin.display(),
-                            svc.name()
+                            svc.as_str()
                         );
                     }
                 }
@@ -163,7 +137,7 @@ impl Binaries {
 #[derive(Clone, Debug)]
 pub struct ServiceConfig {
     pub runtime: Runtime,
-    pub svc: Svc,
+    pub svc: Service,
     pub port: u16,
     /// The database URL as for Axum; the Spin side gets it in parts (see [`spin_database`]).
     pub database_url: String,
@@ -196,7 +170,7 @@ impl ServiceConfig {
         } else {
             format!("{role}-")
         };
-        format!("{}-{role}{}", self.runtime.name(), self.svc.name())
+        format!("{}-{role}{}", self.runtime.as_str(), self.svc.as_str())
     }
 }
 
@@ -219,6 +193,21 @@ pub fn spin_up(manifest: PathBuf, port: u16, name: &str) -> Result<Command> {
     Ok(cmd)
 }
 
+/// [`spin_up`] with what every Spin service gets: the database variables (see
+/// [`spin_database`]) and the log level. For a manifest of the caller's own (the density
+/// measurement's copies); [`spawn_service`] starts the project's.
+pub fn spin_up_on_database(
+    manifest: PathBuf,
+    port: u16,
+    name: &str,
+    database_url: &str,
+) -> Result<Command> {
+    let mut cmd = spin_up(manifest, port, name)?;
+    cmd.envs(spin_database(database_url)?)
+        .env("RUST_LOG", rust_log());
+    Ok(cmd)
+}
+
 /// Starts one service and returns at once (no waiting: cold-start timing starts here).
 pub fn spawn_service(config: &ServiceConfig, role: &str) -> Result<Proc> {
     spawn_service_with_env(config, role, &[])
@@ -230,7 +219,7 @@ pub fn spawn_service_with_env(config: &ServiceConfig, role: &str, env: ExtraEnv)
     let bins = Binaries::current();
     let mut cmd = match config.runtime {
         Runtime::Axum => {
-            let mut cmd = Command::new(bins.axum_dir.join(format!("axum-{}", config.svc.name())));
+            let mut cmd = Command::new(bins.axum_dir.join(format!("axum-{}", config.svc.as_str())));
             cmd.env("LISTEN_ADDR", format!("127.0.0.1:{}", config.port))
                 .env("DATABASE_URL", &config.database_url)
                 .env("CUSTOMER_SERVICE_URL", &config.customer_service_url)
@@ -243,26 +232,26 @@ pub fn spawn_service_with_env(config: &ServiceConfig, role: &str, env: ExtraEnv)
                 Some(port) => port,
                 None => free_port()?,
             };
-            cmd.env("METRICS_ADDR", format!("127.0.0.1:{metrics_port}"));
+            cmd.env("METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
+                .env("RUST_LOG", rust_log());
             cmd
         }
         Runtime::Spin => {
-            let manifest = bins.spin_dir.join(config.svc.name()).join("spin.toml");
-            let mut cmd = spin_up(manifest, config.port, &name)?;
-            cmd.envs(spin_database(&config.database_url)?)
-                .env(
-                    "SPIN_VARIABLE_CUSTOMER_SERVICE_URL",
-                    &config.customer_service_url,
-                )
-                .env("SPIN_VARIABLE_ORDER_SERVICE_URL", &config.order_service_url)
-                .env(
-                    "SPIN_VARIABLE_UPSTREAM_TIMEOUT_MS",
-                    config.upstream_timeout_ms.to_string(),
-                );
+            let manifest = bins.spin_dir.join(config.svc.as_str()).join("spin.toml");
+            let mut cmd = spin_up_on_database(manifest, config.port, &name, &config.database_url)?;
+            cmd.env(
+                "SPIN_VARIABLE_CUSTOMER_SERVICE_URL",
+                &config.customer_service_url,
+            )
+            .env("SPIN_VARIABLE_ORDER_SERVICE_URL", &config.order_service_url)
+            .env(
+                "SPIN_VARIABLE_UPSTREAM_TIMEOUT_MS",
+                config.upstream_timeout_ms.to_string(),
+            );
             cmd
         }
     };
-    cmd.env("RUST_LOG", rust_log()).envs(env.iter().cloned());
+    cmd.envs(env.iter().cloned());
     Proc::spawn(&name, cmd, libc::SIGTERM)
 }
 
@@ -312,7 +301,7 @@ pub struct Stack {
     pub runtime: Runtime,
     pub shape: Shape,
     /// `(service, process)`; the combined shape has one entry, named gateway.
-    pub procs: Vec<(Svc, Proc)>,
+    pub procs: Vec<(Service, Proc)>,
     pub gateway_url: String,
     /// The data services' own settings (the services shape only: the combined shape keeps
     /// them private).
@@ -357,7 +346,7 @@ impl Stack {
             return Ok(Stack {
                 runtime,
                 shape,
-                procs: vec![(Svc::Gateway, proc)],
+                procs: vec![(Service::Gateway, proc)],
                 gateway_url: format!("http://127.0.0.1:{port}"),
                 customer_service: None,
                 order_service: None,
@@ -366,7 +355,7 @@ impl Stack {
         }
         let customer_service = ServiceConfig {
             runtime,
-            svc: Svc::CustomerService,
+            svc: Service::CustomerService,
             port: free_port()?,
             database_url: database_url.to_string(),
             customer_service_url: NOWHERE.to_string(),
@@ -375,14 +364,14 @@ impl Stack {
             metrics_port: metrics_port(runtime)?,
         };
         let order_service = ServiceConfig {
-            svc: Svc::OrderService,
+            svc: Service::OrderService,
             port: free_port()?,
             metrics_port: metrics_port(runtime)?,
             customer_service_url: customer_service.url(),
             ..customer_service.clone()
         };
         let gateway = ServiceConfig {
-            svc: Svc::Gateway,
+            svc: Service::Gateway,
             port: free_port()?,
             metrics_port: metrics_port(runtime)?,
             customer_service_url: customer_service.url(),
@@ -391,14 +380,14 @@ impl Stack {
         };
         let procs = vec![
             (
-                Svc::CustomerService,
+                Service::CustomerService,
                 spawn_service_with_env(&customer_service, "", env)?,
             ),
             (
-                Svc::OrderService,
+                Service::OrderService,
                 spawn_service_with_env(&order_service, "", env)?,
             ),
-            (Svc::Gateway, spawn_service_with_env(&gateway, "", env)?),
+            (Service::Gateway, spawn_service_with_env(&gateway, "", env)?),
         ];
         Ok(Stack {
             runtime,
@@ -457,9 +446,11 @@ impl Stack {
             .iter()
             .map(|(svc, _)| {
                 match svc {
-                    Svc::Gateway => Some(self.gateway_url.clone()),
-                    Svc::CustomerService => self.customer_service.as_ref().map(ServiceConfig::url),
-                    Svc::OrderService => self.order_service.as_ref().map(ServiceConfig::url),
+                    Service::Gateway => Some(self.gateway_url.clone()),
+                    Service::CustomerService => {
+                        self.customer_service.as_ref().map(ServiceConfig::url)
+                    }
+                    Service::OrderService => self.order_service.as_ref().map(ServiceConfig::url),
                 }
                 .unwrap_or_default()
             })
@@ -473,7 +464,7 @@ impl Stack {
             .map(|(svc, proc)| {
                 let name = match self.shape {
                     Shape::Combined => "spin".to_string(),
-                    Shape::Services => svc.name().to_string(),
+                    Shape::Services => svc.as_str().to_string(),
                 };
                 (name, proc.pid())
             })
@@ -482,17 +473,17 @@ impl Stack {
 
     /// Where `svc`'s metrics are scraped (Axum only: Spin has no such endpoint; see
     /// docs/observability.md).
-    pub fn metrics_url(&self, svc: Svc) -> Option<String> {
+    pub fn metrics_url(&self, svc: Service) -> Option<String> {
         match svc {
-            Svc::Gateway => self.gateway.as_ref(),
-            Svc::CustomerService => self.customer_service.as_ref(),
-            Svc::OrderService => self.order_service.as_ref(),
+            Service::Gateway => self.gateway.as_ref(),
+            Service::CustomerService => self.customer_service.as_ref(),
+            Service::OrderService => self.order_service.as_ref(),
         }
         .and_then(ServiceConfig::metrics_url)
     }
 
     /// The process of `svc` (services shape).
-    pub fn proc_mut(&mut self, svc: Svc) -> Option<&mut Proc> {
+    pub fn proc_mut(&mut self, svc: Service) -> Option<&mut Proc> {
         self.procs
             .iter_mut()
             .find(|(s, _)| *s == svc)
@@ -504,7 +495,7 @@ impl Stack {
     /// gateway selection).
     pub fn env(&self) -> Vec<(String, String)> {
         let mut env = vec![
-            ("CRM_RUNTIME".to_string(), self.runtime.name().to_string()),
+            ("CRM_RUNTIME".to_string(), self.runtime.as_str().to_string()),
             ("CRM_BASE_URL".to_string(), self.gateway_url.clone()),
         ];
         if let (Some(cs), Some(os)) = (&self.customer_service, &self.order_service) {

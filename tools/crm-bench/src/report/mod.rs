@@ -1,23 +1,26 @@
-//! summary.json → report.md (side-by-side tables with ratios, the environment, the source of
-//! every table) and the data of the charts. Rendering the charts is charts.rs's job.
+//! `crm-bench report`: summary.json → report.md (side-by-side tables with ratios, the
+//! environment, the source of every table) and charts/*.svg.
 //!
-//! One function per section of the report, in the files below; `build` only puts them in
-//! order. Every section reads the same [`Ctx`] and returns a [`Section`]: its Markdown and the
-//! charts it links to.
+//! - this file: the report's shared vocabulary ([`Ctx`], [`Section`], [`ChartSpec`]) and
+//!   [`build`], which only puts the sections in order;
+//! - `sections/`: one file per part of the report, one function per section, each reading the
+//!   same [`Ctx`] and returning a [`Section`] (its Markdown and the charts it links to);
+//! - `table.rs`: the side-by-side Markdown tables; `charts.rs`: ChartSpec → SVG;
+//! - `files.rs`: reading summary.json and writing report.md and the charts ([`write`]).
 
-mod coldstart;
-mod compute;
-mod density;
-mod environment;
-mod errors;
-mod floors;
-mod footprint;
-mod load;
-mod overview;
-mod scaling;
+pub mod charts;
+mod files;
+mod sections;
+pub mod table;
 
-use crate::model::{Figures, Stack, Stats, Summary};
-use crate::table::{Comparison, Row, Unit};
+pub use files::write;
+use sections::{
+    coldstart, compute, density, environment, errors, floors, footprint, load, overview, scaling,
+};
+
+use crate::report::table::{Comparison, Row, Unit};
+use crate::results::label::Label;
+use crate::results::model::{Figures, Stack, Stats, Summary};
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
@@ -135,7 +138,7 @@ impl<'a> Ctx<'a> {
             .iter()
             .map(|views| {
                 let values: Vec<f64> = views.iter().filter_map(|v| f(Some(v))).collect();
-                crate::samples::range(&values)
+                crate::results::samples::range(&values)
             })
             .collect();
         Row::new(keys, unit, self.by(f)).with_ranges(ranges)
@@ -203,21 +206,22 @@ const SERVICE_ORDER: [&str; 3] = ["gateway", "customer-service", "order-service"
 /// What a stack label stands for, said the same way everywhere.
 pub fn stack_title(label: &str, kind: Option<&str>) -> String {
     let k3d = kind == Some("k3d");
-    match label {
-        "axum" if k3d => "Axum services in containers (k3d Deployments)".to_string(),
-        "axum" => "Axum services, native release binaries".to_string(),
-        "spin" if k3d => "Spin components on SpinKube (k3d)".to_string(),
-        "spin" => "Spin components under `spin up` (Spin CLI)".to_string(),
-        "spin-combined" => {
+    let Some(known) = Label::parse(label) else {
+        return label.to_string();
+    };
+    match known {
+        Label::Axum if k3d => "Axum services in containers (k3d Deployments)",
+        Label::Axum => "Axum services, native release binaries",
+        Label::Spin if k3d => "Spin components on SpinKube (k3d)",
+        Label::Spin => "Spin components under `spin up` (Spin CLI)",
+        Label::SpinCombined => {
             "Spin components under one `spin up` (combined manifest, chained in-process)"
-                .to_string()
         }
-        "spin-size" => {
+        Label::SpinSize => {
             "Spin gateway built for size (opt-level \"s\", wasm-opt -Oz): /compute and sizes only"
-                .to_string()
         }
-        other => other.to_string(),
     }
+    .to_string()
 }
 
 /// Ordered union of scenario names of one k6 test across stacks.

@@ -1,0 +1,15 @@
+//! The report's sections, one file per part, in the order report.md reads:
+//! overview (what was compared, at a glance), load (CRUD scenarios, scale, Server-Timing),
+//! compute, floors, coldstart, scaling (k3d step load), footprint (memory, sizes), density,
+//! errors, environment.
+
+pub(super) mod coldstart;
+pub(super) mod compute;
+pub(super) mod density;
+pub(super) mod environment;
+pub(super) mod errors;
+pub(super) mod floors;
+pub(super) mod footprint;
+pub(super) mod load;
+pub(super) mod overview;
+pub(super) mod scaling;

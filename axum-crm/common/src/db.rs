@@ -17,6 +17,9 @@ use sqlx::{PgPool, Postgres};
 use tracing::Instrument;
 
 use crate::config::{positive_count, positive_ms, DatabaseUrl};
+use crate::metrics::{
+    Gauges, DB_ACQUIRES, DB_ACQUIRE_DURATION, DB_POOL_IDLE, DB_POOL_MAX, DB_POOL_SIZE,
+};
 use crate::reply::{timed, AppError, Reply};
 use crate::telemetry::{db_span, record_db_error, DbOperation};
 
@@ -170,17 +173,9 @@ impl Db {
             Err(sqlx::Error::PoolTimedOut) => "timeout",
             Err(_) => "error",
         };
-        metrics::counter!(crate::metrics::DB_ACQUIRES, "outcome" => outcome).increment(1);
-        metrics::histogram!(crate::metrics::DB_ACQUIRE_DURATION).record(started.elapsed());
+        metrics::counter!(DB_ACQUIRES, "outcome" => outcome).increment(1);
+        metrics::histogram!(DB_ACQUIRE_DURATION).record(started.elapsed());
         acquired.map_err(db_error)
-    }
-
-    /// The pool's gauges as they are now (the admin listener calls this at each scrape).
-    pub fn record_pool_gauges(&self) {
-        use crate::metrics::{DB_POOL_IDLE, DB_POOL_MAX, DB_POOL_SIZE};
-        metrics::gauge!(DB_POOL_SIZE).set(self.pool.size());
-        metrics::gauge!(DB_POOL_IDLE).set(self.pool.num_idle() as f64);
-        metrics::gauge!(DB_POOL_MAX).set(self.pool.options().get_max_connections());
     }
 
     /// `/readyz`: the schema is in place and `SELECT 1` answers.
@@ -189,6 +184,15 @@ impl Db {
         let ping = crm_core::sql::PING;
         query(ping, sqlx::query(ping).execute(&mut *conn)).await?;
         Ok(Reply::ok(Health::ok(service, Runtime::Axum)))
+    }
+}
+
+/// The pool's gauges, read by the admin listener at each scrape.
+impl Gauges for Db {
+    fn record(&self) {
+        metrics::gauge!(DB_POOL_SIZE).set(self.pool.size());
+        metrics::gauge!(DB_POOL_IDLE).set(self.pool.num_idle() as f64);
+        metrics::gauge!(DB_POOL_MAX).set(self.pool.options().get_max_connections());
     }
 }
 

@@ -64,6 +64,16 @@ fn expected(counts: &[(&str, &str, u16, f64)]) -> Expected {
         .collect()
 }
 
+const SERVICES: [Svc; 3] = [Svc::Gateway, Svc::CustomerService, Svc::OrderService];
+
+/// What each service's series moved by between the scrape before the traffic and the one
+/// after.
+struct Deltas {
+    gateway: Samples,
+    customer_service: Samples,
+    order_service: Samples,
+}
+
 async fn metrics_count_the_requests_sent() {
     let cluster = Cluster::start().await.expect("a throwaway Postgres");
     let db = cluster
@@ -74,13 +84,33 @@ async fn metrics_count_the_requests_sent() {
         .await
         .expect("the stack starts");
     let http = client(CLIENT_TIMEOUT);
-    let services = [Svc::Gateway, Svc::CustomerService, Svc::OrderService];
-    let mut before = BTreeMap::new();
-    for svc in services {
-        before.insert(svc.name(), scrape(&http, &stack, svc).await);
-    }
+    let before = scrape_all(&http, &stack).await;
+    send_traffic(&stack.gateway_url).await;
+    let after = scrape_all(&http, &stack).await;
 
-    let gw = stack.gateway_url.clone();
+    dashboard_series_are_exported(&after);
+    let delta = |svc: Svc| diff(&before[svc.name()], &after[svc.name()]);
+    let deltas = Deltas {
+        gateway: delta(Svc::Gateway),
+        customer_service: delta(Svc::CustomerService),
+        order_service: delta(Svc::OrderService),
+    };
+    requests_are_counted(&deltas);
+    upstream_calls_are_counted(&deltas);
+    pool_is_measured(&deltas, &after);
+}
+
+/// Every service's scrape, by service name.
+async fn scrape_all(http: &reqwest::Client, stack: &Stack) -> BTreeMap<&'static str, Samples> {
+    let mut scrapes = BTreeMap::new();
+    for svc in SERVICES {
+        scrapes.insert(svc.name(), scrape(http, stack, svc).await);
+    }
+    scrapes
+}
+
+/// The burst through the gateway, each kind answered as the contract says.
+async fn send_traffic(gw: &str) {
     let run = unique_suffix();
     // Customers, created concurrently (the services see them interleaved), then read back.
     let creates = burst((0..CREATES).map(|i| {
@@ -129,26 +159,33 @@ async fn metrics_count_the_requests_sent() {
     .await;
     let refused = burst((0..REFUSED).map(|_| (Method::POST, format!("{gw}/healthz"), None))).await;
 
-    let status_of = |answers: &[Outcome], what: &str| -> u16 {
-        let statuses: Vec<Option<u16>> = answers.iter().map(|a| a.status).collect();
-        let first = statuses[0].unwrap_or_else(|| panic!("{what}: no answer"));
-        assert!(
-            statuses.iter().all(|s| *s == Some(first)),
-            "{what}: {statuses:?}"
-        );
-        first
-    };
-    let read_status = status_of(&reads, "reads");
-    let order_status = status_of(&orders, "orders");
-    let missing_status = status_of(&missing, "missing");
-    let invalid_status = status_of(&invalid, "invalid");
     assert_eq!(
-        (read_status, order_status, missing_status, invalid_status),
+        (
+            status_of(&reads, "reads"),
+            status_of(&orders, "orders"),
+            status_of(&missing, "missing"),
+            status_of(&invalid, "invalid")
+        ),
         (200, 201, 404, 400)
     );
     assert_eq!(status_of(&unknown, "unknown"), 404);
     assert_eq!(status_of(&refused, "refused"), 405);
+}
 
+/// The one status every answer of a burst got.
+fn status_of(answers: &[Outcome], what: &str) -> u16 {
+    let statuses: Vec<Option<u16>> = answers.iter().map(|a| a.status).collect();
+    let first = statuses[0].unwrap_or_else(|| panic!("{what}: no answer"));
+    assert!(
+        statuses.iter().all(|s| *s == Some(first)),
+        "{what}: {statuses:?}"
+    );
+    first
+}
+
+/// Every request counted under its route template, method and status, and nothing else; the
+/// latency histogram saw each one too.
+fn requests_are_counted(deltas: &Deltas) {
     let (c, o, m, b) = (
         CREATES as f64,
         ORDERS as f64,
@@ -172,25 +209,15 @@ async fn metrics_count_the_requests_sent() {
         ("/customers/{id}", "GET", 404, m),
     ]);
     let order_service = expected(&[("/orders", "POST", 201, o)]);
-
-    let mut after = BTreeMap::new();
-    for svc in services {
-        after.insert(svc.name(), scrape(&http, &stack, svc).await);
-    }
-    dashboard_series_are_exported(&after);
-    let delta = |svc: Svc| diff(&before[svc.name()], &after[svc.name()]);
-    let (gw_delta, cs_delta, os_delta) = (
-        delta(Svc::Gateway),
-        delta(Svc::CustomerService),
-        delta(Svc::OrderService),
-    );
     for (svc, delta, expected) in [
-        (Svc::Gateway, &gw_delta, &gateway),
-        (Svc::CustomerService, &cs_delta, &customer_service),
-        (Svc::OrderService, &os_delta, &order_service),
+        (Svc::Gateway, &deltas.gateway, &gateway),
+        (
+            Svc::CustomerService,
+            &deltas.customer_service,
+            &customer_service,
+        ),
+        (Svc::OrderService, &deltas.order_service, &order_service),
     ] {
-        // Every request counted under its route template, method and status, and nothing else;
-        // the latency histogram saw each one too.
         assert_eq!(
             requests(delta, svc, "http_requests_total"),
             *expected,
@@ -204,9 +231,17 @@ async fn metrics_count_the_requests_sent() {
             svc.name()
         );
     }
+}
 
-    // Upstream calls by outcome: the gateway forwards each request to its service (the 4xx
-    // pass through), order-service checks each order's customer.
+/// Upstream calls by outcome: the gateway forwards each request to its service (the 4xx pass
+/// through), order-service checks each order's customer.
+fn upstream_calls_are_counted(deltas: &Deltas) {
+    let (c, o, m, b) = (
+        CREATES as f64,
+        ORDERS as f64,
+        MISSING as f64,
+        INVALID as f64,
+    );
     let upstream = |delta: &Samples, svc: Svc, upstream: &str, outcome: &str| {
         value(
             delta,
@@ -218,26 +253,32 @@ async fn metrics_count_the_requests_sent() {
             ],
         )
     };
+    let gw = &deltas.gateway;
     assert_eq!(
-        upstream(&gw_delta, Svc::Gateway, "customer-service", "2xx"),
+        upstream(gw, Svc::Gateway, "customer-service", "2xx"),
         2.0 * c
     );
+    assert_eq!(upstream(gw, Svc::Gateway, "customer-service", "4xx"), m + b);
+    assert_eq!(upstream(gw, Svc::Gateway, "order-service", "2xx"), o);
     assert_eq!(
-        upstream(&gw_delta, Svc::Gateway, "customer-service", "4xx"),
-        m + b
-    );
-    assert_eq!(upstream(&gw_delta, Svc::Gateway, "order-service", "2xx"), o);
-    assert_eq!(
-        upstream(&os_delta, Svc::OrderService, "customer-service", "2xx"),
+        upstream(
+            &deltas.order_service,
+            Svc::OrderService,
+            "customer-service",
+            "2xx"
+        ),
         o
     );
     assert_eq!(
-        family_total(&gw_delta, "upstream_request_duration_seconds_count"),
+        family_total(gw, "upstream_request_duration_seconds_count"),
         2.0 * c + m + b + o
     );
+}
 
-    // The pool: every database request acquired a connection, none timed out; the gauges are
-    // read at the scrape and stay within the pool's bounds.
+/// The pool: every database request acquired a connection, none timed out; the gauges are read
+/// at the scrape and stay within the pool's bounds.
+fn pool_is_measured(deltas: &Deltas, after: &BTreeMap<&str, Samples>) {
+    let (c, o, m) = (CREATES as f64, ORDERS as f64, MISSING as f64);
     let acquires = |delta: &Samples, svc: Svc, outcome: &str| {
         value(
             delta,
@@ -245,11 +286,12 @@ async fn metrics_count_the_requests_sent() {
             &[("service", svc.name()), ("outcome", outcome)],
         )
     };
-    assert!(acquires(&cs_delta, Svc::CustomerService, "ok") >= 2.0 * c + o + m);
-    assert!(acquires(&os_delta, Svc::OrderService, "ok") >= o);
+    let (cs_delta, os_delta) = (&deltas.customer_service, &deltas.order_service);
+    assert!(acquires(cs_delta, Svc::CustomerService, "ok") >= 2.0 * c + o + m);
+    assert!(acquires(os_delta, Svc::OrderService, "ok") >= o);
     for (svc, delta) in [
-        (Svc::CustomerService, &cs_delta),
-        (Svc::OrderService, &os_delta),
+        (Svc::CustomerService, cs_delta),
+        (Svc::OrderService, os_delta),
     ] {
         assert_eq!(acquires(delta, svc, "timeout"), 0.0, "{}", svc.name());
         let now = &after[svc.name()];

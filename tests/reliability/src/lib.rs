@@ -58,28 +58,23 @@ pub fn run_test<F: Future<Output = ()>>(name: &str, limit: Duration, body: F) {
 #[macro_export]
 macro_rules! for_each_runtime {
     ($name:ident => $body:expr, within $limit:expr) => {
+        $crate::for_each_runtime!(@tests $name, $body, $limit, [axum Axum, spin Spin]);
+    };
+    (@tests $name:ident, $body:expr, $limit:expr, [$($test:ident $runtime:ident),+]) => {
         mod $name {
             use super::*;
 
-            #[test]
-            fn axum() {
-                let body = $body;
-                $crate::run_test(
-                    concat!(stringify!($name), "::axum"),
-                    $limit,
-                    body($crate::stack::Runtime::Axum),
-                );
-            }
-
-            #[test]
-            fn spin() {
-                let body = $body;
-                $crate::run_test(
-                    concat!(stringify!($name), "::spin"),
-                    $limit,
-                    body($crate::stack::Runtime::Spin),
-                );
-            }
+            $(
+                #[test]
+                fn $test() {
+                    let body = $body;
+                    $crate::run_test(
+                        concat!(stringify!($name), "::", stringify!($test)),
+                        $limit,
+                        body($crate::stack::Runtime::$runtime),
+                    );
+                }
+            )+
         }
     };
 }

@@ -30,6 +30,21 @@ const INVALID: usize = 3;
 const UNKNOWN: [&str; 3] = ["/metrics", "/no-such-path", "/customers-and-more"];
 const REFUSED: usize = 2;
 
+/// What [`send_traffic`] sends, as the counters count it.
+struct Sent {
+    creates: f64,
+    orders: f64,
+    missing: f64,
+    invalid: f64,
+}
+
+const SENT: Sent = Sent {
+    creates: CREATES as f64,
+    orders: ORDERS as f64,
+    missing: MISSING as f64,
+    invalid: INVALID as f64,
+};
+
 #[test]
 fn axum_metrics_count_the_requests_sent() {
     run_test(
@@ -186,12 +201,12 @@ fn status_of(answers: &[Outcome], what: &str) -> u16 {
 /// Every request counted under its route template, method and status, and nothing else; the
 /// latency histogram saw each one too.
 fn requests_are_counted(deltas: &Deltas) {
-    let (c, o, m, b) = (
-        CREATES as f64,
-        ORDERS as f64,
-        MISSING as f64,
-        INVALID as f64,
-    );
+    let Sent {
+        creates: c,
+        orders: o,
+        missing: m,
+        invalid: b,
+    } = SENT;
     let gateway = expected(&[
         ("/customers", "POST", 201, c),
         ("/customers", "POST", 400, b),
@@ -236,12 +251,12 @@ fn requests_are_counted(deltas: &Deltas) {
 /// Upstream calls by outcome: the gateway forwards each request to its service (the 4xx pass
 /// through), order-service checks each order's customer.
 fn upstream_calls_are_counted(deltas: &Deltas) {
-    let (c, o, m, b) = (
-        CREATES as f64,
-        ORDERS as f64,
-        MISSING as f64,
-        INVALID as f64,
-    );
+    let Sent {
+        creates: c,
+        orders: o,
+        missing: m,
+        invalid: b,
+    } = SENT;
     let upstream = |delta: &Samples, svc: Svc, upstream: &str, outcome: &str| {
         value(
             delta,
@@ -278,7 +293,12 @@ fn upstream_calls_are_counted(deltas: &Deltas) {
 /// The pool: every database request acquired a connection, none timed out; the gauges are read
 /// at the scrape and stay within the pool's bounds.
 fn pool_is_measured(deltas: &Deltas, after: &BTreeMap<&str, Samples>) {
-    let (c, o, m) = (CREATES as f64, ORDERS as f64, MISSING as f64);
+    let Sent {
+        creates: c,
+        orders: o,
+        missing: m,
+        ..
+    } = SENT;
     let acquires = |delta: &Samples, svc: Svc, outcome: &str| {
         value(
             delta,

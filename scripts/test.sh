@@ -111,13 +111,6 @@ reliability_tests() {
     cargo test --locked -p crm-reliability-tests -- --nocapture --test-threads 1
 }
 
-# The main job in its quick mode (scripts/bench-local.sh): every column (the Spin ones on
-# `spin up`), the floors, the k6 suites in seconds, and a report that must name every stack.
-# Its results stay under $CRM_RESULTS/bench-local. It checks the pipeline, not the stacks: to
-# keep a cold CI run within its budget it measures the Axum binaries the native stage built
-# (debug, --axum-bin-dir; the report's environment says so) rather than compiling the services
-# a second time for release, and the Spin components the wasm stage built (release, as users
-# run them). A user's run (bench-local.sh, quick or full) builds both sides for release.
 # The compose stage's static builds skip the release profile's thin LTO and single codegen
 # unit: the same code at opt-level 3, compiled in about half the time; the users' Dockerfile
 # keeps the profile as Cargo.toml sets it.
@@ -127,6 +120,13 @@ compose_test() {
   env "${CI_FAST_RELEASE[@]}" CRM_RESULTS="$CRM_RESULTS" tests/compose/run.sh
 }
 
+# The main job in its quick mode (scripts/bench-local.sh): every column (the Spin ones on
+# `spin up`), the floors, the k6 suites in seconds, and a report that must name every stack.
+# Its results stay under $CRM_RESULTS/bench-local. It checks the pipeline, not the stacks: to
+# keep a cold CI run within its budget it measures the Axum binaries the native stage built
+# (debug, --axum-bin-dir; the report's environment says so) rather than compiling the services
+# a second time for release, and the Spin components the wasm stage built (release, as users
+# run them). A user's run (bench-local.sh, quick or full) builds both sides for release.
 bench_local_quick() {
   local out="$CRM_RESULTS/bench-local"
   # shellcheck disable=SC2016 # the backticks are the report's Markdown, not an expansion

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Tests of the benchmark scripts' parsing and reporting logic, on fixtures, without a cluster:
-# k6 summary -> numbers, `kubectl top` parsing, availability/coldstart timing, registry push
-# digests, image rendering, result-file assembly, summary.json, environment and artifact sizes
-# (crm-bench, through scripts/lib/cluster.sh's crm_bench), and the manifest rules.
+# Tests of the benchmark scripts without a cluster: how they find and call crm-bench (the parsers'
+# figures are crm-bench's unit tests, on the same fixtures), `kubectl top` samples aggregated,
+# a cold-start run recorded, registry push digests, image rendering, result-file assembly,
+# summary.json, environment and artifact sizes (crm-bench, through scripts/lib/cluster.sh's
+# crm_bench), and the manifest rules.
 # Last line: "shell: N passed, M failed" (exit status 1 if any failed).
 set -euo pipefail
 export PYTHONDONTWRITEBYTECODE=1 # no __pycache__ in the work tree
@@ -19,6 +20,9 @@ if [[ -z "${CRM_MANIFEST_PY:-}" ]]; then
   CRM_MANIFEST_PY="$(dirname "$(crm_tool_path kubernetes-validate)")/python"
 fi
 FX="$HERE/fixtures"
+# crm-bench's own fixtures: its unit tests check what `crm-bench parse` reads from them; here they
+# only feed the scripts' use of the CLI (one copy, kept with the parser).
+BENCH_FX="$CRM_ROOT/tools/crm-bench/tests/fixtures"
 BP=(crm_bench parse)
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
@@ -49,36 +53,14 @@ touch -d '2000-01-01' "$LT/release/crm-bench"
 expect "crm_bench: else the debug build" "debug x" "$(CRM_BENCH='' CARGO_TARGET_DIR="$LT" crm_bench x)"
 expect "crm_bench: \$CRM_BENCH first" "release y" "$(CRM_BENCH="$LT/release/crm-bench" CARGO_TARGET_DIR="$LT" crm_bench y)"
 
-# --- k6 summary -> numbers ------------------------------------------------------------------
-"${BP[@]}" k6 "$FX/k6-load.json" >"$TMP/k6.json"
-expect "k6: overall requests" 3765 "$(jget "$TMP/k6.json" 'int(d["overall"]["requests"])')"
-expect "k6: overall throughput is k6's rate" 1254.8 "$(jget "$TMP/k6.json" 'round(d["overall"]["throughput_rps"], 1)')"
-expect "k6: p50/p95/p99 from med/p(95)/p(99)" "0.517 4.213 7.723" \
-  "$(jget "$TMP/k6.json" '" ".join("%.3f" % d["overall"]["latency_ms"][k] for k in ("p50","p95","p99"))')"
-expect "k6: error rate from http_req_failed" 0.1408 "$(jget "$TMP/k6.json" 'round(d["overall"]["error_rate"], 4)')"
-expect "k6: server-timing trends kept, empty ones dropped" "st_conn st_total" \
-  "$(jget "$TMP/k6.json" '" ".join(sorted(d["overall"]["server_timing"]))')"
-expect "k6: scenario throughput over the scenario's duration" 1381.0 \
-  "$(jget "$TMP/k6.json" 'round(d["scenarios"]["ping"]["throughput_rps"], 1)')"
-expect "k6: scenario server-timing" 3.8 "$(jget "$TMP/k6.json" 'd["scenarios"]["ping"]["server_timing"]["st_total"]["p95"]')"
-expect "k6: missing statistic stays null" None "$(jget "$TMP/k6.json" 'd["scenarios"]["mixed"]["latency_ms"]')"
-expect "k6: failed thresholds listed" "http_req_failed{scenario:mixed} rate<0.01" \
-  "$(jget "$TMP/k6.json" '";".join(d["thresholds_failed"])')"
-expect "k6: duration text" "0.5 90 fails" \
-  "$("${BP[@]}" duration 500ms) $("${BP[@]}" duration 1m30s) $("${BP[@]}" duration 3x 2>/dev/null || echo fails)"
+# --- the parsers as the scripts call them (their figures: crm-bench's unit tests) -------------
+"${BP[@]}" k6 "$BENCH_FX/k6-load.json" >"$TMP/k6.json"
+expect "k6: the parsed summary as JSON" 3765 "$(jget "$TMP/k6.json" 'int(d["overall"]["requests"])')"
 
 # --- kubectl top ----------------------------------------------------------------------------
-"${BP[@]}" top "$FX/top.txt" >"$TMP/top.json"
+"${BP[@]}" top "$BENCH_FX/top.txt" >"$TMP/top.json"
 expect "top: one line per sample" 1 "$(wc -l <"$TMP/top.json" | tr -d ' ')"
-expect "top: rows parsed, warnings skipped" 3 "$(jget "$TMP/top.json" 'len(d)')"
-expect "top: pod -> deployment name" "customer-service gateway order-service" \
-  "$(jget "$TMP/top.json" '" ".join(r["service"] for r in d)')"
-expect "top: CPU and memory units" "3.0 12582912 250.0 1073741824" \
-  "$(jget "$TMP/top.json" '"%s %d %s %d" % (d[0]["cpu_m"], d[0]["memory_bytes"], d[2]["cpu_m"], d[2]["memory_bytes"])')"
-printf 'gateway-5b7c9-abcde 1 1k\norder-service-5b7c9-abcde 250000n 1\n' | "${BP[@]}" top - >"$TMP/top-units.json"
-expect "top: quantities without unit and in nanocores" "1000.0 0.25 1000" \
-  "$(jget "$TMP/top-units.json" '"%s %s %d" % (d[0]["cpu_m"], d[1]["cpu_m"], d[0]["memory_bytes"])')"
-"${BP[@]}" top "$FX/top-missing.txt" >"$TMP/idle.jsonl"
+"${BP[@]}" top "$BENCH_FX/top-missing.txt" >"$TMP/idle.jsonl"
 cat "$TMP/top.json" >>"$TMP/idle.jsonl"
 "${BP[@]}" top - </dev/null >"$TMP/load.jsonl"
 crm_bench cluster resources --idle "$TMP/idle.jsonl" --load "$TMP/load.jsonl" --out "$TMP/res.json" \
@@ -89,25 +71,9 @@ expect "resources: no metrics in a phase is null, listed, never 0" "None gateway
   "$(jget "$TMP/res.json" '"%s %s %s" % (d["load"]["gateway"], " ".join(d["without_metrics"]), d["available"] is False)')"
 expect "resources: a line per phase and service" 6 "$(grep -c '^resources axum ' "$TMP/res.txt")"
 
-# --- availability and coldstart timing --------------------------------------------------------
-"${BP[@]}" availability "$FX/probe-availability.log" 1000000000 >"$TMP/av.json"
-expect "availability: failures after the kill, by code" "4 {'000': 1, '502': 3}" \
-  "$(jget "$TMP/av.json" '"%s %s" % (d["failed_requests"], dict(sorted(d["failure_codes"].items())))')"
-expect "availability: first success after first failure" 210.0 "$(jget "$TMP/av.json" 'd["time_to_first_success_ms"]')"
-expect "availability: recovery after the last failure" "408.0 True" \
-  "$(jget "$TMP/av.json" '"%s %s" % (d["time_to_recovery_ms"], d["recovered"])')"
-expect "availability: outage window and baseline" "201.0 0 11" \
-  "$(jget "$TMP/av.json" '"%s %s %s" % (d["outage_window_ms"], d["failed_before_kill"], d["requests_total"])')"
-printf '1 2 200\n3 4 200\n' >"$TMP/allok.log"
-"${BP[@]}" availability "$TMP/allok.log" 2 >"$TMP/av2.json"
-expect "availability: an unnoticed kill is 0 ms, 0 failures" "0 0.0" \
-  "$(jget "$TMP/av2.json" '"%s %s" % (d["failed_requests"], d["time_to_recovery_ms"])')"
-"${BP[@]}" coldstart "$FX/probe-coldstart.log" 2000000000 >"$TMP/cs.json"
-expect "coldstart: first 200 and failures before it" "73.5 3" \
-  "$(jget "$TMP/cs.json" '"%s %s" % (d["first_200_ms"], d["failed_probes_before_200"])')"
+# --- a cold-start run as recorded; the availability figures assembled below --------------------
+"${BP[@]}" availability "$BENCH_FX/probe-availability.log" 1000000000 >"$TMP/av.json"
 printf '5 6 502\n' >"$TMP/never.log"
-"${BP[@]}" coldstart "$TMP/never.log" 1 >"$TMP/cs2.json"
-expect "coldstart: no 200 is null, not 0" None "$(jget "$TMP/cs2.json" 'd["first_200_ms"]')"
 # A run as coldstart-test.sh records it: the pod from `kubectl get pod -o json`, created in
 # the scale-up's second (the probe log's clock: 2000000000 µs = 1970-01-01T00:33:20Z), no restarts.
 cat >"$TMP/pod.json" <<'JSON'
@@ -116,10 +82,10 @@ cat >"$TMP/pod.json" <<'JSON'
             "conditions": [{"type": "Ready", "lastTransitionTime": "1970-01-01T00:33:21Z"}]}}
 JSON
 crm_bench cluster coldstart-run --run 1 --pods-before 0 --scale-up-us 2000000000 \
-  --probe-log "$FX/probe-coldstart.log" --direct-log "$TMP/never.log" --pod-json "$TMP/pod.json" \
+  --probe-log "$BENCH_FX/probe-coldstart.log" --direct-log "$TMP/never.log" --pod-json "$TMP/pod.json" \
   >"$TMP/runs.jsonl" 2>"$TMP/run.txt"
 crm_bench cluster coldstart-run --run 2 --pods-before 1 --scale-up-us 2000000000 \
-  --probe-log "$FX/probe-coldstart.log" --direct-log "$TMP/never.log" >>"$TMP/runs.jsonl" 2>/dev/null
+  --probe-log "$BENCH_FX/probe-coldstart.log" --direct-log "$TMP/never.log" >>"$TMP/runs.jsonl" 2>/dev/null
 expect "coldstart run: one JSON line per run, the pod and from-zero check" "2 customer-service-5b7c9-abcde True False" \
   "$(python3 -c 'import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; print(len(r), r[0]["pod"]["name"], r[0]["from_zero"], r[1]["from_zero"])' "$TMP/runs.jsonl")"
 expect "coldstart run: its figures said on stderr" yes "$(grep -q 'first 200 after .* ms through the gateway, none ms from the pod itself, from zero: true' "$TMP/run.txt" && echo yes || echo no)"
@@ -131,11 +97,7 @@ expect "coldstart summary: the median of the valid runs" "73.5 2" \
   "$(jget "$TMP/coldstart.json" '"%s %s" % (d["first_200_ms"]["median"], len(d["runs"]))')"
 
 # --- registry pushes and manifests ------------------------------------------------------------
-expect "digest: docker push" "sha256:4b2c1f3d5e6a7b8c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e" \
-  "$("${BP[@]}" push-digest "$FX/push-docker.txt")"
-expect "digest: spin registry push" "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" \
-  "$("${BP[@]}" push-digest "$FX/push-spin.txt")"
-expect "digest: none found fails" 1 "$("${BP[@]}" push-digest "$FX/push-none.txt" >/dev/null 2>&1 && echo 0 || echo 1)"
+expect "digest: none found fails" 1 "$("${BP[@]}" push-digest "$BENCH_FX/push-none.txt" >/dev/null 2>&1 && echo 0 || echo 1)"
 render_images "$FX/manifest.yaml" "axum-gateway=$REGISTRY_PULL/crm/axum-gateway@sha256:abc" >"$TMP/rendered.yaml"
 expect "render_images: exact image replaced, look-alike untouched" \
   "$REGISTRY_PULL/crm/axum-gateway@sha256:abc $REGISTRY_PULL/crm/axum-gateway-extra:dev" \
@@ -162,8 +124,6 @@ expect "render_images, REGISTRY_PORT=5999: no other image than postgres and the 
   "$(grep -E '^ *image:' "$TMP/all-rendered.yaml" | grep -v '@sha256:' | awk '{print $2}' | paste -sd ' ' -)"
 expect "selector_from_json: matchLabels to -l syntax" "a=1,core.spinkube.dev/app-name=gateway" \
   "$(echo '{"matchLabels":{"core.spinkube.dev/app-name":"gateway","a":"1"}}' | selector_from_json)"
-expect "parse selector: matchLabels to -l syntax" "a=1,core.spinkube.dev/app-name=gateway" \
-  "$(echo '{"matchLabels":{"core.spinkube.dev/app-name":"gateway","a":"1"}}' | "${BP[@]}" selector -)"
 expect "stack mapping" "containers wasm 8001 80 http://127.0.0.1:18081" \
   "$(stack_namespace axum) $(stack_namespace spin) $(service_port axum customer-service) $(service_port spin order-service) $(stack_url spin)"
 t1="$(now_us)"

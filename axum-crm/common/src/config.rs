@@ -27,7 +27,7 @@ pub struct ServerConfig {
     /// requests, before it is closed: bounds slow clients (slowloris) before any handler runs.
     /// The services' own clients drop idle connections sooner, so they never reuse one that is
     /// being closed.
-    #[arg(long, env = "HEADER_READ_TIMEOUT_MS", default_value_t = crate::serve::DEFAULT_HEADER_READ_TIMEOUT_MS, value_parser = positive_ms())]
+    #[arg(long, env = "HEADER_READ_TIMEOUT_MS", default_value_t = crate::listener::DEFAULT_HEADER_READ_TIMEOUT_MS, value_parser = positive_ms())]
     pub header_read_timeout_ms: u64,
     /// Log lines as text (key=value) or JSON.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]

@@ -8,15 +8,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crm_core::http::{Health, Runtime, Service};
+use crm_core::sql::{Param, Statement};
 use crm_core::timing::Phase;
 use crm_core::ApiError;
 use sqlx::migrate::Migrator;
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Postgres};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::{Arguments, FromRow, PgConnection, PgPool, Postgres};
 use tracing::Instrument;
 
 use crate::config::{positive_count, positive_ms, DatabaseUrl};
+use crate::metrics::{
+    Gauges, DB_ACQUIRES, DB_ACQUIRE_DURATION, DB_POOL_IDLE, DB_POOL_MAX, DB_POOL_SIZE,
+};
 use crate::reply::{timed, AppError, Reply};
 use crate::telemetry::{db_span, record_db_error, DbOperation};
 
@@ -170,31 +174,88 @@ impl Db {
             Err(sqlx::Error::PoolTimedOut) => "timeout",
             Err(_) => "error",
         };
-        metrics::counter!(crate::metrics::DB_ACQUIRES, "outcome" => outcome).increment(1);
-        metrics::histogram!(crate::metrics::DB_ACQUIRE_DURATION).record(started.elapsed());
+        metrics::counter!(DB_ACQUIRES, "outcome" => outcome).increment(1);
+        metrics::histogram!(DB_ACQUIRE_DURATION).record(started.elapsed());
         acquired.map_err(db_error)
-    }
-
-    /// The pool's gauges as they are now (the admin listener calls this at each scrape).
-    pub fn record_pool_gauges(&self) {
-        use crate::metrics::{DB_POOL_IDLE, DB_POOL_MAX, DB_POOL_SIZE};
-        metrics::gauge!(DB_POOL_SIZE).set(self.pool.size());
-        metrics::gauge!(DB_POOL_IDLE).set(self.pool.num_idle() as f64);
-        metrics::gauge!(DB_POOL_MAX).set(self.pool.options().get_max_connections());
     }
 
     /// `/readyz`: the schema is in place and `SELECT 1` answers.
     pub async fn readyz(&self, service: Service) -> Result<Reply<Health>, AppError> {
         let mut conn = self.acquire().await?;
-        let ping = crm_core::sql::PING;
-        query(ping, sqlx::query(ping).execute(&mut *conn)).await?;
+        execute(&mut conn, crm_core::sql::ping()).await?;
         Ok(Reply::ok(Health::ok(service, Runtime::Axum)))
     }
 }
 
+/// The pool's gauges, read by the admin listener at each scrape.
+impl Gauges for Db {
+    fn record(&self) {
+        metrics::gauge!(DB_POOL_SIZE).set(self.pool.size());
+        metrics::gauge!(DB_POOL_IDLE).set(self.pool.num_idle() as f64);
+        metrics::gauge!(DB_POOL_MAX).set(self.pool.options().get_max_connections());
+    }
+}
+
+/// A row type sqlx reads by column name (the `crm-core` rows derive it).
+pub trait FromPgRow: for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+
+impl<T> FromPgRow for T where T: for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+
+/// Runs core's `statement` for exactly one row.
+pub async fn fetch_one<T: FromPgRow>(
+    conn: &mut PgConnection,
+    statement: Statement<'_>,
+) -> Result<T, ApiError> {
+    let (sql, arguments) = prepare(statement)?;
+    timed_statement(sql, sqlx::query_as_with(sql, arguments).fetch_one(conn)).await
+}
+
+/// Runs core's `statement` for at most one row.
+pub async fn fetch_optional<T: FromPgRow>(
+    conn: &mut PgConnection,
+    statement: Statement<'_>,
+) -> Result<Option<T>, ApiError> {
+    let (sql, arguments) = prepare(statement)?;
+    timed_statement(
+        sql,
+        sqlx::query_as_with(sql, arguments).fetch_optional(conn),
+    )
+    .await
+}
+
+/// Runs core's `statement` for all its rows.
+pub async fn fetch_all<T: FromPgRow>(
+    conn: &mut PgConnection,
+    statement: Statement<'_>,
+) -> Result<Vec<T>, ApiError> {
+    let (sql, arguments) = prepare(statement)?;
+    timed_statement(sql, sqlx::query_as_with(sql, arguments).fetch_all(conn)).await
+}
+
+/// Runs core's `statement` for its effect; the number of rows it affected.
+pub async fn execute(conn: &mut PgConnection, statement: Statement<'_>) -> Result<u64, ApiError> {
+    let (sql, arguments) = prepare(statement)?;
+    let done = timed_statement(sql, sqlx::query_with(sql, arguments).execute(conn)).await?;
+    Ok(done.rows_affected())
+}
+
+/// The statement's SQL and its parameters as sqlx's arguments, in core's order.
+fn prepare(statement: Statement<'_>) -> Result<(&'static str, PgArguments), ApiError> {
+    let mut arguments = PgArguments::default();
+    for param in statement.params {
+        let added = match param {
+            Param::Int(value) => arguments.add(value),
+            Param::Text(value) => arguments.add(value.as_ref()),
+            Param::NullableText(value) => arguments.add(value),
+        };
+        added.map_err(|error| db_error(sqlx::Error::Encode(error)))?;
+    }
+    Ok((statement.sql, arguments))
+}
+
 /// Runs one statement (`fut`, running the SQL `sql`), timed as `query` (all statements of a
 /// request add up) and in a span named by its SQL.
-pub async fn query<T, F>(sql: &'static str, fut: F) -> Result<T, ApiError>
+async fn timed_statement<T, F>(sql: &'static str, fut: F) -> Result<T, ApiError>
 where
     F: Future<Output = Result<T, sqlx::Error>>,
 {

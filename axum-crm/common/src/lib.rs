@@ -5,10 +5,12 @@
 
 pub mod config;
 pub mod db;
+pub mod listener;
 pub mod metrics;
 pub mod reply;
 pub mod routing;
 pub mod serve;
+pub mod shutdown;
 pub mod telemetry;
 pub mod upstream;
 

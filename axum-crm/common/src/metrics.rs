@@ -22,10 +22,12 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use std::sync::Arc;
+
 use crm_core::http::Service;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-use crate::db::Db;
+use crate::listener::serve_with;
 
 pub const HTTP_REQUESTS: &str = "http_requests_total";
 pub const HTTP_DURATION: &str = "http_request_duration_seconds";
@@ -145,7 +147,13 @@ fn describe() {
 #[derive(Clone)]
 struct Scrape {
     handle: PrometheusHandle,
-    db: Option<Db>,
+    gauges: Option<Arc<dyn Gauges>>,
+}
+
+/// Gauges read at each scrape rather than kept up to date (the data services' pool: `db::Db`).
+pub trait Gauges: Send + Sync + 'static {
+    /// Sets the gauges to what they are now.
+    fn record(&self);
 }
 
 /// Starts the admin listener on `addr` with `GET /metrics`, if `addr` is set. Never fails the
@@ -154,7 +162,7 @@ struct Scrape {
 pub async fn start(
     service: Service,
     addr: MetricsAddr,
-    db: Option<Db>,
+    gauges: Option<Arc<dyn Gauges>>,
     header_read_timeout: Duration,
 ) {
     let Some(addr) = addr.0 else {
@@ -174,9 +182,9 @@ pub async fn start(
     tracing::info!(metrics_addr = %addr, path = METRICS_PATH, "metrics listening");
     let app = Router::new()
         .route(METRICS_PATH, get(scrape))
-        .with_state(Scrape { handle, db });
+        .with_state(Scrape { handle, gauges });
     tokio::spawn(async move {
-        if let Err(error) = crate::serve::serve_with(listener, app, header_read_timeout).await {
+        if let Err(error) = serve_with(listener, app, header_read_timeout).await {
             tracing::warn!(%error, "metrics listener failed");
         }
     });
@@ -185,8 +193,8 @@ pub async fn start(
 /// `GET /metrics`: the pool gauges as they are now, then every series in Prometheus's text
 /// format.
 async fn scrape(State(scrape): State<Scrape>) -> Response {
-    if let Some(db) = &scrape.db {
-        db.record_pool_gauges();
+    if let Some(gauges) = &scrape.gauges {
+        gauges.record();
     }
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],

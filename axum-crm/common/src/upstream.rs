@@ -39,7 +39,7 @@ pub fn client(timeout: Duration) -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout)
-        // Below the upstream's idle limit (`serve::DEFAULT_HEADER_READ_TIMEOUT`, 10 s), so the
+        // Below the upstream's idle limit (`listener::DEFAULT_HEADER_READ_TIMEOUT`, 10 s), so the
         // pool rarely reuses a socket the upstream is closing.
         .pool_idle_timeout(Duration::from_secs(5))
         .tcp_nodelay(true)

@@ -2,7 +2,7 @@
 
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use axum_common::db::{query, Db};
+use axum_common::db::{execute, fetch_all, fetch_one, fetch_optional, Db};
 use axum_common::reply::recorded;
 use axum_common::{AppError, Id, JsonBody, Reply};
 use crm_core::customer::{Customer, CustomerInput, CustomerRow};
@@ -18,15 +18,7 @@ pub async fn create(
 ) -> Result<Reply<Customer>, AppError> {
     let valid = input.validate()?;
     let mut conn = db.acquire().await?;
-    let row: CustomerRow = query(
-        sql::INSERT_CUSTOMER,
-        sqlx::query_as(sql::INSERT_CUSTOMER)
-            .bind(&valid.name)
-            .bind(&valid.email)
-            .bind(&valid.phone)
-            .fetch_one(&mut *conn),
-    )
-    .await?;
+    let row: CustomerRow = fetch_one(&mut conn, sql::insert_customer(&valid)).await?;
     let created = Customer::from(row);
     let location = location(Route::Customers.pattern(), created.id);
     Ok(Reply::created(location, created))
@@ -39,14 +31,7 @@ pub async fn list(
 ) -> Result<Reply<Page<Customer>>, AppError> {
     let paging = parse_paging(raw.as_deref())?;
     let mut conn = db.acquire().await?;
-    let rows: Vec<CustomerRow> = query(
-        sql::LIST_CUSTOMERS,
-        sqlx::query_as(sql::LIST_CUSTOMERS)
-            .bind(paging.limit)
-            .bind(paging.offset)
-            .fetch_all(&mut *conn),
-    )
-    .await?;
+    let rows: Vec<CustomerRow> = fetch_all(&mut conn, sql::list_customers(paging)).await?;
     Ok(Reply::ok(Page {
         items: rows.into_iter().map(Customer::from).collect(),
         limit: paging.limit,
@@ -57,13 +42,7 @@ pub async fn list(
 /// `GET /customers/{id}`
 pub async fn get(State(db): State<Db>, Id(id): Id) -> Result<Reply<Customer>, AppError> {
     let mut conn = db.acquire().await?;
-    let row: Option<CustomerRow> = query(
-        sql::SELECT_CUSTOMER,
-        sqlx::query_as(sql::SELECT_CUSTOMER)
-            .bind(id)
-            .fetch_optional(&mut *conn),
-    )
-    .await?;
+    let row: Option<CustomerRow> = fetch_optional(&mut conn, sql::select_customer(id)).await?;
     let row = row.ok_or_else(ApiError::not_found)?;
     Ok(Reply::ok(Customer::from(row)))
 }
@@ -76,16 +55,8 @@ pub async fn update(
 ) -> Result<Reply<Customer>, AppError> {
     let valid = input.validate()?;
     let mut conn = db.acquire().await?;
-    let row: Option<CustomerRow> = query(
-        sql::UPDATE_CUSTOMER,
-        sqlx::query_as(sql::UPDATE_CUSTOMER)
-            .bind(id)
-            .bind(&valid.name)
-            .bind(&valid.email)
-            .bind(&valid.phone)
-            .fetch_optional(&mut *conn),
-    )
-    .await?;
+    let row: Option<CustomerRow> =
+        fetch_optional(&mut conn, sql::update_customer(id, &valid)).await?;
     let row = row.ok_or_else(ApiError::not_found)?;
     Ok(Reply::ok(Customer::from(row)))
 }
@@ -93,14 +64,7 @@ pub async fn update(
 /// `DELETE /customers/{id}`
 pub async fn delete(State(db): State<Db>, Id(id): Id) -> Result<StatusCode, AppError> {
     let mut conn = db.acquire().await?;
-    let done = query(
-        sql::DELETE_CUSTOMER,
-        sqlx::query(sql::DELETE_CUSTOMER)
-            .bind(id)
-            .execute(&mut *conn),
-    )
-    .await?;
-    match done.rows_affected() {
+    match execute(&mut conn, sql::delete_customer(id)).await? {
         0 => Err(ApiError::not_found().into()),
         _ => Ok(StatusCode::NO_CONTENT),
     }
@@ -109,7 +73,7 @@ pub async fn delete(State(db): State<Db>, Id(id): Id) -> Result<StatusCode, AppE
 /// `GET /customers/ping`: a connection and `SELECT 1`, with both durations in the body.
 pub async fn ping(State(db): State<Db>) -> Result<Reply<Ping>, AppError> {
     let mut conn = db.acquire().await?;
-    query(sql::PING, sqlx::query(sql::PING).execute(&mut *conn)).await?;
+    execute(&mut conn, sql::ping()).await?;
     let ms = |phase| recorded(phase).map(millis).unwrap_or_default();
     Ok(Reply::ok(Ping {
         status: "ok",

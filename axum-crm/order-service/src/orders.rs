@@ -2,14 +2,12 @@
 
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use axum_common::db::query;
+use axum_common::db::{execute, fetch_all, fetch_one, fetch_optional};
 use axum_common::reply::timed;
 use axum_common::upstream::{self, upstream_error};
 use axum_common::{AppError, Id, JsonBody, Reply};
 use crm_core::http::{location, Health, Page, Route, Service};
-use crm_core::order::{
-    invalid_transition, NewOrderInput, Order, OrderRow, OrderStatus, OrderUpdateInput,
-};
+use crm_core::order::{invalid_transition, NewOrderInput, Order, OrderRow, OrderUpdateInput};
 use crm_core::params::OrderListQuery;
 use crm_core::timing::Phase;
 use crm_core::upstream::{customer_check, join_url};
@@ -41,16 +39,7 @@ pub async fn create(
     let valid = input.validate()?;
     verify_customer(&state, valid.customer_id).await?;
     let mut conn = state.db.acquire().await?;
-    let row: OrderRow = query(
-        sql::INSERT_ORDER,
-        sqlx::query_as(sql::INSERT_ORDER)
-            .bind(valid.customer_id)
-            .bind(&valid.product)
-            .bind(valid.quantity)
-            .bind(valid.unit_price_cents)
-            .fetch_one(&mut *conn),
-    )
-    .await?;
+    let row: OrderRow = fetch_one(&mut conn, sql::insert_order(&valid)).await?;
     let created = Order::from(row);
     let location = location(Route::Orders.pattern(), created.id);
     Ok(Reply::created(location, created))
@@ -63,21 +52,8 @@ pub async fn list(
 ) -> Result<Reply<Page<Order>>, AppError> {
     let q = OrderListQuery::parse(raw.as_deref())?;
     let mut conn = state.db.acquire().await?;
-    let (sql, statement) = match q.customer_id {
-        Some(customer_id) => {
-            let sql = sql::LIST_ORDERS_BY_CUSTOMER;
-            (sql, sqlx::query_as(sql).bind(customer_id))
-        }
-        None => (sql::LIST_ORDERS, sqlx::query_as(sql::LIST_ORDERS)),
-    };
-    let rows: Vec<OrderRow> = query(
-        sql,
-        statement
-            .bind(q.paging.limit)
-            .bind(q.paging.offset)
-            .fetch_all(&mut *conn),
-    )
-    .await?;
+    let statement = sql::list_orders(q.customer_id, q.paging);
+    let rows: Vec<OrderRow> = fetch_all(&mut conn, statement).await?;
     Ok(Reply::ok(Page {
         items: rows.into_iter().map(Order::from).collect(),
         limit: q.paging.limit,
@@ -88,13 +64,7 @@ pub async fn list(
 /// `GET /orders/{id}`
 pub async fn get(State(state): State<AppState>, Id(id): Id) -> Result<Reply<Order>, AppError> {
     let mut conn = state.db.acquire().await?;
-    let row: Option<OrderRow> = query(
-        sql::SELECT_ORDER,
-        sqlx::query_as(sql::SELECT_ORDER)
-            .bind(id)
-            .fetch_optional(&mut *conn),
-    )
-    .await?;
+    let row: Option<OrderRow> = fetch_optional(&mut conn, sql::select_order(id)).await?;
     let row = row.ok_or_else(ApiError::not_found)?;
     Ok(Reply::ok(Order::from(row)))
 }
@@ -107,43 +77,22 @@ pub async fn update(
 ) -> Result<Reply<Order>, AppError> {
     let valid = input.validate()?;
     let mut conn = state.db.acquire().await?;
-    let row: Option<OrderRow> = query(
-        sql::UPDATE_ORDER,
-        sqlx::query_as(sql::UPDATE_ORDER)
-            .bind(id)
-            .bind(&valid.product)
-            .bind(valid.quantity)
-            .bind(valid.unit_price_cents)
-            .bind(valid.status.as_str())
-            .bind(OrderStatus::predecessors_param(valid.status))
-            .fetch_optional(&mut *conn),
-    )
-    .await?;
+    let row: Option<OrderRow> = fetch_optional(&mut conn, sql::update_order(id, &valid)).await?;
     if let Some(row) = row {
         return Ok(Reply::ok(Order::from(row)));
     }
-    let current: Option<String> = query(
-        sql::SELECT_ORDER_STATUS,
-        sqlx::query_scalar(sql::SELECT_ORDER_STATUS)
-            .bind(id)
-            .fetch_optional(&mut *conn),
-    )
-    .await?;
+    let current: Option<(String,)> =
+        fetch_optional(&mut conn, sql::select_order_status(id)).await?;
     match current {
         None => Err(ApiError::not_found().into()),
-        Some(from) => Err(invalid_transition(&from, valid.status).into()),
+        Some((from,)) => Err(invalid_transition(&from, valid.status).into()),
     }
 }
 
 /// `DELETE /orders/{id}`
 pub async fn delete(State(state): State<AppState>, Id(id): Id) -> Result<StatusCode, AppError> {
     let mut conn = state.db.acquire().await?;
-    let done = query(
-        sql::DELETE_ORDER,
-        sqlx::query(sql::DELETE_ORDER).bind(id).execute(&mut *conn),
-    )
-    .await?;
-    match done.rows_affected() {
+    match execute(&mut conn, sql::delete_order(id)).await? {
         0 => Err(ApiError::not_found().into()),
         _ => Ok(StatusCode::NO_CONTENT),
     }

@@ -13,7 +13,7 @@ use std::rc::Rc;
 use crm_core::customer::{Customer, CustomerRow};
 use crm_core::http::{Health, Runtime};
 use crm_core::order::{Order, OrderRow, OrderStatus};
-use crm_core::sql::sqlstate_is_unavailable;
+use crm_core::sql::{sqlstate_is_unavailable, Param, Statement};
 use crm_core::timing::Phase;
 use crm_core::ApiError;
 use spin_sdk::http::Response;
@@ -35,15 +35,11 @@ impl Db {
         Ok(Db { conn })
     }
 
-    /// A statement that returns rows, timed as `query`.
-    pub fn query(
-        &self,
-        ctx: &mut Ctx,
-        sql: &str,
-        params: &[ParameterValue],
-    ) -> Result<Vec<Record>, ApiError> {
+    /// Core's `statement`, for its rows, timed as `query`.
+    pub fn query(&self, ctx: &mut Ctx, statement: Statement<'_>) -> Result<Vec<Record>, ApiError> {
+        let params = parameters(statement.params);
         let set = ctx
-            .time(Phase::Query, || self.conn.query(sql, params))
+            .time(Phase::Query, || self.conn.query(statement.sql, &params))
             .map_err(|e| error("query", &e))?;
         let columns: Rc<[String]> = set.columns.into_iter().map(|c| c.name).collect();
         Ok(set
@@ -60,20 +56,15 @@ impl Db {
     pub fn query_opt(
         &self,
         ctx: &mut Ctx,
-        sql: &str,
-        params: &[ParameterValue],
+        statement: Statement<'_>,
     ) -> Result<Option<Record>, ApiError> {
-        Ok(self.query(ctx, sql, params)?.into_iter().next())
+        Ok(self.query(ctx, statement)?.into_iter().next())
     }
 
-    /// A statement without rows; the number of rows it affected.
-    pub fn execute(
-        &self,
-        ctx: &mut Ctx,
-        sql: &str,
-        params: &[ParameterValue],
-    ) -> Result<u64, ApiError> {
-        ctx.time(Phase::Query, || self.conn.execute(sql, params))
+    /// Core's `statement`, for its effect; the number of rows it affected.
+    pub fn execute(&self, ctx: &mut Ctx, statement: Statement<'_>) -> Result<u64, ApiError> {
+        let params = parameters(statement.params);
+        ctx.time(Phase::Query, || self.conn.execute(statement.sql, &params))
             .map_err(|e| error("execute", &e))
     }
 }
@@ -87,25 +78,24 @@ pub fn open_database(ctx: &mut Ctx) -> Result<Db, ApiError> {
 
 /// `GET /readyz` of a data service: a connection and `SELECT 1`, else 503.
 pub fn readyz(ctx: &mut Ctx) -> Result<Response, ApiError> {
-    match open_database(ctx).and_then(|db| db.query(ctx, crm_core::sql::PING, &[])) {
+    match open_database(ctx).and_then(|db| db.query(ctx, crm_core::sql::ping())) {
         Ok(_) => Ok(ctx.ok(&Health::ok(ctx.service, Runtime::Spin))),
         Err(_) => Err(ApiError::database_unavailable()),
     }
 }
 
-/// `BIGINT` parameter.
-pub fn int(value: i64) -> ParameterValue {
-    ParameterValue::Int64(value)
-}
-
-/// `TEXT` parameter.
-pub fn text(value: &str) -> ParameterValue {
-    ParameterValue::Str(value.to_owned())
-}
-
-/// Nullable `TEXT` parameter.
-pub fn opt_text(value: Option<&str>) -> ParameterValue {
-    value.map_or(ParameterValue::DbNull, text)
+/// Core's parameters as `pg4` values, in core's order.
+fn parameters(params: Vec<Param<'_>>) -> Vec<ParameterValue> {
+    params
+        .into_iter()
+        .map(|param| match param {
+            Param::Int(value) => ParameterValue::Int64(value),
+            Param::Text(value) => ParameterValue::Str(value.into_owned()),
+            Param::NullableText(value) => value.map_or(ParameterValue::DbNull, |v| {
+                ParameterValue::Str(v.to_owned())
+            }),
+        })
+        .collect()
 }
 
 /// What a `pg4` error means for the client: the database being unreachable or refusing work

@@ -6,7 +6,7 @@ use crm_core::params::parse_paging;
 use crm_core::sql;
 use crm_core::timing::{millis, Phase};
 use crm_core::ApiError;
-use spin_common::db::{self, int, opt_text, text};
+use spin_common::db;
 use spin_common::routing::{content_type, query};
 use spin_common::Ctx;
 use spin_sdk::http::{Request, Response};
@@ -16,12 +16,7 @@ pub fn create(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
     let input: CustomerInput = decode_json_body(content_type(req), req.body())?;
     let valid = input.validate()?;
     let db = db::open_database(ctx)?;
-    let params = [
-        text(&valid.name),
-        text(&valid.email),
-        opt_text(valid.phone.as_deref()),
-    ];
-    let row = db.query_opt(ctx, sql::INSERT_CUSTOMER, &params)?;
+    let row = db.query_opt(ctx, sql::insert_customer(&valid))?;
     let created = db::customer(row.ok_or_else(ApiError::internal)?)?;
     let location = location(Route::Customers.pattern(), created.id);
     Ok(ctx.created(&location, &created))
@@ -31,8 +26,7 @@ pub fn create(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
 pub fn list(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
     let paging = parse_paging(query(req))?;
     let db = db::open_database(ctx)?;
-    let params = [int(paging.limit), int(paging.offset)];
-    let rows = db.query(ctx, sql::LIST_CUSTOMERS, &params)?;
+    let rows = db.query(ctx, sql::list_customers(paging))?;
     Ok(ctx.ok(&Page {
         items: rows
             .into_iter()
@@ -46,7 +40,7 @@ pub fn list(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
 /// `GET /customers/{id}`
 pub fn get(ctx: &mut Ctx, id: i64) -> Result<Response, ApiError> {
     let db = db::open_database(ctx)?;
-    let row = db.query_opt(ctx, sql::SELECT_CUSTOMER, &[int(id)])?;
+    let row = db.query_opt(ctx, sql::select_customer(id))?;
     let row = row.ok_or_else(ApiError::not_found)?;
     Ok(ctx.ok(&db::customer(row)?))
 }
@@ -56,13 +50,7 @@ pub fn update(ctx: &mut Ctx, id: i64, req: &Request) -> Result<Response, ApiErro
     let input: CustomerInput = decode_json_body(content_type(req), req.body())?;
     let valid = input.validate()?;
     let db = db::open_database(ctx)?;
-    let params = [
-        int(id),
-        text(&valid.name),
-        text(&valid.email),
-        opt_text(valid.phone.as_deref()),
-    ];
-    let row = db.query_opt(ctx, sql::UPDATE_CUSTOMER, &params)?;
+    let row = db.query_opt(ctx, sql::update_customer(id, &valid))?;
     let row = row.ok_or_else(ApiError::not_found)?;
     Ok(ctx.ok(&db::customer(row)?))
 }
@@ -70,7 +58,7 @@ pub fn update(ctx: &mut Ctx, id: i64, req: &Request) -> Result<Response, ApiErro
 /// `DELETE /customers/{id}`
 pub fn delete(ctx: &mut Ctx, id: i64) -> Result<Response, ApiError> {
     let db = db::open_database(ctx)?;
-    match db.execute(ctx, sql::DELETE_CUSTOMER, &[int(id)])? {
+    match db.execute(ctx, sql::delete_customer(id))? {
         0 => Err(ApiError::not_found()),
         _ => Ok(ctx.no_content()),
     }
@@ -79,7 +67,7 @@ pub fn delete(ctx: &mut Ctx, id: i64) -> Result<Response, ApiError> {
 /// `GET /customers/ping`: a connection and `SELECT 1`, with both durations in the body.
 pub fn ping(ctx: &mut Ctx) -> Result<Response, ApiError> {
     let db = db::open_database(ctx)?;
-    db.query(ctx, sql::PING, &[])?;
+    db.query(ctx, sql::ping())?;
     let ms = |phase| ctx.timing.get(phase).map(millis).unwrap_or_default();
     let ping = Ping {
         status: "ok",

@@ -1,12 +1,12 @@
 //! The `/orders` handlers: decode and validate with core, check the customer, run core's SQL.
 
 use crm_core::http::{decode_json_body, location, Page, Route, Service};
-use crm_core::order::{invalid_transition, NewOrderInput, Order, OrderStatus, OrderUpdateInput};
+use crm_core::order::{invalid_transition, NewOrderInput, Order, OrderUpdateInput};
 use crm_core::params::OrderListQuery;
 use crm_core::timing::Phase;
 use crm_core::upstream::customer_check;
 use crm_core::{sql, ApiError};
-use spin_common::db::{self, int, text};
+use spin_common::db;
 use spin_common::routing::{content_type, query};
 use spin_common::upstream::Call;
 use spin_common::Ctx;
@@ -28,13 +28,7 @@ pub fn create(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
     let valid = input.validate()?;
     verify_customer(ctx, valid.customer_id)?;
     let db = db::open_database(ctx)?;
-    let params = [
-        int(valid.customer_id),
-        text(&valid.product),
-        int(valid.quantity),
-        int(valid.unit_price_cents),
-    ];
-    let row = db.query_opt(ctx, sql::INSERT_ORDER, &params)?;
+    let row = db.query_opt(ctx, sql::insert_order(&valid))?;
     let created = db::order(row.ok_or_else(ApiError::internal)?)?;
     let location = location(Route::Orders.pattern(), created.id);
     Ok(ctx.created(&location, &created))
@@ -43,29 +37,22 @@ pub fn create(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
 /// `GET /orders?customer_id=&limit=&offset=`
 pub fn list(ctx: &mut Ctx, req: &Request) -> Result<Response, ApiError> {
     let q = OrderListQuery::parse(query(req))?;
-    let (limit, offset) = (q.paging.limit, q.paging.offset);
     let db = db::open_database(ctx)?;
-    let rows = match q.customer_id {
-        Some(customer_id) => {
-            let params = [int(customer_id), int(limit), int(offset)];
-            db.query(ctx, sql::LIST_ORDERS_BY_CUSTOMER, &params)?
-        }
-        None => db.query(ctx, sql::LIST_ORDERS, &[int(limit), int(offset)])?,
-    };
+    let rows = db.query(ctx, sql::list_orders(q.customer_id, q.paging))?;
     Ok(ctx.ok(&Page {
         items: rows
             .into_iter()
             .map(db::order)
             .collect::<Result<Vec<Order>, _>>()?,
-        limit,
-        offset,
+        limit: q.paging.limit,
+        offset: q.paging.offset,
     }))
 }
 
 /// `GET /orders/{id}`
 pub fn get(ctx: &mut Ctx, id: i64) -> Result<Response, ApiError> {
     let db = db::open_database(ctx)?;
-    let row = db.query_opt(ctx, sql::SELECT_ORDER, &[int(id)])?;
+    let row = db.query_opt(ctx, sql::select_order(id))?;
     let row = row.ok_or_else(ApiError::not_found)?;
     Ok(ctx.ok(&db::order(row)?))
 }
@@ -75,18 +62,10 @@ pub fn update(ctx: &mut Ctx, id: i64, req: &Request) -> Result<Response, ApiErro
     let input: OrderUpdateInput = decode_json_body(content_type(req), req.body())?;
     let valid = input.validate()?;
     let db = db::open_database(ctx)?;
-    let params = [
-        int(id),
-        text(&valid.product),
-        int(valid.quantity),
-        int(valid.unit_price_cents),
-        text(valid.status.as_str()),
-        text(&OrderStatus::predecessors_param(valid.status)),
-    ];
-    if let Some(row) = db.query_opt(ctx, sql::UPDATE_ORDER, &params)? {
+    if let Some(row) = db.query_opt(ctx, sql::update_order(id, &valid))? {
         return Ok(ctx.ok(&db::order(row)?));
     }
-    match db.query_opt(ctx, sql::SELECT_ORDER_STATUS, &[int(id)])? {
+    match db.query_opt(ctx, sql::select_order_status(id))? {
         None => Err(ApiError::not_found()),
         Some(mut row) => Err(invalid_transition(&row.text("status")?, valid.status)),
     }
@@ -95,7 +74,7 @@ pub fn update(ctx: &mut Ctx, id: i64, req: &Request) -> Result<Response, ApiErro
 /// `DELETE /orders/{id}`
 pub fn delete(ctx: &mut Ctx, id: i64) -> Result<Response, ApiError> {
     let db = db::open_database(ctx)?;
-    match db.execute(ctx, sql::DELETE_ORDER, &[int(id)])? {
+    match db.execute(ctx, sql::delete_order(id))? {
         0 => Err(ApiError::not_found()),
         _ => Ok(ctx.no_content()),
     }

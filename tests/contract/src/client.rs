@@ -285,9 +285,10 @@ impl Api {
     }
 }
 
-/// Runs one async check against several targets, one test each, e.g.
-/// `for_each_target!(unknown_path_is_404 => check_unknown_path: gateway, customer_service);`
-/// makes `unknown_path_is_404::gateway` and `unknown_path_is_404::customer_service`.
+/// Runs one async check (of [`crate::checks`]) against some targets, one test each, e.g.
+/// `for_each_target!(unknown_path_is_404 => check_unknown_path: gateway);` makes
+/// `unknown_path_is_404::gateway`. A gateway target names `gateway` only, and
+/// `tests/data_services.rs` the data services: the gateway selection is a list of targets.
 #[macro_export]
 macro_rules! for_each_target {
     ($name:ident => $check:ident: $($target:ident),+ $(,)?) => {

@@ -34,6 +34,11 @@ pub fn customer_body() -> Value {
     json!({ "name": unique("Customer"), "email": unique_email(), "phone": "+1 (555) 010-0000" })
 }
 
+/// A valid order for `customer_id`, with a fresh product name.
+pub fn new_order(customer_id: i64) -> Value {
+    json!({ "customer_id": customer_id, "product": unique("Widget"), "quantity": 3, "unit_price_cents": 1250 })
+}
+
 pub fn customer_path(id: i64) -> String {
     format!("/customers/{id}")
 }

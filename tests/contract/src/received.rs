@@ -17,6 +17,8 @@ use crate::raw::RawResponse;
 pub const DB_TIMING: &[&str] = &["conn", "query", "ser", "total"];
 /// Entries of a response that touched Postgres but may not have encoded a JSON document.
 pub const DB_TIMING_MIN: &[&str] = &["conn", "query", "total"];
+/// `DB_TIMING` with the customer check (`verify`) of an order create.
+pub const CREATE_TIMING: &[&str] = &["conn", "query", "verify", "ser", "total"];
 
 /// One complete HTTP response, with the request that got it (for failure messages).
 #[derive(Debug)]

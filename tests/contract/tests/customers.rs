@@ -1,6 +1,7 @@
 //! Customers: CRUD, paging, ping and the validation rules, through the gateway unless a test
 //! is about calling customer-service directly.
 
+use crm_contract_tests::checks::customers::*;
 use crm_contract_tests::*;
 
 // --- create ---------------------------------------------------------------------------------
@@ -68,16 +69,6 @@ async fn email_is_not_unique() {
     assert_eq!(a.email, b.email);
 }
 
-#[tokio::test]
-async fn create_directly_on_customer_service() {
-    let service = Api::customer_service();
-    let reply = service.post("/customers", &customer_body()).await;
-    let customer = Customer::from_json(&reply.expect(201));
-    reply.assert_service(Service::CustomerService);
-    reply.assert_timing(&service, DB_TIMING);
-    assert_eq!(reply.location(), customer_path(customer.id));
-}
-
 // --- read -------------------------------------------------------------------------------------
 
 #[tokio::test]
@@ -88,20 +79,6 @@ async fn get_returns_the_customer() {
     assert_eq!(Customer::from_json(&reply.expect(200)), created);
     reply.assert_service(Service::CustomerService);
     reply.assert_timing(&api, DB_TIMING);
-}
-
-#[tokio::test]
-async fn gateway_and_customer_service_agree() {
-    let gateway = Api::gateway();
-    let service = Api::customer_service();
-    let created = create_customer(&service).await;
-    let direct = service.get(&customer_path(created.id)).await;
-    let proxied = gateway.get(&customer_path(created.id)).await;
-    assert_eq!(direct.expect(200), proxied.expect(200));
-    direct.assert_service(Service::CustomerService);
-    proxied.assert_service(Service::CustomerService);
-    direct.assert_timing(&service, DB_TIMING);
-    proxied.assert_timing(&gateway, DB_TIMING);
 }
 
 #[tokio::test]
@@ -310,52 +287,11 @@ async fn list_ignores_unknown_parameters_and_takes_the_first_of_a_repeat() {
 
 // --- ping -------------------------------------------------------------------------------------
 
-async fn check_ping(api: Api) {
-    let reply = api.get("/customers/ping").await;
-    let body = reply.expect(200);
-    assert_keys(&body, &["status", "conn_ms", "query_ms"]);
-    assert_eq!(body["status"], "ok");
-    for key in ["conn_ms", "query_ms"] {
-        let ms = body[key]
-            .as_f64()
-            .unwrap_or_else(|| panic!("{key} is a number: {body}"));
-        assert!(ms >= 0.0, "{key} is a duration: {body}");
-    }
-    reply.assert_service(Service::CustomerService);
-    reply.assert_timing_includes(&api, DB_TIMING_MIN);
-}
-
-for_each_target!(ping_gets_a_connection_and_selects_1 => check_ping: gateway, customer_service);
+for_each_target!(ping_gets_a_connection_and_selects_1 => check_ping: gateway);
 
 // --- ids --------------------------------------------------------------------------------------
 
-/// Path segments that are not an id 1..=i64::MAX.
-const BAD_IDS: [&str; 9] = [
-    "0",
-    "-1",
-    "abc",
-    "1.5",
-    "+1",
-    "%201",
-    "1e3",
-    "9223372036854775808",
-    "99999999999999999999",
-];
-
-async fn check_invalid_ids(api: Api) {
-    for id in BAD_IDS {
-        let path = format!("/customers/{id}");
-        api.get(&path).await.assert_error(400, "invalid_parameter");
-        api.put(&path, &customer_body())
-            .await
-            .assert_error(400, "invalid_parameter");
-        api.delete(&path)
-            .await
-            .assert_error(400, "invalid_parameter");
-    }
-}
-
-for_each_target!(invalid_ids_are_invalid_parameter => check_invalid_ids: gateway, customer_service);
+for_each_target!(invalid_ids_are_invalid_parameter => check_invalid_ids: gateway);
 
 #[tokio::test]
 async fn largest_id_is_valid_and_unknown() {
@@ -367,30 +303,7 @@ async fn largest_id_is_valid_and_unknown() {
 
 // --- invalid bodies ---------------------------------------------------------------------------
 
-async fn check_invalid_bodies(api: Api) {
-    let email = unique_email();
-    for body in [
-        "",
-        "{",
-        "not json",
-        "[]",
-        "\"customer\"",
-        "null",
-        "42",
-        r#"{"name": 7, "email": "a@b.co"}"#,
-        r#"{"name": "Ann", "email": ["a@b.co"]}"#,
-        r#"{"name": "Ann", "email": "a@b.co", "phone": 5550100}"#,
-        r#"{"name": "Ann", "email": "a@b.co", "phone": false}"#,
-        &format!(r#"{{"name": "Ann", "email": "{email}", "nickname": "A"}}"#),
-        &format!(r#"{{"id": 5, "name": "Ann", "email": "{email}"}}"#),
-    ] {
-        api.send_json_text(Method::POST, "/customers", body)
-            .await
-            .assert_error(400, "invalid_body");
-    }
-}
-
-for_each_target!(malformed_bodies_are_invalid_body => check_invalid_bodies: gateway, customer_service);
+for_each_target!(malformed_bodies_are_invalid_body => check_invalid_bodies: gateway);
 
 #[tokio::test]
 async fn invalid_body_wins_over_validation() {
@@ -448,20 +361,6 @@ async fn every_failing_field_is_listed_in_contract_order() {
     )
     .await
     .assert_invalid_fields(&["name", "email", "phone"]);
-}
-
-#[tokio::test]
-async fn validation_is_the_same_directly_on_customer_service() {
-    let service = Api::customer_service();
-    let reply = service
-        .send_json_text(
-            Method::POST,
-            "/customers",
-            r#"{"name": "", "email": "", "phone": ""}"#,
-        )
-        .await;
-    reply.assert_invalid_fields(&["name", "email", "phone"]);
-    reply.assert_service(Service::CustomerService);
 }
 
 fn with(name: &str, email: &str, phone: Option<&str>) -> Value {

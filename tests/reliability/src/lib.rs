@@ -11,7 +11,7 @@ pub mod client;
 pub mod load;
 pub mod stub;
 
-pub use crm_harness::{floor, pg, procs, stack};
+pub use crm_harness::{floor, pg, procs, stack, topology};
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -44,6 +44,39 @@ pub fn run_test<F: Future<Output = ()>>(name: &str, limit: Duration, body: F) {
             );
         }
     });
+}
+
+/// Declares one test per runtime, `<name>::axum` and `<name>::spin`, each running
+/// `body(runtime)` (a function of the runtime returning the test's future) with [`run_test`]
+/// within `limit`:
+///
+/// ```ignore
+/// for_each_runtime!(upstream_faults => upstream_faults, within Duration::from_secs(180));
+/// for_each_runtime!(gateway_sigterm_under_load =>
+///     |runtime| graceful_shutdown(runtime, Service::Gateway), within Duration::from_secs(120));
+/// ```
+#[macro_export]
+macro_rules! for_each_runtime {
+    ($name:ident => $body:expr, within $limit:expr) => {
+        $crate::for_each_runtime!(@tests $name, $body, $limit, [axum Axum, spin Spin]);
+    };
+    (@tests $name:ident, $body:expr, $limit:expr, [$($test:ident $runtime:ident),+]) => {
+        mod $name {
+            use super::*;
+
+            $(
+                #[test]
+                fn $test() {
+                    let body = $body;
+                    $crate::run_test(
+                        concat!(stringify!($name), "::", stringify!($test)),
+                        $limit,
+                        body($crate::stack::Runtime::$runtime),
+                    );
+                }
+            )+
+        }
+    };
 }
 
 /// Prints a test's figures and, when `CRM_RESULTS` is set, stores them under `name` in

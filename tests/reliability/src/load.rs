@@ -362,6 +362,9 @@ struct DbRow {
     total_ok: bool,
 }
 
+/// The rows of one run, by kind (order or not) and marker.
+type RowsByMarker = HashMap<(bool, String), Vec<DbRow>>;
+
 /// Checks every entity against the database (SQL) and the API (through the gateway).
 pub async fn verify(
     entities: &[Entity],
@@ -372,9 +375,18 @@ pub async fn verify(
 ) -> Verification {
     let mut v = Verification::default();
     let pattern = format!("{run}-%");
-    let mut rows: HashMap<(bool, String), Vec<DbRow>> = HashMap::new();
+    let mut rows = RowsByMarker::new();
+    read_customer_rows(pool, &pattern, &mut rows).await;
+    read_order_rows(pool, &pattern, &mut rows).await;
+    check_against_the_database(entities, rows, &mut v);
+    read_back_through_the_api(entities, http, base, &mut v).await;
+    v
+}
+
+/// The customers whose email starts with the run's marker pattern.
+async fn read_customer_rows(pool: &PgPool, pattern: &str, rows: &mut RowsByMarker) {
     let customers = sqlx::query("SELECT id, name, email, phone FROM customers WHERE email LIKE $1")
-        .bind(&pattern)
+        .bind(pattern)
         .fetch_all(pool)
         .await
         .expect("read customers back");
@@ -391,11 +403,15 @@ pub async fn verify(
             total_ok: true,
         });
     }
+}
+
+/// The orders whose product starts with the run's marker pattern.
+async fn read_order_rows(pool: &PgPool, pattern: &str, rows: &mut RowsByMarker) {
     let orders = sqlx::query(
         "SELECT id, customer_id, product, quantity, unit_price_cents, total_cents, status \
          FROM orders WHERE product LIKE $1",
     )
-    .bind(&pattern)
+    .bind(pattern)
     .fetch_all(pool)
     .await
     .expect("read orders back");
@@ -415,7 +431,11 @@ pub async fn verify(
             total_ok: row.get::<i64, _>("total_cents") == quantity * price,
         });
     }
+}
 
+/// Each entity's row: there exactly once, with its acknowledged id and an acknowledged or
+/// attempted content; and no row that no request created.
+fn check_against_the_database(entities: &[Entity], mut rows: RowsByMarker, v: &mut Verification) {
     for entity in entities {
         v.entities += 1;
         let key = (entity.kind == Kind::Order, entity.marker.clone());
@@ -466,9 +486,16 @@ pub async fn verify(
             found.len()
         ));
     }
+}
 
-    // Through the API: every acknowledged entity reads back exactly as acknowledged
-    // (timestamps included), or as its one attempted write.
+/// Through the API: every acknowledged entity reads back exactly as acknowledged (timestamps
+/// included), or as its one attempted write.
+async fn read_back_through_the_api(
+    entities: &[Entity],
+    http: &reqwest::Client,
+    base: &str,
+    v: &mut Verification,
+) {
     let readable: Vec<Entity> = entities
         .iter()
         .filter(|e| e.id.is_some())
@@ -510,7 +537,6 @@ pub async fn verify(
         v.api_reads += reads;
         v.problems.extend(problems);
     }
-    v
 }
 
 /// Counts per operation and answer label: `{"create order": {"201": 120, "502 …": 3}}`.

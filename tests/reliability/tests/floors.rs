@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use crm_reliability_tests::client::{client, CLIENT_TIMEOUT};
 use crm_reliability_tests::floor;
+use crm_reliability_tests::for_each_runtime;
 use crm_reliability_tests::pg::{self, Cluster};
 use crm_reliability_tests::procs::free_port;
-use crm_reliability_tests::run_test;
 use crm_reliability_tests::stack::{
     metrics_port, start_ready, Runtime, Service, ServiceConfig, NOWHERE,
 };
@@ -22,23 +22,8 @@ const WITH_PHONE: i64 = 1;
 const WITHOUT_PHONE: i64 = 3;
 const MISSING: i64 = 900_000_000;
 
-#[test]
-fn axum_floor_serves_customer_services_document() {
-    run_test(
-        "axum_floor_serves_customer_services_document",
-        Duration::from_secs(120),
-        floor_serves_customer_services_document(Runtime::Axum),
-    );
-}
-
-#[test]
-fn spin_floor_serves_customer_services_document() {
-    run_test(
-        "spin_floor_serves_customer_services_document",
-        Duration::from_secs(120),
-        floor_serves_customer_services_document(Runtime::Spin),
-    );
-}
+for_each_runtime!(floor_serves_customer_services_document =>
+    floor_serves_customer_services_document, within Duration::from_secs(120));
 
 /// One GET: status, `content-type`, whether `server-timing` was sent, the body.
 struct Answer {

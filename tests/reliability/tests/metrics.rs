@@ -30,6 +30,21 @@ const INVALID: usize = 3;
 const UNKNOWN: [&str; 3] = ["/metrics", "/no-such-path", "/customers-and-more"];
 const REFUSED: usize = 2;
 
+/// What [`send_traffic`] sends, as the counters count it.
+struct Sent {
+    creates: f64,
+    orders: f64,
+    missing: f64,
+    invalid: f64,
+}
+
+const SENT: Sent = Sent {
+    creates: CREATES as f64,
+    orders: ORDERS as f64,
+    missing: MISSING as f64,
+    invalid: INVALID as f64,
+};
+
 #[test]
 fn axum_metrics_count_the_requests_sent() {
     run_test(
@@ -64,6 +79,20 @@ fn expected(counts: &[(&str, &str, u16, f64)]) -> Expected {
         .collect()
 }
 
+const SERVICES: [Service; 3] = [
+    Service::Gateway,
+    Service::CustomerService,
+    Service::OrderService,
+];
+
+/// What each service's series moved by between the scrape before the traffic and the one
+/// after.
+struct Deltas {
+    gateway: Samples,
+    customer_service: Samples,
+    order_service: Samples,
+}
+
 async fn metrics_count_the_requests_sent() {
     let cluster = Cluster::start().await.expect("a throwaway Postgres");
     let db = cluster
@@ -74,17 +103,33 @@ async fn metrics_count_the_requests_sent() {
         .await
         .expect("the stack starts");
     let http = client(CLIENT_TIMEOUT);
-    let services = [
-        Service::Gateway,
-        Service::CustomerService,
-        Service::OrderService,
-    ];
-    let mut before = BTreeMap::new();
-    for svc in services {
-        before.insert(svc.as_str(), scrape(&http, &stack, svc).await);
-    }
+    let before = scrape_all(&http, &stack).await;
+    send_traffic(&stack.gateway_url).await;
+    let after = scrape_all(&http, &stack).await;
 
-    let gw = stack.gateway_url.clone();
+    dashboard_series_are_exported(&after);
+    let delta = |svc: Service| diff(&before[svc.as_str()], &after[svc.as_str()]);
+    let deltas = Deltas {
+        gateway: delta(Service::Gateway),
+        customer_service: delta(Service::CustomerService),
+        order_service: delta(Service::OrderService),
+    };
+    requests_are_counted(&deltas);
+    upstream_calls_are_counted(&deltas);
+    pool_is_measured(&deltas, &after);
+}
+
+/// Every service's scrape, by service name.
+async fn scrape_all(http: &reqwest::Client, stack: &Stack) -> BTreeMap<&'static str, Samples> {
+    let mut scrapes = BTreeMap::new();
+    for svc in SERVICES {
+        scrapes.insert(svc.as_str(), scrape(http, stack, svc).await);
+    }
+    scrapes
+}
+
+/// The burst through the gateway, each kind answered as the contract says.
+async fn send_traffic(gw: &str) {
     let run = unique_suffix();
     // Customers, created concurrently (the services see them interleaved), then read back.
     let creates = burst((0..CREATES).map(|i| {
@@ -133,32 +178,34 @@ async fn metrics_count_the_requests_sent() {
     .await;
     let refused = burst((0..REFUSED).map(|_| (Method::POST, format!("{gw}/healthz"), None))).await;
 
-    let status_of = |answers: &[Outcome], what: &str| -> u16 {
-        let statuses: Vec<Option<u16>> = answers.iter().map(|a| a.status).collect();
-        let first = statuses[0].unwrap_or_else(|| panic!("{what}: no answer"));
-        assert!(
-            statuses.iter().all(|s| *s == Some(first)),
-            "{what}: {statuses:?}"
-        );
-        first
-    };
-    let read_status = status_of(&reads, "reads");
-    let order_status = status_of(&orders, "orders");
-    let missing_status = status_of(&missing, "missing");
-    let invalid_status = status_of(&invalid, "invalid");
     assert_eq!(
-        (read_status, order_status, missing_status, invalid_status),
+        (
+            status_of(&reads, "reads"),
+            status_of(&orders, "orders"),
+            status_of(&missing, "missing"),
+            status_of(&invalid, "invalid")
+        ),
         (200, 201, 404, 400)
     );
     assert_eq!(status_of(&unknown, "unknown"), 404);
     assert_eq!(status_of(&refused, "refused"), 405);
+}
 
-    let (c, o, m, b) = (
-        CREATES as f64,
-        ORDERS as f64,
-        MISSING as f64,
-        INVALID as f64,
+/// The one status every answer of a burst got.
+fn status_of(answers: &[Outcome], what: &str) -> u16 {
+    let statuses: Vec<Option<u16>> = answers.iter().map(|a| a.status).collect();
+    let first = statuses[0].unwrap_or_else(|| panic!("{what}: no answer"));
+    assert!(
+        statuses.iter().all(|s| *s == Some(first)),
+        "{what}: {statuses:?}"
     );
+    first
+}
+
+/// Every request counted under its route template, method and status, and nothing else; the
+/// latency histogram saw each one too.
+fn requests_are_counted(deltas: &Deltas) {
+    let (c, o, m, b) = (SENT.creates, SENT.orders, SENT.missing, SENT.invalid);
     let gateway = expected(&[
         ("/customers", "POST", 201, c),
         ("/customers", "POST", 400, b),
@@ -176,25 +223,15 @@ async fn metrics_count_the_requests_sent() {
         ("/customers/{id}", "GET", 404, m),
     ]);
     let order_service = expected(&[("/orders", "POST", 201, o)]);
-
-    let mut after = BTreeMap::new();
-    for svc in services {
-        after.insert(svc.as_str(), scrape(&http, &stack, svc).await);
-    }
-    dashboard_series_are_exported(&after);
-    let delta = |svc: Service| diff(&before[svc.as_str()], &after[svc.as_str()]);
-    let (gw_delta, cs_delta, os_delta) = (
-        delta(Service::Gateway),
-        delta(Service::CustomerService),
-        delta(Service::OrderService),
-    );
     for (svc, delta, expected) in [
-        (Service::Gateway, &gw_delta, &gateway),
-        (Service::CustomerService, &cs_delta, &customer_service),
-        (Service::OrderService, &os_delta, &order_service),
+        (Service::Gateway, &deltas.gateway, &gateway),
+        (
+            Service::CustomerService,
+            &deltas.customer_service,
+            &customer_service,
+        ),
+        (Service::OrderService, &deltas.order_service, &order_service),
     ] {
-        // Every request counted under its route template, method and status, and nothing else;
-        // the latency histogram saw each one too.
         assert_eq!(
             requests(delta, svc, "http_requests_total"),
             *expected,
@@ -208,9 +245,12 @@ async fn metrics_count_the_requests_sent() {
             svc.as_str()
         );
     }
+}
 
-    // Upstream calls by outcome: the gateway forwards each request to its service (the 4xx
-    // pass through), order-service checks each order's customer.
+/// Upstream calls by outcome: the gateway forwards each request to its service (the 4xx pass
+/// through), order-service checks each order's customer.
+fn upstream_calls_are_counted(deltas: &Deltas) {
+    let (c, o, m, b) = (SENT.creates, SENT.orders, SENT.missing, SENT.invalid);
     let upstream = |delta: &Samples, svc: Service, upstream: &str, outcome: &str| {
         value(
             delta,
@@ -222,29 +262,35 @@ async fn metrics_count_the_requests_sent() {
             ],
         )
     };
+    let gw = &deltas.gateway;
     assert_eq!(
-        upstream(&gw_delta, Service::Gateway, "customer-service", "2xx"),
+        upstream(gw, Service::Gateway, "customer-service", "2xx"),
         2.0 * c
     );
     assert_eq!(
-        upstream(&gw_delta, Service::Gateway, "customer-service", "4xx"),
+        upstream(gw, Service::Gateway, "customer-service", "4xx"),
         m + b
     );
+    assert_eq!(upstream(gw, Service::Gateway, "order-service", "2xx"), o);
     assert_eq!(
-        upstream(&gw_delta, Service::Gateway, "order-service", "2xx"),
+        upstream(
+            &deltas.order_service,
+            Service::OrderService,
+            "customer-service",
+            "2xx"
+        ),
         o
     );
     assert_eq!(
-        upstream(&os_delta, Service::OrderService, "customer-service", "2xx"),
-        o
-    );
-    assert_eq!(
-        family_total(&gw_delta, "upstream_request_duration_seconds_count"),
+        family_total(gw, "upstream_request_duration_seconds_count"),
         2.0 * c + m + b + o
     );
+}
 
-    // The pool: every database request acquired a connection, none timed out; the gauges are
-    // read at the scrape and stay within the pool's bounds.
+/// The pool: every database request acquired a connection, none timed out; the gauges are read
+/// at the scrape and stay within the pool's bounds.
+fn pool_is_measured(deltas: &Deltas, after: &BTreeMap<&str, Samples>) {
+    let (c, o, m) = (SENT.creates, SENT.orders, SENT.missing);
     let acquires = |delta: &Samples, svc: Service, outcome: &str| {
         value(
             delta,
@@ -252,11 +298,12 @@ async fn metrics_count_the_requests_sent() {
             &[("service", svc.as_str()), ("outcome", outcome)],
         )
     };
-    assert!(acquires(&cs_delta, Service::CustomerService, "ok") >= 2.0 * c + o + m);
-    assert!(acquires(&os_delta, Service::OrderService, "ok") >= o);
+    let (cs_delta, os_delta) = (&deltas.customer_service, &deltas.order_service);
+    assert!(acquires(cs_delta, Service::CustomerService, "ok") >= 2.0 * c + o + m);
+    assert!(acquires(os_delta, Service::OrderService, "ok") >= o);
     for (svc, delta) in [
-        (Service::CustomerService, &cs_delta),
-        (Service::OrderService, &os_delta),
+        (Service::CustomerService, cs_delta),
+        (Service::OrderService, os_delta),
     ] {
         assert_eq!(acquires(delta, svc, "timeout"), 0.0, "{}", svc.as_str());
         let now = &after[svc.as_str()];

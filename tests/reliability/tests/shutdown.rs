@@ -26,14 +26,13 @@ use crm_reliability_tests::client::{
     self, client, ms, send, spread, status_counts, Outcome, CLIENT_TIMEOUT,
 };
 use crm_reliability_tests::pg::Cluster;
-use crm_reliability_tests::procs::{free_port, Proc};
-use crm_reliability_tests::stack::{
-    start_ready, start_service, Runtime, Service, ServiceConfig, NOWHERE,
-};
+use crm_reliability_tests::stack::{Runtime, Service};
 use crm_reliability_tests::stub::Stub;
-use crm_reliability_tests::{assert_no_problems, record_figures, run_test, unique_suffix};
+use crm_reliability_tests::topology::Topology;
+use crm_reliability_tests::{assert_no_problems, for_each_runtime, record_figures, unique_suffix};
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{json, Value};
+use sqlx::PgPool;
 
 /// Customer ids the stub delays, and answers at once.
 const SLOW_CUSTOMER: i64 = 900_001;
@@ -41,40 +40,29 @@ const FAST_CUSTOMER: i64 = 900_002;
 const HOLD: Duration = Duration::from_millis(1500);
 const IN_FLIGHT: usize = 12;
 
-#[test]
-fn axum_order_service_sigterm_under_load() {
-    run_test(
-        "axum_order_service_sigterm_under_load",
-        Duration::from_secs(120),
-        graceful_shutdown(Runtime::Axum, Service::OrderService),
-    );
-}
+for_each_runtime!(order_service_sigterm_under_load =>
+    |runtime| graceful_shutdown(runtime, Service::OrderService), within Duration::from_secs(120));
+for_each_runtime!(gateway_sigterm_under_load =>
+    |runtime| graceful_shutdown(runtime, Service::Gateway), within Duration::from_secs(120));
 
-#[test]
-fn axum_gateway_sigterm_under_load() {
-    run_test(
-        "axum_gateway_sigterm_under_load",
-        Duration::from_secs(120),
-        graceful_shutdown(Runtime::Axum, Service::Gateway),
-    );
-}
+/// A product and the answer its create got.
+type Create = (String, Outcome);
 
-#[test]
-fn spin_order_service_sigterm_under_load() {
-    run_test(
-        "spin_order_service_sigterm_under_load",
-        Duration::from_secs(120),
-        graceful_shutdown(Runtime::Spin, Service::OrderService),
-    );
-}
-
-#[test]
-fn spin_gateway_sigterm_under_load() {
-    run_test(
-        "spin_gateway_sigterm_under_load",
-        Duration::from_secs(120),
-        graceful_shutdown(Runtime::Spin, Service::Gateway),
-    );
+/// What the shutdown left behind, for the verdicts and the figures.
+struct Shutdown {
+    runtime: Runtime,
+    target: Service,
+    sigterm_at: Instant,
+    /// A request sent 300 ms after the signal.
+    newcomer: Outcome,
+    /// The creates in flight at the signal.
+    held: Vec<Create>,
+    /// The quick creates before and after the signal.
+    load: Vec<Create>,
+    exit: Option<std::process::ExitStatus>,
+    exit_after: Duration,
+    /// The products stored by this run.
+    stored: Vec<String>,
 }
 
 async fn graceful_shutdown(runtime: Runtime, target: Service) {
@@ -83,117 +71,35 @@ async fn graceful_shutdown(runtime: Runtime, target: Service) {
         .create_database("crm")
         .await
         .expect("CREATE DATABASE");
-    if runtime == Runtime::Spin {
-        crm_reliability_tests::pg::migrate(&db)
-            .await
-            .expect("the schema");
-    }
-    let slow_checks = Arc::new(AtomicUsize::new(0));
-    let counter = slow_checks.clone();
-    let slow_path = format!("/customers/{SLOW_CUSTOMER}");
-    let (_stub, stub_port) = Stub::start(
-        0,
-        Arc::new(move |path: &str| {
-            if path == slow_path {
-                counter.fetch_add(1, Ordering::SeqCst);
-                HOLD
-            } else {
-                Duration::ZERO
-            }
-        }),
-    )
-    .await;
-    let os_config = ServiceConfig {
-        runtime,
-        svc: Service::OrderService,
-        port: free_port().expect("a free port"),
-        database_url: db.clone(),
-        customer_service_url: format!("http://127.0.0.1:{stub_port}"),
-        order_service_url: NOWHERE.to_string(),
-        upstream_timeout_ms: 5000,
-        metrics_port: None,
+    let (_stub, stub_url, slow_checks) = start_holding_stub().await;
+    let mut stack = Topology::new(runtime, &db)
+        .upstream_timeout_ms(5000)
+        .customer_service_at(stub_url)
+        .start()
+        .await
+        .expect("the services start");
+    let base = match target {
+        Service::Gateway => stack.gateway_url.clone(),
+        _ => stack
+            .order_service
+            .as_ref()
+            .expect("order-service is in the topology")
+            .url(),
     };
-    let mut order_service = start_ready(&os_config).await.expect("the service starts");
-    let mut gateway: Option<Proc> = None;
-    let mut base = os_config.url();
-    if target == Service::Gateway {
-        let gw_config = ServiceConfig {
-            svc: Service::Gateway,
-            port: free_port().expect("a free port"),
-            customer_service_url: NOWHERE.to_string(),
-            order_service_url: os_config.url(),
-            ..os_config.clone()
-        };
-        gateway = Some(start_service(&gw_config).await.expect("the service starts"));
-        base = gw_config.url();
-    }
     let run = format!("sigterm-{}", unique_suffix());
     let http = client(CLIENT_TIMEOUT);
 
-    // Background load: quick order creates from 8 workers until the target has exited.
     let stop = Arc::new(AtomicBool::new(false));
-    let mut workers = Vec::new();
-    for worker in 0..8 {
-        let (http, base, stop, run) = (http.clone(), base.clone(), stop.clone(), run.clone());
-        workers.push(tokio::spawn(async move {
-            let mut answers = Vec::new();
-            let mut n = 0;
-            while !stop.load(Ordering::Relaxed) {
-                let product = format!("{run}-load-{worker}x{n}");
-                let body = json!({"customer_id": FAST_CUSTOMER, "product": product, "quantity": 1});
-                let answer =
-                    send(&http, Method::POST, &format!("{base}/orders"), Some(&body)).await;
-                let refused = answer.status.is_none();
-                answers.push((product, answer));
-                n += 1;
-                if refused {
-                    // The listener is gone; do not spin.
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            }
-            answers
-        }));
-    }
+    let workers: Vec<_> = (0..8)
+        .map(|worker| quick_creates(&http, &base, &run, worker, &stop))
+        .collect();
     tokio::time::sleep(Duration::from_millis(500)).await;
+    let held = send_held_creates(&http, &base, &run, &slow_checks).await;
 
-    // Requests provably in flight: their customer checks are held by the stub.
-    let mut held = Vec::new();
-    for i in 0..IN_FLIGHT {
-        let (http, base) = (http.clone(), base.clone());
-        let product = format!("{run}-held-{i}");
-        held.push(tokio::spawn(async move {
-            let body =
-                json!({"customer_id": SLOW_CUSTOMER, "product": product.clone(), "quantity": 3});
-            (
-                product,
-                send(&http, Method::POST, &format!("{base}/orders"), Some(&body)).await,
-            )
-        }));
-    }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while slow_checks.load(Ordering::SeqCst) < IN_FLIGHT {
-        assert!(
-            Instant::now() < deadline,
-            "the held requests never reached the stub"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-
-    let proc = match gateway.as_mut() {
-        Some(gateway) => gateway,
-        None => &mut order_service,
-    };
+    let proc = stack.proc_mut(target).expect("the target runs");
     let sigterm_at = Instant::now();
     proc.signal(libc::SIGTERM);
-    // A new request after the signal: refused at once (the listener is closed), never held.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let newcomer = client::send(
-        &client(Duration::from_secs(3)),
-        Method::GET,
-        &format!("{base}/healthz"),
-        None,
-    )
-    .await;
+    let newcomer = newcomer_after_sigterm(&base).await;
     let mut held_answers = Vec::new();
     for task in held {
         held_answers.push(task.await.expect("held request"));
@@ -205,17 +111,154 @@ async fn graceful_shutdown(runtime: Runtime, target: Service) {
     for task in workers {
         load.extend(task.await.expect("load worker"));
     }
+    let pool = cluster.pool("crm").await.expect("a pool");
+    let shutdown = Shutdown {
+        runtime,
+        target,
+        sigterm_at,
+        newcomer,
+        held: held_answers,
+        load,
+        exit,
+        exit_after,
+        stored: stored_products(&pool, &run).await,
+    };
 
     let mut problems = Vec::new();
-    match exit {
+    check_exit(&shutdown, &mut problems);
+    check_held(&shutdown, &mut problems);
+    check_newcomer(&shutdown, &mut problems);
+    check_stored(&shutdown, &mut problems);
+    record_figures(
+        &format!(
+            "{}_{}_sigterm",
+            runtime.as_str(),
+            target.as_str().replace('-', "_")
+        ),
+        figures(&shutdown),
+    );
+    assert_no_problems("graceful shutdown", &problems);
+}
+
+/// The stand-in customer-service: it holds the check of [`SLOW_CUSTOMER`] for [`HOLD`] and
+/// counts those checks; any other at once. Returns the stub, its URL and the count.
+async fn start_holding_stub() -> (Stub, String, Arc<AtomicUsize>) {
+    let slow_checks = Arc::new(AtomicUsize::new(0));
+    let counter = slow_checks.clone();
+    let slow_path = format!("/customers/{SLOW_CUSTOMER}");
+    let (stub, port) = Stub::start(
+        0,
+        Arc::new(move |path: &str| {
+            if path == slow_path {
+                counter.fetch_add(1, Ordering::SeqCst);
+                HOLD
+            } else {
+                Duration::ZERO
+            }
+        }),
+    )
+    .await;
+    (stub, format!("http://127.0.0.1:{port}"), slow_checks)
+}
+
+/// Background load: quick order creates from one worker until `stop` (after the target exited).
+fn quick_creates(
+    http: &reqwest::Client,
+    base: &str,
+    run: &str,
+    worker: usize,
+    stop: &Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<Vec<Create>> {
+    let (http, base, stop, run) = (
+        http.clone(),
+        base.to_string(),
+        stop.clone(),
+        run.to_string(),
+    );
+    tokio::spawn(async move {
+        let mut answers = Vec::new();
+        let mut n = 0;
+        while !stop.load(Ordering::Relaxed) {
+            let product = format!("{run}-load-{worker}x{n}");
+            let body = json!({"customer_id": FAST_CUSTOMER, "product": product, "quantity": 1});
+            let answer = send(&http, Method::POST, &format!("{base}/orders"), Some(&body)).await;
+            let refused = answer.status.is_none();
+            answers.push((product, answer));
+            n += 1;
+            if refused {
+                // The listener is gone; do not spin.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        answers
+    })
+}
+
+/// Requests provably in flight: [`IN_FLIGHT`] creates whose customer checks the stub holds;
+/// returns once it has seen them all (the service has accepted each and is inside the handler).
+async fn send_held_creates(
+    http: &reqwest::Client,
+    base: &str,
+    run: &str,
+    slow_checks: &AtomicUsize,
+) -> Vec<tokio::task::JoinHandle<Create>> {
+    let held: Vec<_> = (0..IN_FLIGHT)
+        .map(|i| {
+            let (http, base) = (http.clone(), base.to_string());
+            let product = format!("{run}-held-{i}");
+            tokio::spawn(async move {
+                let body = json!({"customer_id": SLOW_CUSTOMER, "product": product.clone(), "quantity": 3});
+                let answer = send(&http, Method::POST, &format!("{base}/orders"), Some(&body)).await;
+                (product, answer)
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while slow_checks.load(Ordering::SeqCst) < IN_FLIGHT {
+        assert!(
+            Instant::now() < deadline,
+            "the held requests never reached the stub"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    held
+}
+
+/// A new request after the signal: refused at once (the listener is closed), never held.
+async fn newcomer_after_sigterm(base: &str) -> Outcome {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    client::send(
+        &client(Duration::from_secs(3)),
+        Method::GET,
+        &format!("{base}/healthz"),
+        None,
+    )
+    .await
+}
+
+/// The products of this run's orders in the database.
+async fn stored_products(pool: &PgPool, run: &str) -> Vec<String> {
+    sqlx::query_scalar("SELECT product FROM orders WHERE product LIKE $1")
+        .bind(format!("{run}-%"))
+        .fetch_all(pool)
+        .await
+        .expect("read orders back")
+}
+
+fn check_exit(shutdown: &Shutdown, problems: &mut Vec<String>) {
+    match shutdown.exit {
         Some(status) if status.success() => {}
         other => problems.push(format!(
             "{} did not exit 0 after SIGTERM: {other:?}",
-            target.as_str()
+            shutdown.target.as_str()
         )),
     }
-    for (product, a) in &held_answers {
-        match runtime {
+}
+
+/// Axum answers every request in flight; `spin up` drops them (or answers its bare 500).
+fn check_held(shutdown: &Shutdown, problems: &mut Vec<String>) {
+    for (product, a) in &shutdown.held {
+        match shutdown.runtime {
             Runtime::Axum if a.status != Some(201) => problems.push(format!(
                 "in-flight {product}: {} ({}) instead of its answer",
                 a.label(),
@@ -233,6 +276,10 @@ async fn graceful_shutdown(runtime: Runtime, target: Service) {
             _ => {}
         }
     }
+}
+
+fn check_newcomer(shutdown: &Shutdown, problems: &mut Vec<String>) {
+    let newcomer = &shutdown.newcomer;
     if newcomer.status.is_some() || newcomer.elapsed > Duration::from_secs(2) {
         problems.push(format!(
             "a new request after SIGTERM got {} after {:?}; expected a refused connection",
@@ -240,21 +287,16 @@ async fn graceful_shutdown(runtime: Runtime, target: Service) {
             newcomer.elapsed
         ));
     }
-    // Stored: exactly the acknowledged creates; nothing that went unanswered.
-    let pool = cluster.pool("crm").await.expect("a pool");
-    let stored: Vec<String> =
-        sqlx::query_scalar("SELECT product FROM orders WHERE product LIKE $1")
-            .bind(format!("{run}-%"))
-            .fetch_all(&pool)
-            .await
-            .expect("read orders back");
-    let all: Vec<&(String, Outcome)> = load.iter().chain(held_answers.iter()).collect();
-    for (product, a) in &all {
-        let is_stored = stored.contains(product);
+}
+
+/// Stored: exactly the acknowledged creates; nothing that went unanswered.
+fn check_stored(shutdown: &Shutdown, problems: &mut Vec<String>) {
+    let spin = shutdown.runtime == Runtime::Spin;
+    for (product, a) in shutdown.load.iter().chain(shutdown.held.iter()) {
+        let is_stored = shutdown.stored.contains(product);
         // Spin cancels a guest wherever it is, after its INSERT too: an unanswered request has
         // an unknown outcome. An acknowledged one must still be stored.
-        let unknown_outcome =
-            runtime == Runtime::Spin && (a.status.is_none() || cancelled_by_spin(a));
+        let unknown_outcome = spin && (a.status.is_none() || cancelled_by_spin(a));
         if a.is_2xx() != is_stored && !unknown_outcome {
             problems.push(format!(
                 "{product}: answered {} but stored: {is_stored} (an accepted request lost its answer, or an acknowledged write was lost)",
@@ -262,40 +304,34 @@ async fn graceful_shutdown(runtime: Runtime, target: Service) {
             ));
         }
         if let Some(status) = a.status {
-            if status != 201 && !(runtime == Runtime::Spin && cancelled_by_spin(a)) {
+            if status != 201 && !(spin && cancelled_by_spin(a)) {
                 problems.push(format!("{product}: {} during shutdown", a.label()));
             }
         }
     }
-    let load_after: Vec<&Outcome> = load
-        .iter()
-        .map(|(_, a)| a)
-        .filter(|a| a.started > sigterm_at)
-        .collect();
-    let load_before: Vec<&Outcome> = load
-        .iter()
-        .map(|(_, a)| a)
-        .filter(|a| a.started <= sigterm_at)
-        .collect();
-    record_figures(
-        &format!(
-            "{}_{}_sigterm",
-            runtime.as_str(),
-            target.as_str().replace('-', "_")
-        ),
-        json!({
-            "in_flight_at_sigterm": IN_FLIGHT,
-            "in_flight_answered": status_counts(held_answers.iter().map(|(_, a)| a)),
-            "in_flight_answer_time": spread(&mut held_answers.iter().map(|(_, a)| a.elapsed).collect::<Vec<_>>()),
-            "exit_after_sigterm_ms": ms(exit_after),
-            "exit_status": exit.map(|s| s.to_string()),
-            "load_started_before_sigterm": status_counts(load_before),
-            "load_started_after_sigterm": status_counts(load_after),
-            "new_request_after_sigterm": newcomer.label(),
-            "orders_stored": stored.len(),
-        }),
-    );
-    assert_no_problems("graceful shutdown", &problems);
+}
+
+fn figures(shutdown: &Shutdown) -> Value {
+    let load = |after: bool| -> Vec<&Outcome> {
+        shutdown
+            .load
+            .iter()
+            .map(|(_, a)| a)
+            .filter(|a| (a.started > shutdown.sigterm_at) == after)
+            .collect()
+    };
+    let held = &shutdown.held;
+    json!({
+        "in_flight_at_sigterm": IN_FLIGHT,
+        "in_flight_answered": status_counts(held.iter().map(|(_, a)| a)),
+        "in_flight_answer_time": spread(&mut held.iter().map(|(_, a)| a.elapsed).collect::<Vec<_>>()),
+        "exit_after_sigterm_ms": ms(shutdown.exit_after),
+        "exit_status": shutdown.exit.map(|s| s.to_string()),
+        "load_started_before_sigterm": status_counts(load(false)),
+        "load_started_after_sigterm": status_counts(load(true)),
+        "new_request_after_sigterm": shutdown.newcomer.label(),
+        "orders_stored": shutdown.stored.len(),
+    })
 }
 
 /// Spin's HTTP trigger answering for a guest it cancelled at shutdown: a bare 500 without any of

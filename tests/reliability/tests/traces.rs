@@ -19,7 +19,7 @@ use axum::Router;
 use crm_reliability_tests::client::{self, client, CLIENT_TIMEOUT};
 use crm_reliability_tests::pg::Cluster;
 use crm_reliability_tests::stack::{Runtime, Shape, Stack};
-use crm_reliability_tests::{run_test, unique_suffix};
+use crm_reliability_tests::{for_each_runtime, run_test, unique_suffix};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
@@ -37,23 +37,8 @@ const POLL_EVERY: Duration = Duration::from_millis(100);
 /// statement's start, not crm-core's constant).
 const INSERT_ORDER: &str = "INSERT INTO orders";
 
-#[test]
-fn axum_one_request_is_one_trace() {
-    run_test(
-        "axum_one_request_is_one_trace",
-        Duration::from_secs(120),
-        one_request_is_one_trace(Runtime::Axum, Shape::Services),
-    );
-}
-
-#[test]
-fn spin_one_request_is_one_trace() {
-    run_test(
-        "spin_one_request_is_one_trace",
-        Duration::from_secs(180),
-        one_request_is_one_trace(Runtime::Spin, Shape::Services),
-    );
-}
+for_each_runtime!(one_request_is_one_trace =>
+    |runtime| one_request_is_one_trace(runtime, Shape::Services), within Duration::from_secs(180));
 
 #[test]
 fn spin_combined_one_request_is_one_trace() {

@@ -10,8 +10,8 @@ use crm_reliability_tests::client::{self, client, ms, spread, Outcome, CLIENT_TI
 use crm_reliability_tests::load::{self, counts_by_op, LoadSpec, Op};
 use crm_reliability_tests::pg::Cluster;
 use crm_reliability_tests::stack::{Runtime, Shape, Stack};
-use crm_reliability_tests::{assert_no_problems, record_figures, run_test, unique_suffix};
-use serde_json::json;
+use crm_reliability_tests::{assert_no_problems, for_each_runtime, record_figures, unique_suffix};
+use serde_json::{json, Value};
 
 /// The stacks' own default upstream timeout (the Postgres restart runs with it).
 const UPSTREAM_TIMEOUT_MS: u64 = 2000;
@@ -30,59 +30,11 @@ const OUTAGE_ANSWER_BOUND: Duration = Duration::from_secs(6);
 /// Postgres back → the stack serving again: much more than this is a failure to recover.
 const RECOVERY_BOUND: Duration = Duration::from_secs(10);
 
-#[test]
-fn axum_no_lost_writes_under_load() {
-    run_test(
-        "axum_no_lost_writes_under_load",
-        Duration::from_secs(180),
-        no_lost_writes(Runtime::Axum),
-    );
-}
-
-#[test]
-fn spin_no_lost_writes_under_load() {
-    run_test(
-        "spin_no_lost_writes_under_load",
-        Duration::from_secs(180),
-        no_lost_writes(Runtime::Spin),
-    );
-}
-
-#[test]
-fn axum_postgres_restart_under_load() {
-    run_test(
-        "axum_postgres_restart_under_load",
-        Duration::from_secs(180),
-        postgres_restart(Runtime::Axum, Stop::Fast),
-    );
-}
-
-#[test]
-fn spin_postgres_restart_under_load() {
-    run_test(
-        "spin_postgres_restart_under_load",
-        Duration::from_secs(180),
-        postgres_restart(Runtime::Spin, Stop::Fast),
-    );
-}
-
-#[test]
-fn axum_postgres_crash_under_load() {
-    run_test(
-        "axum_postgres_crash_under_load",
-        Duration::from_secs(180),
-        postgres_restart(Runtime::Axum, Stop::Immediate),
-    );
-}
-
-#[test]
-fn spin_postgres_crash_under_load() {
-    run_test(
-        "spin_postgres_crash_under_load",
-        Duration::from_secs(180),
-        postgres_restart(Runtime::Spin, Stop::Immediate),
-    );
-}
+for_each_runtime!(no_lost_writes_under_load => no_lost_writes, within Duration::from_secs(180));
+for_each_runtime!(postgres_restart_under_load =>
+    |runtime| postgres_restart(runtime, Stop::Fast), within Duration::from_secs(180));
+for_each_runtime!(postgres_crash_under_load =>
+    |runtime| postgres_restart(runtime, Stop::Immediate), within Duration::from_secs(180));
 
 /// How Postgres goes down.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -152,10 +104,6 @@ async fn no_lost_writes(runtime: Runtime) {
 /// Load through the gateway; Postgres stopped after 1.5 s, started again 3 s later; the load
 /// goes on until 2 s after the stack serves again.
 async fn postgres_restart(runtime: Runtime, stop: Stop) {
-    let signal = match stop {
-        Stop::Fast => libc::SIGINT,
-        Stop::Immediate => libc::SIGQUIT,
-    };
     let mut cluster = Cluster::start().await.expect("a throwaway Postgres");
     let db = cluster
         .create_database("crm")
@@ -166,114 +114,203 @@ async fn postgres_restart(runtime: Runtime, stop: Stop) {
         .expect("the stack starts");
     let http = client(CLIENT_TIMEOUT);
     let run = format!("{}-{}", runtime.as_str(), unique_suffix());
-    let seeds = load::seed_customers(&http, &stack.gateway_url, &run, 8).await;
-    let gw = stack.gateway_url.clone();
-
-    let stop_load = Arc::new(AtomicBool::new(false));
-    let spec = LoadSpec {
-        base: gw.clone(),
-        run: run.clone(),
-        workers: RESTART_WORKERS,
-        ops_per_worker: usize::MAX,
-        customer_ids: seeds.clone(),
-        stop: stop_load.clone(),
-        http: http.clone(),
-    };
-    let load_task = tokio::spawn(load::run(spec));
-    // A reader that keeps asking for one customer: the first 200 after Postgres is back.
-    let stop_probe = Arc::new(AtomicBool::new(false));
-    let probes = Arc::new(Mutex::new(Vec::new()));
-    let probe = tokio::spawn(probe_loop(
-        http.clone(),
-        format!("{gw}/customers/{}", seeds[0]),
-        stop_probe.clone(),
-        probes.clone(),
-    ));
+    let traffic = Traffic::start(&http, &stack.gateway_url, &run).await;
 
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let down_at = Instant::now();
-    let stop_took = cluster.stop_server(signal).expect("Postgres stops");
-    // Mid-outage: the gateway stays healthy (no dependency), customer-service is not ready.
-    tokio::time::sleep(OUTAGE / 2).await;
-    let healthz = client::get(&http, &format!("{gw}/healthz")).await;
-    let readyz = client::get(
-        &http,
-        &format!(
-            "{}/readyz",
-            stack
-                .customer_service
-                .as_ref()
-                .expect("services shape")
-                .url()
-        ),
-    )
-    .await;
-    tokio::time::sleep(OUTAGE.saturating_sub(down_at.elapsed())).await;
-    let back_at = cluster.start_server().await.expect("Postgres starts");
-    let outage = back_at - down_at;
-
+    let outage = take_postgres_down(&mut cluster, stop, &http, &stack).await;
     // Wait (bounded) for the probe's first 200, then 2 s more of load.
-    let deadline = back_at + RECOVERY_BOUND + Duration::from_secs(5);
-    while first_2xx_after(probes.lock().expect("probes").iter(), back_at).is_none()
+    let deadline = outage.back_at + RECOVERY_BOUND + Duration::from_secs(5);
+    while first_2xx_after(
+        traffic.probes.lock().expect("probes").iter(),
+        outage.back_at,
+    )
+    .is_none()
         && Instant::now() < deadline
     {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    stop_load.store(true, Ordering::Relaxed);
-    stop_probe.store(true, Ordering::Relaxed);
-    let out = load_task.await.expect("load task");
-    probe.await.expect("probe task");
-    let probes = std::mem::take(&mut *probes.lock().expect("probes"));
+    let (out, probes) = traffic.stop().await;
 
     let pool = cluster.pool("crm").await.expect("a pool");
-    let verified = load::verify(&out.entities, &run, &pool, &http, &gw).await;
-
-    // Figures.
-    let recovery_read = first_2xx_after(&probes, back_at);
-    let recovery_write = first_2xx_after(out.records.iter().map(|r| &r.answer), back_at);
-    let during: Vec<&load::Record> = out
+    let verified = load::verify(&out.entities, &run, &pool, &http, &stack.gateway_url).await;
+    let during = out
         .records
         .iter()
-        .filter(|r| r.answer.finished() > down_at && r.answer.started < back_at)
+        .filter(|r| r.answer.finished() > outage.down_at && r.answer.started < outage.back_at)
+        .cloned()
         .collect();
-    let mut outage_latencies: Vec<Duration> = during
+    let seen = Restart {
+        outage,
+        during,
+        out,
+        probes,
+    };
+    let name = match stop {
+        Stop::Fast => "postgres_restart",
+        Stop::Immediate => "postgres_crash",
+    };
+    let mut figures = verified.figures();
+    restart_figures(&seen, &mut figures);
+    figures["runtime"] = json!(runtime.as_str());
+    record_figures(&format!("{}_{name}", runtime.as_str()), figures);
+
+    let mut problems = seen.out.problems.clone();
+    only_outage_answers(&seen.out.records, &mut problems);
+    outage_was_seen(&seen, &mut problems);
+    recovered_in_time(&seen, &mut problems);
+    problems.extend(verified.problems.iter().cloned());
+    assert_no_problems("Postgres restart under load", &problems);
+    assert!(verified.acked_writes > 0);
+}
+
+/// The writers and the read probe, running against the gateway.
+struct Traffic {
+    stop_load: Arc<AtomicBool>,
+    load: tokio::task::JoinHandle<load::LoadOutput>,
+    stop_probe: Arc<AtomicBool>,
+    probes: Arc<Mutex<Vec<Outcome>>>,
+    probe: tokio::task::JoinHandle<()>,
+}
+
+impl Traffic {
+    /// [`RESTART_WORKERS`] writers on 8 seeded customers, and a reader that keeps asking for
+    /// the first of them: its first 200 after Postgres is back is the recovery.
+    async fn start(http: &reqwest::Client, gw: &str, run: &str) -> Traffic {
+        let seeds = load::seed_customers(http, gw, run, 8).await;
+        let stop_load = Arc::new(AtomicBool::new(false));
+        let spec = LoadSpec {
+            base: gw.to_string(),
+            run: run.to_string(),
+            workers: RESTART_WORKERS,
+            ops_per_worker: usize::MAX,
+            customer_ids: seeds.clone(),
+            stop: stop_load.clone(),
+            http: http.clone(),
+        };
+        let load = tokio::spawn(load::run(spec));
+        let stop_probe = Arc::new(AtomicBool::new(false));
+        let probes = Arc::new(Mutex::new(Vec::new()));
+        let probe = tokio::spawn(probe_loop(
+            http.clone(),
+            format!("{gw}/customers/{}", seeds[0]),
+            stop_probe.clone(),
+            probes.clone(),
+        ));
+        Traffic {
+            stop_load,
+            load,
+            stop_probe,
+            probes,
+            probe,
+        }
+    }
+
+    /// Stops both; what the writers got, and every probe's answer.
+    async fn stop(self) -> (load::LoadOutput, Vec<Outcome>) {
+        self.stop_load.store(true, Ordering::Relaxed);
+        self.stop_probe.store(true, Ordering::Relaxed);
+        let out = self.load.await.expect("load task");
+        self.probe.await.expect("probe task");
+        let probes = std::mem::take(&mut *self.probes.lock().expect("probes"));
+        (out, probes)
+    }
+}
+
+/// Postgres's outage as the test made it, and the health answers in the middle of it.
+struct Outage {
+    down_at: Instant,
+    back_at: Instant,
+    stop_took: Duration,
+    gateway_healthz: Outcome,
+    customer_service_readyz: Outcome,
+}
+
+/// Stops Postgres (`stop`), asks mid-outage whether the gateway is healthy (it has no
+/// dependency) and customer-service ready (it is not), and starts Postgres after [`OUTAGE`].
+async fn take_postgres_down(
+    cluster: &mut Cluster,
+    stop: Stop,
+    http: &reqwest::Client,
+    stack: &Stack,
+) -> Outage {
+    let signal = match stop {
+        Stop::Fast => libc::SIGINT,
+        Stop::Immediate => libc::SIGQUIT,
+    };
+    let down_at = Instant::now();
+    let stop_took = cluster.stop_server(signal).expect("Postgres stops");
+    tokio::time::sleep(OUTAGE / 2).await;
+    let gateway_healthz = client::get(http, &format!("{}/healthz", stack.gateway_url)).await;
+    let customer_service = stack.customer_service.as_ref().expect("services shape");
+    let customer_service_readyz =
+        client::get(http, &format!("{}/readyz", customer_service.url())).await;
+    tokio::time::sleep(OUTAGE.saturating_sub(down_at.elapsed())).await;
+    let back_at = cluster.start_server().await.expect("Postgres starts");
+    Outage {
+        down_at,
+        back_at,
+        stop_took,
+        gateway_healthz,
+        customer_service_readyz,
+    }
+}
+
+/// What the load and the probe saw around the outage.
+struct Restart {
+    outage: Outage,
+    /// The writes that were under way while Postgres was down.
+    during: Vec<load::Record>,
+    out: load::LoadOutput,
+    probes: Vec<Outcome>,
+}
+
+impl Restart {
+    fn recovery_read(&self) -> Option<Duration> {
+        first_2xx_after(&self.probes, self.outage.back_at)
+    }
+
+    fn recovery_write(&self) -> Option<Duration> {
+        first_2xx_after(
+            self.out.records.iter().map(|r| &r.answer),
+            self.outage.back_at,
+        )
+    }
+}
+
+fn restart_figures(seen: &Restart, figures: &mut Value) {
+    let records = &seen.out.records;
+    let mut outage_latencies: Vec<Duration> = seen
+        .during
         .iter()
         .filter(|r| !r.answer.is_2xx())
         .map(|r| r.answer.elapsed)
         .collect();
-    let mut figures = verified.figures();
-    figures["runtime"] = json!(runtime.as_str());
     figures["workers"] = json!(RESTART_WORKERS);
     figures["latency_2xx"] = spread(
-        &mut out
-            .records
+        &mut records
             .iter()
             .filter(|r| r.answer.is_2xx())
             .map(|r| r.answer.elapsed)
             .collect::<Vec<_>>(),
     );
-    figures["requests"] = json!(out.records.len());
-    figures["postgres_stop_ms"] = json!(ms(stop_took));
-    figures["outage_ms"] = json!(ms(outage));
-    figures["recovery_first_2xx_read_ms"] = json!(recovery_read.map(ms));
-    figures["recovery_first_2xx_write_ms"] = json!(recovery_write.map(ms));
-    figures["statuses"] = json!(counts_by_op(&out.records));
-    figures["statuses_during_outage"] = json!(counts_by_op(
-        &during.iter().map(|r| (*r).clone()).collect::<Vec<_>>()
-    ));
+    figures["requests"] = json!(records.len());
+    figures["postgres_stop_ms"] = json!(ms(seen.outage.stop_took));
+    figures["outage_ms"] = json!(ms(seen.outage.back_at - seen.outage.down_at));
+    figures["recovery_first_2xx_read_ms"] = json!(seen.recovery_read().map(ms));
+    figures["recovery_first_2xx_write_ms"] = json!(seen.recovery_write().map(ms));
+    figures["statuses"] = json!(counts_by_op(records));
+    figures["statuses_during_outage"] = json!(counts_by_op(&seen.during));
     figures["outage_error_answer_time"] = spread(&mut outage_latencies);
-    figures["gateway_healthz_during_outage"] = json!(healthz.label());
-    figures["customer_service_readyz_during_outage"] = json!(readyz.label());
-    let name = match stop {
-        Stop::Fast => "postgres_restart",
-        Stop::Immediate => "postgres_crash",
-    };
-    record_figures(&format!("{}_{name}", runtime.as_str()), figures);
+    figures["gateway_healthz_during_outage"] = json!(seen.outage.gateway_healthz.label());
+    figures["customer_service_readyz_during_outage"] =
+        json!(seen.outage.customer_service_readyz.label());
+}
 
-    // Verdicts.
-    let mut problems = out.problems.clone();
-    for record in &out.records {
+/// Every non-2xx answer is an outage answer (503, or 502 for an order create whose customer
+/// check met a 503), and came within [`OUTAGE_ANSWER_BOUND`].
+fn only_outage_answers(records: &[load::Record], problems: &mut Vec<String>) {
+    for record in records {
         let a = &record.answer;
         if a.is_2xx() {
             continue;
@@ -303,7 +340,13 @@ async fn postgres_restart(runtime: Runtime, stop: Stop) {
             ));
         }
     }
-    if !during
+}
+
+/// Postgres was really down: writes got 503, the gateway stayed healthy, customer-service was
+/// not ready.
+fn outage_was_seen(seen: &Restart, problems: &mut Vec<String>) {
+    if !seen
+        .during
         .iter()
         .any(|r| r.answer.label() == "503 database_unavailable")
     {
@@ -311,31 +354,39 @@ async fn postgres_restart(runtime: Runtime, stop: Stop) {
             "no 503 database_unavailable during the outage: was Postgres really down?".into(),
         );
     }
+    let healthz = &seen.outage.gateway_healthz;
     if healthz.status != Some(200) {
         problems.push(format!(
             "gateway /healthz during the outage: {}",
             healthz.label()
         ));
     }
+    let readyz = &seen.outage.customer_service_readyz;
     if readyz.label() != "503 database_unavailable" {
         problems.push(format!(
             "customer-service /readyz during the outage: {}",
             readyz.label()
         ));
     }
-    match recovery_read {
+}
+
+/// Reads and writes succeeded again within [`RECOVERY_BOUND`] of Postgres accepting
+/// connections, and no probe got a 500 or no answer.
+fn recovered_in_time(seen: &Restart, problems: &mut Vec<String>) {
+    match seen.recovery_read() {
         Some(t) if t <= RECOVERY_BOUND => {}
         other => problems.push(format!(
             "reads did not recover within {RECOVERY_BOUND:?} of Postgres returning ({other:?})"
         )),
     }
-    match recovery_write {
+    match seen.recovery_write() {
         Some(t) if t <= RECOVERY_BOUND => {}
         other => problems.push(format!(
             "writes did not recover within {RECOVERY_BOUND:?} of Postgres returning ({other:?})"
         )),
     }
-    for probe in probes
+    for probe in seen
+        .probes
         .iter()
         .filter(|p| p.status.is_none() || p.status == Some(500))
     {
@@ -345,9 +396,6 @@ async fn postgres_restart(runtime: Runtime, stop: Stop) {
             probe.elapsed
         ));
     }
-    problems.extend(verified.problems.iter().cloned());
-    assert_no_problems("Postgres restart under load", &problems);
-    assert!(verified.acked_writes > 0);
 }
 
 async fn probe_loop(

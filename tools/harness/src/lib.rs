@@ -7,6 +7,8 @@
 //!   the schema and the benchmark's seed rows;
 //! - [`stack`]: Axum or Spin (per-service or combined manifest), the fault topology, on free
 //!   loopback ports;
+//! - [`topology`]: the three services wired to one another, the one builder of the main stack
+//!   and of its variants (other timeouts, a stub in customer-service's place);
 //! - [`floor`]: each runtime's floor (the least service for `GET /customers/{id}`, and
 //!   `/hello`), on a free port;
 //! - [`probe`]: waiting for a URL and timing a cold start;
@@ -29,6 +31,7 @@ pub mod procs;
 pub mod promql;
 pub mod stack;
 pub mod tools;
+pub mod topology;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

@@ -13,6 +13,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::probe::wait_for_200;
 use crate::procs::{free_port, log_dir, Proc};
+use crate::topology::Topology;
 
 /// Which implementation and which service: the project's one vocabulary (crm-core), with
 /// clap's `ValueEnum` (crm-core's `clap` feature) for the command lines that take them.
@@ -353,51 +354,10 @@ impl Stack {
                 gateway: None,
             });
         }
-        let customer_service = ServiceConfig {
-            runtime,
-            svc: Service::CustomerService,
-            port: free_port()?,
-            database_url: database_url.to_string(),
-            customer_service_url: NOWHERE.to_string(),
-            order_service_url: NOWHERE.to_string(),
-            upstream_timeout_ms,
-            metrics_port: metrics_port(runtime)?,
-        };
-        let order_service = ServiceConfig {
-            svc: Service::OrderService,
-            port: free_port()?,
-            metrics_port: metrics_port(runtime)?,
-            customer_service_url: customer_service.url(),
-            ..customer_service.clone()
-        };
-        let gateway = ServiceConfig {
-            svc: Service::Gateway,
-            port: free_port()?,
-            metrics_port: metrics_port(runtime)?,
-            customer_service_url: customer_service.url(),
-            order_service_url: order_service.url(),
-            ..customer_service.clone()
-        };
-        let procs = vec![
-            (
-                Service::CustomerService,
-                spawn_service_with_env(&customer_service, "", env)?,
-            ),
-            (
-                Service::OrderService,
-                spawn_service_with_env(&order_service, "", env)?,
-            ),
-            (Service::Gateway, spawn_service_with_env(&gateway, "", env)?),
-        ];
-        Ok(Stack {
-            runtime,
-            shape,
-            procs,
-            gateway_url: gateway.url(),
-            customer_service: Some(customer_service),
-            order_service: Some(order_service),
-            gateway: Some(gateway),
-        })
+        Topology::new(runtime, database_url)
+            .upstream_timeout_ms(upstream_timeout_ms)
+            .env(env)
+            .spawn()
     }
 
     /// Waits until every service answers `/healthz`, then `/readyz` (the data services have

@@ -508,22 +508,22 @@ mod tests {
         }
     }
 
-    /// A real quick local run (raw files of `scripts/bench-local.sh --quick --stacks axum`),
-    /// whose summary.json scripts/lib/summarize.py wrote before it was replaced: collect agrees
-    /// with it field for field, to the last bit of every figure.
+    /// A real quick local run (raw files of `scripts/bench-local.sh --quick --stacks axum`) and
+    /// the summary.json kept beside them as the golden copy: collect agrees with it field for
+    /// field, to the last bit of every figure, so a change to the results format shows here.
     #[test]
-    fn matches_the_python_summary_of_a_real_run() {
+    fn matches_the_golden_summary_of_a_real_run() {
         let fx = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
         let summary = collect(&fx.join("raw-local")).unwrap();
         let mut ours = serde_json::to_value(&summary).unwrap();
-        let text = std::fs::read_to_string(fx.join("raw-local.summary-python.json")).unwrap();
-        let mut python: Value = serde_json::from_str(&text).unwrap();
-        for v in [&mut ours, &mut python] {
+        let text = std::fs::read_to_string(fx.join("raw-local.summary.json")).unwrap();
+        let mut golden: Value = serde_json::from_str(&text).unwrap();
+        for v in [&mut ours, &mut golden] {
             let o = v.as_object_mut().unwrap();
             o.remove("generated_at");
             o.remove("run_id");
         }
-        assert_eq!(normalise(ours), normalise(python));
+        assert_eq!(normalise(ours), normalise(golden));
         assert_eq!(summary.run_id.as_deref(), Some("raw-local"));
     }
 }

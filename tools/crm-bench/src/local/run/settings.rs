@@ -1,5 +1,5 @@
-//! The run's settings: the quick and full defaults, each overridable by a flag or the
-//! environment variable bench-local.sh always took (`crm-bench run --help` lists them).
+//! The run's settings: the quick and full defaults, each overridable by a flag or, where
+//! `crm-bench run --help` names one, an environment variable.
 
 use std::path::PathBuf;
 

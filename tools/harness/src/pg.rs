@@ -166,7 +166,13 @@ pub struct Cluster {
     /// uid/gid to run as when running as root (initdb and postgres refuse root).
     owner: Option<(u32, u32)>,
     server: Option<Proc>,
+    /// Postgres's `max_connections` at the next `start_server`.
+    max_connections: u32,
 }
+
+/// The throwaway cluster's `max_connections`: room for every pool a test or benchmark opens
+/// (each `spin up` of a data service may hold 64).
+const MAX_CONNECTIONS: u32 = 400;
 
 impl Cluster {
     /// `initdb` and start. Binaries from `CRM_PG_BIN`, else the newest
@@ -193,6 +199,7 @@ impl Cluster {
             port: free_port()?,
             owner,
             server: None,
+            max_connections: MAX_CONNECTIONS,
         };
         let mut initdb = cluster.command("initdb");
         initdb.args(["-U", "postgres", "-A", "trust", "-E", "UTF8"]);
@@ -220,6 +227,12 @@ impl Cluster {
         cmd
     }
 
+    /// `max_connections` from the next [`Cluster::start_server`] on (a test of what the stacks
+    /// do when Postgres refuses connections lowers it).
+    pub fn set_max_connections(&mut self, max_connections: u32) {
+        self.max_connections = max_connections;
+    }
+
     pub fn port(&self) -> u16 {
         self.port
     }
@@ -240,10 +253,11 @@ impl Cluster {
         cmd.arg("-k").arg(&self.dir);
         // fsync off: speed. Commits still reach the OS before they are acknowledged, so a
         // server stop or crash (not an OS crash) loses nothing.
+        let max_connections = format!("max_connections={}", self.max_connections);
         for setting in [
             "listen_addresses=127.0.0.1",
             "fsync=off",
-            "max_connections=400",
+            &max_connections,
             "shared_buffers=32MB",
         ] {
             cmd.arg("-c").arg(setting);

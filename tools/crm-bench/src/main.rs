@@ -23,6 +23,7 @@ mod run;
 mod samples;
 mod scaling;
 mod stack_cmd;
+mod stack_node;
 mod table;
 
 use clap::{Parser, Subcommand};

@@ -31,7 +31,10 @@ pub struct StackArgs {
     pub runtime: RuntimeArg,
     /// services: one process per service (for Spin one `spin up` per service manifest, as on
     /// Kubernetes); combined: one `spin up` of spin-crm/spin.toml, only the gateway public
-    /// (the contract suite then runs its gateway selection: scripts/contract.sh gateway).
+    /// (the contract suite then runs its gateway selection: scripts/contract.sh gateway);
+    /// node: one container per service on a private containerd 1.7, Spin under
+    /// containerd-shim-spin, Axum under runc, with k8s/'s resources as cgroup limits (root;
+    /// crm_harness::node), no fault topology.
     #[arg(long, value_enum, default_value = "services")]
     pub shape: ShapeArg,
     /// Leave out the fault topology (the services that refuse, hang or lack a database).
@@ -58,6 +61,7 @@ pub enum RuntimeArg {
 pub enum ShapeArg {
     Services,
     Combined,
+    Node,
 }
 
 #[derive(Args, Debug)]
@@ -90,7 +94,7 @@ async fn with_postgres(args: &PostgresArgs) -> Result<i32> {
 
 /// Runs `command` with `env` added; its exit code (a command killed by a signal: 128 + the
 /// signal, the shell's convention).
-async fn run_command(command: &[String], env: Vec<(String, String)>) -> Result<i32> {
+pub(crate) async fn run_command(command: &[String], env: Vec<(String, String)>) -> Result<i32> {
     let (program, rest) = command.split_first().context("no command given")?;
     let status = tokio::process::Command::new(program)
         .args(rest)
@@ -116,6 +120,7 @@ async fn run(args: &StackArgs) -> Result<i32> {
     let shape = match args.shape {
         ShapeArg::Services => Shape::Services,
         ShapeArg::Combined => Shape::Combined,
+        ShapeArg::Node => return crate::stack_node::run(runtime, args).await,
     };
     if let Some(dir) = &args.log_dir {
         // One folder per stack started: scripts/test.sh starts several under one log dir.

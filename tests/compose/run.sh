@@ -7,10 +7,11 @@
 # tests/compose/docker-compose.ci.yml, which changes image names and nothing else:
 #   1. axum-crm/Dockerfile.prebuilt has the users' final stage (checked: dockerfile-parity.sh),
 #      and the override changes nothing but image names (checked: override-only-images.py);
-#   2. the compiler stage's exact build context (.dockerignore and its COPY lines) is assembled
-#      by Docker (build-context.sh), `cargo metadata --locked` runs there, and
-#      scripts/build-static.sh builds the three static binaries from it;
-#   3. the three images are packaged (each at most 15 MB), the Postgres stand-in is built
+#   2. scripts/build-axum-images.sh (shared with the node stage, cached by source): the
+#      compiler stage's exact build context (.dockerignore and its COPY lines) assembled by
+#      Docker (build-context.sh), `cargo metadata --locked` there, scripts/build-static.sh
+#      building the three static binaries from it;
+#   3. the three images packaged (each at most 15 MB) and loaded; the Postgres stand-in built
 #      (postgres/build.sh, cached);
 #   4. the stack comes up (`docker-compose up --no-build`, a project name of its own, ports on
 #      127.0.0.1 picked free), the resource limits and hardening are read back from the
@@ -36,9 +37,7 @@ source "$CRM_ROOT/scripts/lib/tools.sh"
 cd "$CRM_ROOT"
 
 readonly SERVICES=(gateway customer-service order-service)
-readonly MAX_IMAGE_BYTES=15000000
 readonly COMPOSE_FILES=(-f docker-compose.yml -f tests/compose/docker-compose.ci.yml)
-readonly CONTEXT_DIR=${CRM_IMAGE_CONTEXT_DIR:-$HOME/.cache/crm/image-context}
 OUT=${CRM_RESULTS:+$CRM_RESULTS/compose}
 OUT=${OUT:-$(mktemp -d /tmp/crm-compose.XXXXXX)}
 mkdir -p "$OUT"
@@ -64,44 +63,24 @@ pg_build=$!
 # An early failure still lets it finish, so no half-written cache or image is left behind.
 crm_on_exit "wait $pg_build 2>/dev/null || true"
 
-crm_log "2/7 the compiler stage's build context, assembled by Docker into $CONTEXT_DIR"
-tests/compose/build-context.sh "$CONTEXT_DIR"
-cargo metadata --locked --format-version 1 --manifest-path "$CONTEXT_DIR/Cargo.toml" >/dev/null ||
-  crm_die "cargo metadata --locked fails in the image's build context"
-bin_dir="$OUT/bin"
+crm_log "2/7 and 3/7: the images, built once and shared with the node stage (scripts/build-axum-images.sh)"
+# The compiler stage's exact build context (assembled by Docker), the static binaries built from
+# it, the images packaged and checked (each at most 15 MB, /service root's and 0555), kept as
+# `docker save` archives keyed by their sources: loaded here, removed again at exit.
 t0=$(date +%s)
-scripts/build-static.sh --src "$CONTEXT_DIR" --out "$bin_dir" "${SERVICES[@]}"
-crm_log "static binaries built in $(($(date +%s) - t0))s"
-
-crm_log "3/7 images"
-# Packaging takes seconds: the service images are not kept (the Postgres stand-in is).
+images_dir=$(scripts/build-axum-images.sh)
+crm_log "images ready in $(($(date +%s) - t0))s: $images_dir"
 remove_images() {
   local svc
   for svc in "${SERVICES[@]}"; do
-    docker image rm "crm-ci/axum-$svc:prebuilt" "crm-ci/axum-$svc:prebuilt-stage" >/dev/null 2>&1 || true
+    docker image rm "crm-ci/axum-$svc:prebuilt" >/dev/null 2>&1 || true
   done
 }
 crm_on_exit remove_images
 sizes="$OUT/image-sizes.txt"
-: >"$sizes"
+cp "$images_dir/image-sizes.txt" "$sizes"
 for svc in "${SERVICES[@]}"; do
-  image="crm-ci/axum-$svc:prebuilt"
-  # The legacy builder leaves each stage but the last as an untagged image: the binary's stage
-  # is built first under a tag of its own, so that it can be removed by name afterwards.
-  DOCKER_BUILDKIT=0 docker build --quiet --file axum-crm/Dockerfile.prebuilt \
-    --build-arg SERVICE="$svc" --target build --tag "$image-stage" "$bin_dir" >/dev/null
-  DOCKER_BUILDKIT=0 docker build --quiet --file axum-crm/Dockerfile.prebuilt \
-    --build-arg SERVICE="$svc" --tag "$image" "$bin_dir" >/dev/null
-  bytes=$(docker image inspect --format '{{.Size}}' "$image")
-  awk -v i="$image" -v b="$bytes" 'BEGIN { printf "%-40s %9d bytes (%.1f MB)\n", i, b, b / 1e6 }' |
-    tee -a "$sizes"
-  ((bytes <= MAX_IMAGE_BYTES)) || crm_die "$image is $bytes bytes, over $MAX_IMAGE_BYTES"
-  # The one file the image holds: the binary, root's and not writable (the rest of an export
-  # is what the engine adds to every container).
-  cid=$(docker create "$image")
-  listing=$(docker export "$cid" | tar -tv | awk '$NF == "service" { print $1, $2 }')
-  docker rm "$cid" >/dev/null
-  [[ "$listing" == "-r-xr-xr-x root/root" ]] || crm_die "$image: /service is '$listing', want -r-xr-xr-x root/root"
+  docker load --quiet --input "$images_dir/axum-$svc.tar" >/dev/null
 done
 if ! wait "$pg_build"; then
   cat "$OUT/postgres-standin.log" >&2
@@ -226,4 +205,4 @@ crm_log "  nothing left: no container, network or volume of project $PROJECT"
 
 echo
 cat "$sizes"
-crm_log "compose test passed; logs, image sizes and binaries in $OUT"
+crm_log "compose test passed; logs and image sizes in $OUT (binaries and images: $images_dir)"

@@ -23,12 +23,15 @@ standin() { # NAME BODY: a stand-in that logs its call, then runs BODY
 # Debian packages -> the command each provides here.
 # shellcheck disable=SC2016
 standin apt-get '
+for a in "$@"; do # download (debx tools): a file named as apt-get names it, holding the package
+  case $a in *=*) [[ " $* " == *" download "* ]] && echo "${a%%=*}" >"${a%%=*}_${a#*=}_amd64.deb" ;; esac
+done
 [ "$1" = install ] || exit 0
 for pkg in "$@"; do
   case $pkg in -*|install) continue ;; esac
   echo "$pkg" >>"$PF_STATE/debs"
   case $pkg in
-    binaryen) cmd=wasm-opt ;; postgresql) cmd=initdb ;; shellcheck|docker-compose|mmdebstrap|curl) cmd=$pkg ;;
+    binaryen) cmd=wasm-opt ;; postgresql) cmd=initdb ;; shellcheck|docker-compose|mmdebstrap|curl|runc) cmd=$pkg ;;
     python3-venv) touch "$PF_STATE/venv-module"; continue ;; *) continue ;;
   esac
   printf "#!/bin/sh\necho %s 1.0\n" "$cmd" >"$PF_STATE/installed/$cmd"; chmod +x "$PF_STATE/installed/$cmd"
@@ -36,6 +39,14 @@ done'
 # shellcheck disable=SC2016
 standin dpkg-query 'grep -qx "${@: -1}" "$PF_STATE/debs" 2>/dev/null && echo "install ok installed" || exit 1'
 standin dpkg 'exit 0'
+# The node stage's shim (scripts/lib/shim.sh finds it on PATH by its version).
+standin containerd-shim-spin-v2 'echo "containerd-shim-spin-v2:"; echo "  Version: 0.22.0"'
+# The debx tools: another release's candidate of the pinned version; dpkg-deb -x unpacks the
+# command the package provides.
+# shellcheck disable=SC2016
+standin apt-cache 'case ${@: -1} in containerd) echo "  Candidate: 1.7.24~ds1-6" ;; docker-registry) echo "  Candidate: 2.8.3+ds1-2" ;; esac'
+# shellcheck disable=SC2016
+standin dpkg-deb '[ "$1" = -x ] || exit 1; pkg=$(cat "$2"); mkdir -p "$3/usr/bin"; printf "#!/bin/sh\necho %s\n" "$pkg" >"$3/usr/bin/$pkg"; chmod +x "$3/usr/bin/$pkg"'
 # shellcheck disable=SC2016
 standin id '[ "$1" = -u ] && echo "${PF_UID:-0}"'
 # shellcheck disable=SC2016
@@ -105,7 +116,7 @@ for tool in "${all_tools[@]}"; do
   case $tool in docker) extra=(PF_NO_DOCKER=1) ;; rustfmt | clippy | cargo) ;; esac
   rc=$(pf_run "${extra[@]}" -- bash "$CRM_ROOT/scripts/tools.sh" ensure "$tool")
   case $kind in
-    deb | pip | cargo)
+    deb | pip | cargo | debx)
       again=$(pf_run "${extra[@]}" -- bash "$CRM_ROOT/scripts/tools.sh" ensure "$tool")
       expect "tools: $tool ($kind) missing is installed, then found" "0 0" "$rc $again" ;;
     user)

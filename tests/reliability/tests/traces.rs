@@ -156,8 +156,9 @@ impl Expected {
                 others: vec!["acquire connection"],
             },
             // Every manifest routes `/...` to its one component: the server spans are named by
-            // that route; the components by their id.
-            (Runtime::Spin, Shape::Services) => Expected {
+            // that route; the components by their id. (The node shape's containers would trace
+            // the same; this test runs processes.)
+            (Runtime::Spin, Shape::Services | Shape::Node) => Expected {
                 servers: vec![
                     ("spin", "POST /..."),
                     ("spin", "POST /..."),

@@ -14,6 +14,9 @@
 //! - [`probe`]: waiting for a URL and timing a cold start;
 //! - [`procfs`]: RSS, PSS and CPU of process trees, sampled from procfs;
 //! - [`k6`]: running a k6 script with typed settings;
+//! - [`node`]: the cluster's node runtime without the cluster: a private containerd 1.7 and a
+//!   loopback registry running the Spin services under containerd-shim-spin and the Axum images
+//!   under runc, with the manifests' resources as cgroup limits;
 //! - [`tools`]: the project's tool table (`scripts/tools.sh`): k6 and the Postgres server, installed
 //!   the one way the scripts install them;
 //! - [`promql`]: the metric names a Grafana dashboard's queries use (checked against real scrapes).
@@ -24,6 +27,7 @@
 pub mod faults;
 pub mod floor;
 pub mod k6;
+pub mod node;
 pub mod pg;
 pub mod probe;
 pub mod procfs;

@@ -27,6 +27,10 @@ pub enum Shape {
     /// Spin only: one `spin up` of `spin-crm/spin.toml`, the gateway public, the services
     /// private (`*.spin.internal`).
     Combined,
+    /// One container per service on a private containerd 1.7 (Spin under containerd-shim-spin,
+    /// Axum under runc, `k8s/`'s resources as cgroup limits; root): [`crate::node`] starts it,
+    /// not [`Stack`].
+    Node,
 }
 
 /// A URL nothing answers at (port 9, discard, is never bound here).
@@ -332,6 +336,9 @@ impl Stack {
         upstream_timeout_ms: u64,
         env: ExtraEnv,
     ) -> Result<Stack> {
+        if shape == Shape::Node {
+            bail!("the node shape runs on crm_harness::node (NodeStack), not as processes");
+        }
         Binaries::current().check(runtime)?;
         if shape == Shape::Combined {
             if runtime != Runtime::Spin {
@@ -424,7 +431,7 @@ impl Stack {
             .map(|(svc, proc)| {
                 let name = match self.shape {
                     Shape::Combined => "spin".to_string(),
-                    Shape::Services => svc.as_str().to_string(),
+                    Shape::Services | Shape::Node => svc.as_str().to_string(),
                 };
                 (name, proc.pid())
             })

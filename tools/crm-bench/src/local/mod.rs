@@ -3,9 +3,11 @@
 //! - [`run`]: `crm-bench run`, the main job (the side-by-side benchmark, then the report);
 //! - [`wrap`]: `crm-bench stack` and `crm-bench postgres`, a command run with a stack or
 //!   Postgres up around it;
+//! - `node`: `crm-bench stack --shape node`, the stack as containers on the node runtime;
 //! - `tooling`: what both start from (the Spin CLI, the target directory, builds, a runtime
 //!   that stops on Ctrl-C).
 
+mod node;
 pub mod run;
 mod tooling;
 pub mod wrap;

@@ -29,8 +29,12 @@ pub struct StackArgs {
     /// Which implementation.
     #[arg(value_enum)]
     pub runtime: Runtime,
-    /// How the services are deployed (with combined, the contract suite runs its gateway
-    /// selection: scripts/contract.sh gateway).
+    /// services: one process per service (for Spin one `spin up` per service manifest, as on
+    /// Kubernetes); combined: one `spin up` of spin-crm/spin.toml, only the gateway public
+    /// (the contract suite then runs its gateway selection: scripts/contract.sh gateway);
+    /// node: one container per service on a private containerd 1.7, Spin under
+    /// containerd-shim-spin, Axum under runc, with k8s/'s resources as cgroup limits (root;
+    /// crm_harness::node), no fault topology.
     #[arg(long, value_enum, default_value = "services")]
     pub shape: Shape,
     /// Leave out the fault topology (the services that refuse, hang or lack a database).
@@ -77,7 +81,7 @@ async fn with_postgres(args: &PostgresArgs) -> Result<i32> {
 
 /// Runs `command` with `env` added; its exit code (a command killed by a signal: 128 + the
 /// signal, the shell's convention).
-async fn run_command(command: &[String], env: Vec<(String, String)>) -> Result<i32> {
+pub(crate) async fn run_command(command: &[String], env: Vec<(String, String)>) -> Result<i32> {
     let (program, rest) = command.split_first().context("no command given")?;
     let status = tokio::process::Command::new(program)
         .args(rest)
@@ -97,6 +101,9 @@ pub fn execute_stack(args: &StackArgs) -> Result<(), String> {
 
 async fn run(args: &StackArgs) -> Result<i32> {
     let (runtime, shape) = (args.runtime, args.shape);
+    if shape == Shape::Node {
+        return crate::local::node::run(runtime, args).await;
+    }
     if let Some(dir) = &args.log_dir {
         // One folder per stack started: scripts/test.sh starts several under one log dir.
         let name = format!(

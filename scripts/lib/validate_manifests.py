@@ -426,14 +426,15 @@ def pod_cgroup_selectors_without_image(expr):
     return out
 
 
-def shell_constants(path):
-    """NAME="value" assignments of a sourced shell file (scripts/lib/cluster.sh), with
-    ${NAME:-default} and $NAME references resolved against the earlier ones."""
+def shell_constants(path, consts=None):
+    """NAME="value" (or NAME=value, as in versions.env) assignments of a sourced shell file,
+    with ${NAME:-default} and $NAME references resolved against the earlier ones (and those of
+    `consts`, a file sourced before)."""
     import re
-    consts = {}
+    consts = dict(consts or {})
     with open(path, encoding="utf-8") as f:
         for line in f:
-            m = re.match(r'^([A-Z0-9_]+)="([^"]*)"', line)
+            m = re.match(r'^([A-Z0-9_]+)="([^"]*)"', line) or re.match(r'^([A-Z0-9_]+)=([^\s"#]+)$', line)
             if not m:
                 continue
             value = re.sub(r"\$\{[A-Z0-9_]+:-([^}]*)\}", r"\1", m.group(2))
@@ -471,7 +472,8 @@ def check_texts(root):
     import re
     problems = []
     cluster_sh = os.path.join(root, "scripts", "lib", "cluster.sh")
-    consts = shell_constants(cluster_sh)
+    # cluster.sh sources versions.env, the pins file, first.
+    consts = shell_constants(cluster_sh, shell_constants(os.path.join(root, "versions.env")))
     with open(os.path.join(root, "scripts", "setup-all.sh"), encoding="utf-8") as f:
         setup = f.read().replace("\\\n", " ")
     made = {}

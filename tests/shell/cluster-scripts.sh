@@ -371,6 +371,7 @@ texts_tree() { # a copy of what the texts check reads
   cp "$CRM_ROOT/README.md" "$TMP/texts/"
   cp "$CRM_ROOT/scripts/setup-all.sh" "$TMP/texts/scripts/"
   cp "$CRM_ROOT/scripts/lib/cluster.sh" "$TMP/texts/scripts/lib/"
+  cp "$CRM_ROOT/versions.env" "$TMP/texts/"
 }
 texts_rules() { "$CRM_MANIFEST_PY" "$CRM_LIB/validate_manifests.py" texts "$TMP/texts" >"$TMP/texts.txt" 2>&1 && echo 0 || echo 1; }
 texts_tree

@@ -36,7 +36,10 @@ mod tests {
         assert_eq!(pin("CONTAINERD_VERSION"), CONTAINERD_VERSION);
         assert_eq!(pin("CONTAINERD_DEBIAN_SUITE"), DEBIAN_SUITE);
         assert_eq!(pin("REGISTRY_VERSION"), REGISTRY_VERSION);
-        assert_eq!(pin("CONTAINERD_SHIM_SPIN_VERSION"), format!("v{SHIM_VERSION}"));
+        assert_eq!(
+            pin("CONTAINERD_SHIM_SPIN_VERSION"),
+            format!("v{SHIM_VERSION}")
+        );
         assert_eq!(pin("SHIM_SPIN_VERSION"), SHIM_SPIN_VERSION);
     }
 }

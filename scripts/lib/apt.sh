@@ -36,6 +36,7 @@ _crm_sudo_ready() {
 crm_apt_install_missing() {
   local missing=() pkg sudo=()
   for pkg in "$@"; do
+    [[ " ${missing[*]} " == *" $pkg "* ]] && continue # two tools may need the same package
     crm_deb_installed "$pkg" || missing+=("$pkg")
   done
   ((${#missing[@]} == 0)) && return 0

@@ -7,12 +7,13 @@
 //! That signal follows the *thread* that spawned the child: spawn from a thread that lives as
 //! long as the process (the `block_on` thread), never from a blocking-pool thread.
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
@@ -42,10 +43,22 @@ pub fn log_dir() -> &'static Path {
     })
 }
 
-/// A port nothing listens on right now (bind to port 0, read it, close).
+/// A port nothing listens on right now (bind to port 0, read it, close), and one this process
+/// has not handed out before. The kernel may give a just-closed port 0 again, so two calls
+/// made before either port is bound (a service's listener and its metrics listener) could
+/// return the same port: a CI run failed on exactly that ("Address already in use" on the
+/// gateway's second listener). Remembering what was handed out rules it out within a process.
 pub fn free_port() -> Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("bind 127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
+    static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner());
+    for _ in 0..64 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").context("bind 127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        if handed_out.insert(port) {
+            return Ok(port);
+        }
+    }
+    bail!("no free port on 127.0.0.1 that this process has not handed out already (64 tries)")
 }
 
 /// A child process (group) that is stopped when dropped.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Run the eight benchmark tests against both stacks in the k3d cluster and collect everything in
+# Run the nine benchmark tests against both stacks in the k3d cluster and collect everything in
 # results/<UTC timestamp>/ (layout: docs/results-schema.md):
 #   five k6 scripts (load, cpu-bound, scale, error, ping-db), then availability, coldstart,
 #   resources and step-load (tests/cluster/; step-load applies the autoscaling overlay

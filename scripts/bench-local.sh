@@ -7,8 +7,10 @@
 #   scripts/bench-local.sh [--quick] [--stacks axum,spin,spin-combined] [--out DIR] [--no-build]
 #   scripts/bench-local.sh --preflight   # only find or install the tools it calls, then stop
 #
-# `scripts/bench-local.sh --help` lists every setting with its default (each also read from an
-# environment variable: VUS, DURATION, COLD_RUNS, ...). Method and caveats: docs/benchmark.md.
+# `scripts/bench-local.sh --help` lists every setting with its default; the measurement settings
+# (VUS, DURATION, COLD_RUNS, ...) also read the environment variable --help names beside them,
+# the choice of columns and folders (--stacks, --out, --no-build, ...) are flags only. Method
+# and caveats: docs/benchmark.md.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"

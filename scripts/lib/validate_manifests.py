@@ -468,7 +468,8 @@ def check_texts(root):
         version that is not one of the pins;
       - scripts/lib/cluster.sh's registry comment and docs/k3d.md's Registry item say how pods'
         pulls of <registry>:<published port> reach the registry: k3d's registries.yaml mirror,
-        to the port it listens on inside the cluster network (k3d's DefaultRegistryPort, 5000)."""
+        to the port it listens on inside the cluster network (k3d's DefaultRegistryPort, 5000);
+      - the lists in check_doc_lists."""
     import re
     problems = []
     cluster_sh = os.path.join(root, "scripts", "lib", "cluster.sh")
@@ -519,6 +520,8 @@ def check_texts(root):
             if "spinkube/spin-operator" in chunk:
                 problems.append("%s cites the old spinkube/spin-operator repository" % where)
 
+    problems += check_doc_lists(root)
+
     with open(cluster_sh, encoding="utf-8") as f:
         lines = f.read().splitlines()
     idx = next((i for i, l in enumerate(lines) if l.startswith("REGISTRY_NAME=")), None)
@@ -535,6 +538,36 @@ def check_texts(root):
         if "mirror" not in text or "5000" not in text:
             problems.append("%s must say that pulls of <registry>:<published port> go through k3d's registries.yaml "
                             "mirror to the registry's port inside the cluster network, 5000" % name)
+    return problems
+
+
+def check_doc_lists(root):
+    """Lists in the docs that the code can compute, so no doc counts them by hand:
+      - docs/testing.md's stage table names exactly scripts/test.sh's STAGES, in their order;
+      - tests/k6/README.md names every tests/k6/*.js and lib/*.js, and no script that is not there."""
+    import re
+    problems = []
+    with open(os.path.join(root, "scripts", "test.sh"), encoding="utf-8") as f:
+        m = re.search(r"^STAGES=\(([^)]*)\)", f.read(), re.M)
+    stages = m.group(1).split() if m else []
+    if not stages:
+        problems.append("scripts/test.sh: no STAGES=(...) line")
+    with open(os.path.join(root, "docs", "testing.md"), encoding="utf-8") as f:
+        text = f.read()
+    section = text.split("## The stages", 1)[1].split("\n## ", 1)[0] if "## The stages" in text else ""
+    listed = re.findall(r"^\| `([a-z-]+)` \|", section, re.M)
+    if listed != stages:
+        problems.append("docs/testing.md: the stage table lists %s, scripts/test.sh's STAGES are %s"
+                        % (" ".join(listed) or "nothing", " ".join(stages)))
+    scripts = sorted(os.path.basename(p) for pattern in ("*.js", "lib/*.js")
+                     for p in glob.glob(os.path.join(root, "tests", "k6", pattern)))
+    with open(os.path.join(root, "tests", "k6", "README.md"), encoding="utf-8") as f:
+        named = set(re.findall(r"\b([a-z0-9-]+\.js)\b", f.read()))
+    for js in scripts:
+        if js not in named:
+            problems.append("tests/k6/README.md does not name tests/k6/%s" % js)
+    for js in sorted(named - set(scripts)):
+        problems.append("tests/k6/README.md names %s, which is not in tests/k6/" % js)
     return problems
 
 

@@ -369,8 +369,9 @@ texts_tree() { # a copy of what the texts check reads
   cp -r "$CRM_ROOT/k8s" "$TMP/texts/"
   cp "$CRM_ROOT/docs/"*.md "$TMP/texts/docs/"
   cp "$CRM_ROOT/README.md" "$TMP/texts/"
-  cp "$CRM_ROOT/scripts/setup-all.sh" "$TMP/texts/scripts/"
+  cp "$CRM_ROOT/scripts/setup-all.sh" "$CRM_ROOT/scripts/test.sh" "$TMP/texts/scripts/"
   cp "$CRM_ROOT/scripts/lib/cluster.sh" "$TMP/texts/scripts/lib/"
+  mkdir -p "$TMP/texts/tests" && cp -r "$CRM_ROOT/tests/k6" "$TMP/texts/tests/"
   cp "$CRM_ROOT/versions.env" "$TMP/texts/"
 }
 texts_rules() { "$CRM_MANIFEST_PY" "$CRM_LIB/validate_manifests.py" texts "$TMP/texts" >"$TMP/texts.txt" 2>&1 && echo 0 || echo 1; }
@@ -386,5 +387,13 @@ for rule in "k8s/wasm/namespace.yaml: its comment names key url of Secret crm-da
   "k8s/wasm/namespace.yaml: its comment names key url of Secret crm-database, but the manifests read ['password']" \
   "cites version v0.4.0, which is not a pin (spin-operator is v0.6.1)" "cites the old spinkube/spin-operator repository" \
   "scripts/lib/cluster.sh: the comment above REGISTRY_NAME must say" "docs/k3d.md: the Registry item must say"; do
+  expect "texts: reports '$rule'" yes "$(grep -qF "$rule" "$TMP/texts.txt" && echo yes || echo no)"
+done
+# Lists the code computes: a stage the docs forgot, a k6 script the README does not name.
+texts_tree
+sed -i -e '/^| `fuzz` |/d' "$TMP/texts/docs/testing.md"
+: >"$TMP/texts/tests/k6/new-test.js"
+expect "texts: stale lists fail" 1 "$(texts_rules)"
+for rule in "docs/testing.md: the stage table lists" "tests/k6/README.md does not name tests/k6/new-test.js"; do
   expect "texts: reports '$rule'" yes "$(grep -qF "$rule" "$TMP/texts.txt" && echo yes || echo no)"
 done

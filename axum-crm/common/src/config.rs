@@ -32,7 +32,7 @@ pub struct ServerConfig {
     /// Most requests the service works on at once (its routes; `/healthz` is never refused):
     /// one more is answered at once with 503 `overloaded` and `retry-after`, before any work,
     /// instead of queueing without bound. Unset: the service's own default (a data service
-    /// `DbConfig::default_max_concurrent_requests`, the gateway 64).
+    /// `DbConfig::default_max_concurrent_requests`, the gateway 20).
     #[arg(long, env = "MAX_CONCURRENT_REQUESTS", value_parser = positive_count())]
     pub max_concurrent_requests: Option<u32>,
     /// Log lines as text (key=value) or JSON.

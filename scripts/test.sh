@@ -102,7 +102,9 @@ stack_stages() { # RUNTIME NAME
 }
 
 # ── Reliability (tests/reliability): no lost writes under load and across a Postgres restart
-# and crash, upstream faults (killed, hung, slow), SIGTERM under load; and the runtime floors
+# and crash, upstream faults (killed, hung, slow), SIGTERM under load, open-loop overload at
+# 1.5× and 3× capacity and a soak at half of it (both at CI length: CRM_OVERLOAD_SECS and
+# CRM_SOAK_SECS lengthen them; about 2.5 minutes together); and the runtime floors
 # (axum-floor from build_native, spin-floor from the wasm stage) serving customer-service's
 # document. The crate starts the services itself (the Axum binaries, the Spin components under
 # `spin up`) and its own throwaway Postgres clusters, never the one above; figures go to
@@ -177,7 +179,7 @@ declare -A ABOUT=(
   [spin-combined]="Spin stack, combined manifest on one spin up: the contract suite's gateway selection"
   [compose]="docker compose: the users' compose file built and run, gateway selection, restart, teardown"
   [node]="node runtime: private containerd 1.7, Spin under containerd-shim-spin, Axum under runc, cgroup limits; gateway selection on both, teardown (root)"
-  [reliability]="reliability suite on both stacks: lost writes, Postgres restart/crash, upstream faults, SIGTERM"
+  [reliability]="reliability suite on both stacks: lost writes, Postgres restart/crash, upstream faults, SIGTERM, overload, soak"
   [bench]="the main job's quick mode (scripts/bench-local.sh --quick) and its report"
   [fuzz]="cargo-fuzz on crm-core (scripts/fuzz.sh)"
   [openapi]="the OpenAPI document (docs/check-openapi.sh)"
@@ -272,7 +274,7 @@ else
     wanted spin-combined && stage "contract suite, gateway selection ($spin_version, combined manifest)" \
       contract_gateway_selection spin-combined
     wanted reliability &&
-      stage "reliability: writes, Postgres restart, upstream faults, SIGTERM (axum, $spin_version)" reliability_tests
+      stage "reliability: writes, Postgres restart, upstream faults, SIGTERM, overload, soak (axum, $spin_version)" reliability_tests
   fi
   wanted compose && stage "docker compose (users' compose file)" compose_test
   wanted node && stage "node runtime: gateway selection, Spin under containerd-shim-spin $CRM_SHIM_VERSION and Axum under runc" node_runtime

@@ -19,10 +19,11 @@ pub enum ErrorCode {
     UpstreamUnavailable,
     DatabaseUnavailable,
     UpstreamTimeout,
+    Overloaded,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 13] = [
+    pub const ALL: [ErrorCode; 14] = [
         ErrorCode::InvalidBody,
         ErrorCode::ValidationFailed,
         ErrorCode::InvalidParameter,
@@ -36,6 +37,7 @@ impl ErrorCode {
         ErrorCode::UpstreamUnavailable,
         ErrorCode::DatabaseUnavailable,
         ErrorCode::UpstreamTimeout,
+        ErrorCode::Overloaded,
     ];
 
     pub fn status(self) -> u16 {
@@ -51,7 +53,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::Internal => 500,
             ErrorCode::UpstreamUnavailable => 502,
-            ErrorCode::DatabaseUnavailable => 503,
+            ErrorCode::DatabaseUnavailable | ErrorCode::Overloaded => 503,
             ErrorCode::UpstreamTimeout => 504,
         }
     }
@@ -71,13 +73,26 @@ impl ErrorCode {
             ErrorCode::UpstreamUnavailable => "upstream_unavailable",
             ErrorCode::DatabaseUnavailable => "database_unavailable",
             ErrorCode::UpstreamTimeout => "upstream_timeout",
+            ErrorCode::Overloaded => "overloaded",
         }
+    }
+
+    /// The `retry-after` header (seconds) its answer carries: the 503s, which say "this passes,
+    /// come back", and nothing else.
+    pub fn retry_after(self) -> Option<&'static str> {
+        matches!(self, ErrorCode::DatabaseUnavailable | ErrorCode::Overloaded)
+            .then_some(RETRY_AFTER_SECS)
     }
 
     pub fn parse(code: &str) -> Option<ErrorCode> {
         ErrorCode::ALL.into_iter().find(|c| c.as_str() == code)
     }
 }
+
+/// The `retry-after` of a 503 (seconds). One second: a shed request costs the service almost
+/// nothing, and an outage of Postgres is usually a restart of a few seconds; clients that honour
+/// the header spread their retries over the next seconds instead of retrying at once.
+pub const RETRY_AFTER_SECS: &str = "1";
 
 /// One failing field of a `validation_failed` error.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -213,6 +228,15 @@ impl ApiError {
         )
     }
 
+    /// The service is at its limit of requests in flight and refused this one before doing any
+    /// of its work (nothing was read or written): retry after `retry-after`.
+    pub fn overloaded() -> Self {
+        ApiError::new(
+            ErrorCode::Overloaded,
+            "the service is at its limit of requests in flight; retry later",
+        )
+    }
+
     pub fn upstream_unavailable(upstream: &str) -> Self {
         ApiError::new(
             ErrorCode::UpstreamUnavailable,
@@ -286,6 +310,7 @@ mod tests {
             ("upstream_unavailable", 502),
             ("database_unavailable", 503),
             ("upstream_timeout", 504),
+            ("overloaded", 503),
         ];
         assert_eq!(ErrorCode::ALL.len(), expected.len());
         for (name, status) in expected {
@@ -320,6 +345,18 @@ mod tests {
         );
         assert_eq!(contract_error_code(br#"{"error":{"code":"boom"}}"#), None);
         assert_eq!(contract_error_code(b"<html>502</html>"), None);
+    }
+
+    #[test]
+    fn only_the_503s_carry_retry_after() {
+        for code in ErrorCode::ALL {
+            assert_eq!(
+                code.retry_after().is_some(),
+                code.status() == 503,
+                "{}",
+                code.as_str()
+            );
+        }
     }
 
     #[test]

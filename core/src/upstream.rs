@@ -41,8 +41,9 @@ pub fn forwarded_to(path: &str) -> Option<Service> {
 }
 
 /// Response headers the gateway copies from an upstream (`server-timing` gets `gw` appended).
-pub const PASSED_THROUGH_HEADERS: [&str; 6] = [
+pub const PASSED_THROUGH_HEADERS: [&str; 7] = [
     "content-type",
+    "retry-after",
     "location",
     "allow",
     "x-crm-service",
@@ -74,6 +75,7 @@ pub fn gateway_verdict(upstream: &str, status: u16, body: &[u8]) -> GatewayVerdi
             ErrorCode::UpstreamUnavailable
                 | ErrorCode::DatabaseUnavailable
                 | ErrorCode::UpstreamTimeout
+                | ErrorCode::Overloaded
         )
     );
     if reports_dependency && matches!(status, 502..=504) {
@@ -83,11 +85,16 @@ pub fn gateway_verdict(upstream: &str, status: u16, body: &[u8]) -> GatewayVerdi
     }
 }
 
-/// The order service's reading of customer-service's `GET /customers/{id}`.
-pub fn customer_check(customer_id: i64, status: u16) -> Result<(), ApiError> {
+/// The order service's reading of customer-service's `GET /customers/{id}` (status and body).
+/// customer-service shedding load is the order service's own overload: 503 `overloaded`, so the
+/// client retries later instead of taking a 502 for a broken dependency.
+pub fn customer_check(customer_id: i64, status: u16, body: &[u8]) -> Result<(), ApiError> {
     match status {
         200 => Ok(()),
         404 => Err(ApiError::customer_not_found(customer_id)),
+        503 if contract_error_code(body) == Some(ErrorCode::Overloaded) => {
+            Err(ApiError::overloaded())
+        }
         _ => Err(ApiError::upstream_unavailable("customer-service")),
     }
 }
@@ -118,6 +125,11 @@ mod tests {
             gateway_verdict("x", 503, &db.to_json()),
             GatewayVerdict::PassThrough
         );
+        let shed = ApiError::overloaded();
+        assert_eq!(
+            gateway_verdict("x", 503, &shed.to_json()),
+            GatewayVerdict::PassThrough
+        );
         let timeout = ApiError::upstream_timeout("customer-service");
         assert_eq!(
             gateway_verdict("x", 504, &timeout.to_json()),
@@ -138,17 +150,25 @@ mod tests {
 
     #[test]
     fn customer_check_outcomes() {
-        assert_eq!(customer_check(1, 200), Ok(()));
+        assert_eq!(customer_check(1, 200, b""), Ok(()));
         assert_eq!(
-            customer_check(1, 404).unwrap_err().code,
+            customer_check(1, 404, b"").unwrap_err().code,
             ErrorCode::CustomerNotFound
         );
         assert_eq!(
-            customer_check(1, 503).unwrap_err().code,
+            customer_check(1, 503, &ApiError::database_unavailable().to_json())
+                .unwrap_err()
+                .code,
             ErrorCode::UpstreamUnavailable
         );
         assert_eq!(
-            customer_check(1, 400).unwrap_err().code,
+            customer_check(1, 503, &ApiError::overloaded().to_json())
+                .unwrap_err()
+                .code,
+            ErrorCode::Overloaded
+        );
+        assert_eq!(
+            customer_check(1, 400, b"").unwrap_err().code,
             ErrorCode::UpstreamUnavailable
         );
     }

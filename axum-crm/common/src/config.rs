@@ -29,6 +29,12 @@ pub struct ServerConfig {
     /// being closed.
     #[arg(long, env = "HEADER_READ_TIMEOUT_MS", default_value_t = crate::listener::DEFAULT_HEADER_READ_TIMEOUT_MS, value_parser = positive_ms())]
     pub header_read_timeout_ms: u64,
+    /// Most requests the service works on at once (its routes; `/healthz` is never refused):
+    /// one more is answered at once with 503 `overloaded` and `retry-after`, before any work,
+    /// instead of queueing without bound. Unset: the service's own default (a data service
+    /// `DbConfig::default_max_concurrent_requests`, the gateway 20).
+    #[arg(long, env = "MAX_CONCURRENT_REQUESTS", value_parser = positive_count())]
+    pub max_concurrent_requests: Option<u32>,
     /// Log lines as text (key=value) or JSON.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

@@ -55,6 +55,17 @@ pub struct DbConfig {
 }
 
 impl DbConfig {
+    /// A data service's default limit of requests in flight (`MAX_CONCURRENT_REQUESTS`):
+    /// four per pooled connection. A request holds its connection for a small part of its life
+    /// (the rest is reading, validating, encoding, and for an order create the customer check),
+    /// so fewer would leave connections idle under load; with four, the few that wait for a
+    /// connection wait a few query times — far below the acquire timeout — and what exceeds the
+    /// limit is refused at once as `overloaded` instead of queueing at the pool until the
+    /// acquire timeout turns it into a slow `database_unavailable`.
+    pub fn default_max_concurrent_requests(&self) -> u32 {
+        self.db_pool_max.saturating_mul(4)
+    }
+
     pub fn acquire_timeout(&self) -> Duration {
         Duration::from_millis(self.db_acquire_timeout_ms)
     }

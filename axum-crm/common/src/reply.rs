@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::header::{ALLOW, CONTENT_TYPE, LOCATION};
+use axum::http::header::{ALLOW, CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -100,6 +100,11 @@ pub fn error_response_with_status(status: StatusCode, err: &ApiError) -> Respons
         response
             .headers_mut()
             .insert(ALLOW, HeaderValue::from_static(allow));
+    }
+    if let Some(seconds) = err.code.retry_after() {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static(seconds));
     }
     response
 }

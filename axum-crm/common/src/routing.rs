@@ -93,6 +93,12 @@ where
         .headers
         .insert(CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE_JSON));
     parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    if let Some(seconds) = err.code.retry_after() {
+        parts.headers.insert(
+            axum::http::header::RETRY_AFTER,
+            HeaderValue::from_static(seconds),
+        );
+    }
     Response::from_parts(parts, Body::from(err.to_json()))
 }
 

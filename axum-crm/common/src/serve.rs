@@ -7,10 +7,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::error_handling::HandleErrorLayer;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
-use axum::Router;
+use axum::{BoxError, Router};
 use clap::Parser;
 use crm_core::http::{Route, Runtime, Service, HEADER_RUNTIME, HEADER_SERVICE};
+use crm_core::ApiError;
+use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -22,7 +25,7 @@ use crate::config::ServerConfig;
 use crate::db::Db;
 use crate::listener::serve_with;
 use crate::metrics::{track_requests, Gauges, MetricsAddr};
-use crate::reply::server_timing;
+use crate::reply::{server_timing, AppError};
 use crate::routing::{contract_errors, healthz, not_found};
 
 /// A service as its `main` starts it: the settings clap reads, and the app they make.
@@ -74,7 +77,32 @@ pub async fn main<A: App>() -> ExitCode {
     code
 }
 
-/// Wraps a service's routes (state already applied) into the contract: `/healthz`, 404
+/// The gateway's default limit of requests in flight (`MAX_CONCURRENT_REQUESTS`): one data
+/// service's (4 × its default pool). More would only forward requests for the service behind to
+/// refuse — a hop, two parses and a shed answer each, which under overload take the CPU the
+/// served requests need (measured: at 3× capacity with 64 here, some of the forwarded reads
+/// waited past the upstream timeout and got 504). Excess is refused at the gateway's door;
+/// the services still shed their own (an order create's customer check, a direct caller).
+pub const GATEWAY_DEFAULT_MAX_CONCURRENT_REQUESTS: u32 = 20;
+
+/// `routes` refusing what exceeds `max_in_flight` requests at once: tower's concurrency limit
+/// (one semaphore for every route, hence the global variant: the plain layer would give each
+/// route a limit of its own) behind its load shedder, so a request finding no permit is
+/// answered at once with 503 `overloaded` and `retry-after` — it never waits in a queue, and
+/// none of its work (reading the body, the database, an upstream) has begun.
+fn shed_load(routes: Router, max_in_flight: usize) -> Router {
+    routes.layer(
+        ServiceBuilder::new()
+            .layer(HandleErrorLayer::new(|_: BoxError| async {
+                AppError(ApiError::overloaded())
+            }))
+            .load_shed()
+            .layer(GlobalConcurrencyLimitLayer::new(max_in_flight)),
+    )
+}
+
+/// Wraps a service's routes (state already applied) into the contract: the load shedder
+/// ([`shed_load`], `max_in_flight`), `/healthz` (never shed), 404
 /// fallback, `server-timing`, the `x-crm-*` headers (kept when a handler set them: the gateway
 /// passes the upstream's through), JSON bodies on every error, panics → 500 `internal`, a
 /// request timeout answering `timeout_status`, request logs and spans, and request metrics.
@@ -83,7 +111,9 @@ pub fn contract_router(
     service: Service,
     request_timeout: Duration,
     timeout_status: StatusCode,
+    max_in_flight: usize,
 ) -> Router {
+    let routes = shed_load(routes, max_in_flight);
     let routes = routes.route(Route::Healthz.pattern(), healthz(service));
     routes.fallback(not_found).layer(
         ServiceBuilder::new()
@@ -187,6 +217,7 @@ mod tests {
             Service::Gateway,
             Duration::from_millis(100),
             StatusCode::GATEWAY_TIMEOUT,
+            8,
         )
     }
 
@@ -235,5 +266,58 @@ mod tests {
                 assert_eq!(h[ALLOW], "GET");
             }
         }
+    }
+
+    /// One request held inside its handler at a limit of one: the next is refused at once with
+    /// 503 `overloaded`, `retry-after` and the contract's headers; `/healthz` still answers;
+    /// once the held one is done, requests are served again.
+    #[tokio::test]
+    async fn excess_requests_are_shed_at_once() {
+        let (entered_tx, mut entered) = tokio::sync::mpsc::channel::<()>(1);
+        let release = Arc::new(tokio::sync::Notify::new());
+        let held = release.clone();
+        let routes = Router::new().route(
+            "/hold",
+            get(move || {
+                let (entered_tx, held) = (entered_tx.clone(), held.clone());
+                async move {
+                    let _ = entered_tx.send(()).await;
+                    held.notified().await;
+                    "done"
+                }
+            }),
+        );
+        let app = contract_router(
+            routes,
+            Service::CustomerService,
+            Duration::from_secs(60),
+            StatusCode::SERVICE_UNAVAILABLE,
+            1,
+        );
+        let request = |path: &str| Request::get(path).body(Body::empty()).unwrap();
+        let first = tokio::spawn(app.clone().oneshot(request("/hold")));
+        entered
+            .recv()
+            .await
+            .expect("the first request is in its handler");
+
+        let refused = app.clone().oneshot(request("/hold")).await.unwrap();
+        assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(refused.headers()["retry-after"], "1");
+        assert_eq!(refused.headers()["x-crm-service"], "customer-service");
+        let body = to_bytes(refused.into_body(), usize::MAX).await.unwrap();
+        assert_eq!(
+            crm_core::error::contract_error_code(&body),
+            Some(crm_core::ErrorCode::Overloaded)
+        );
+        let health = app.clone().oneshot(request("/healthz")).await.unwrap();
+        assert_eq!(health.status(), StatusCode::OK);
+
+        release.notify_one();
+        assert_eq!(first.await.unwrap().unwrap().status(), StatusCode::OK);
+        let again = tokio::spawn(app.clone().oneshot(request("/hold")));
+        entered.recv().await.expect("served again");
+        release.notify_one();
+        assert_eq!(again.await.unwrap().unwrap().status(), StatusCode::OK);
     }
 }

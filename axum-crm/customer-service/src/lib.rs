@@ -50,14 +50,20 @@ impl App for Config {
 
     fn start(&self) -> Result<(Router, Option<Db>), String> {
         let db = Db::start(&self.db, &MIGRATOR);
-        let app = app(db.clone(), self.server.request_timeout());
+        let limit = self
+            .server
+            .max_concurrent_requests
+            .unwrap_or_else(|| self.db.default_max_concurrent_requests());
+        tracing::info!(max_concurrent_requests = limit, "load shedding");
+        let app = app(db.clone(), self.server.request_timeout(), limit);
         Ok((app, Some(db)))
     }
 }
 
 /// The whole service: routes, state, and the contract's middleware. A request that hangs past
-/// `request_timeout` is answered 503 `database_unavailable` (Postgres is all it waits on).
-pub fn app(db: Db, request_timeout: Duration) -> Router {
+/// `request_timeout` is answered 503 `database_unavailable` (Postgres is all it waits on); more
+/// than `max_in_flight` requests at once, 503 `overloaded`.
+pub fn app(db: Db, request_timeout: Duration, max_in_flight: u32) -> Router {
     let routes = Router::new()
         .contract_route(
             Route::Customers,
@@ -77,5 +83,6 @@ pub fn app(db: Db, request_timeout: Duration) -> Router {
         SERVICE,
         request_timeout,
         StatusCode::SERVICE_UNAVAILABLE,
+        max_in_flight as usize,
     )
 }

@@ -15,7 +15,7 @@ fn service(pool: PgPool) -> TestApp {
 }
 
 fn in_process(db: Db) -> TestApp {
-    TestApp::new(app(db, Duration::from_secs(10)), "customer-service")
+    TestApp::new(app(db, Duration::from_secs(10), 64), "customer-service")
 }
 
 #[sqlx::test(migrations = "../../migrations")]

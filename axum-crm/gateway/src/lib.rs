@@ -10,7 +10,7 @@ use axum::Router;
 use axum_common::config::{self, ServerConfig};
 use axum_common::db::Db;
 use axum_common::metrics::{self, MetricsAddr};
-use axum_common::serve::{contract_router, App};
+use axum_common::serve::{contract_router, App, GATEWAY_DEFAULT_MAX_CONCURRENT_REQUESTS};
 use axum_common::upstream::UpstreamConfig;
 use axum_common::ContractRoutes;
 use crm_core::http::{Route, Service};
@@ -86,13 +86,18 @@ impl App for Config {
             customer_service_url: self.customer_service_url.clone(),
             order_service_url: self.order_service_url.clone(),
         };
-        Ok((app(state, self.server.request_timeout()), None))
+        let limit = self
+            .server
+            .max_concurrent_requests
+            .unwrap_or(GATEWAY_DEFAULT_MAX_CONCURRENT_REQUESTS);
+        tracing::info!(max_concurrent_requests = limit, "load shedding");
+        Ok((app(state, self.server.request_timeout(), limit), None))
     }
 }
 
 /// The whole gateway. A request that hangs past `request_timeout` is answered 504
 /// `upstream_timeout` (an upstream is all it waits on).
-pub fn app(state: AppState, request_timeout: Duration) -> Router {
+pub fn app(state: AppState, request_timeout: Duration, max_in_flight: u32) -> Router {
     let mut routes = Router::new()
         .contract_route(Route::Compute, get(compute::compute))
         .contract_route(Route::Readyz, get(forward::readyz));
@@ -108,5 +113,6 @@ pub fn app(state: AppState, request_timeout: Duration) -> Router {
         SERVICE,
         request_timeout,
         StatusCode::GATEWAY_TIMEOUT,
+        max_in_flight as usize,
     )
 }

@@ -80,7 +80,7 @@ fn gateway(customers: String, orders: String) -> TestApp {
         customer_service_url: customers,
         order_service_url: orders,
     };
-    TestApp::gateway(app(state, Duration::from_secs(10)))
+    TestApp::gateway(app(state, Duration::from_secs(10), 64))
 }
 
 #[tokio::test]

@@ -72,13 +72,19 @@ impl App for Config {
             http: self.upstream.client()?,
             customer_service_url: self.customer_service_url.clone(),
         };
-        Ok((app(state, self.server.request_timeout()), Some(db)))
+        let limit = self
+            .server
+            .max_concurrent_requests
+            .unwrap_or_else(|| self.db.default_max_concurrent_requests());
+        tracing::info!(max_concurrent_requests = limit, "load shedding");
+        Ok((app(state, self.server.request_timeout(), limit), Some(db)))
     }
 }
 
 /// The whole service: routes, state, and the contract's middleware. A request that hangs past
-/// `request_timeout` is answered 503 `database_unavailable`.
-pub fn app(state: AppState, request_timeout: Duration) -> Router {
+/// `request_timeout` is answered 503 `database_unavailable`; more than `max_in_flight` at once,
+/// 503 `overloaded`.
+pub fn app(state: AppState, request_timeout: Duration, max_in_flight: u32) -> Router {
     let routes = Router::new()
         .contract_route(Route::Orders, get(orders::list).post(orders::create))
         .contract_route(
@@ -92,6 +98,7 @@ pub fn app(state: AppState, request_timeout: Duration) -> Router {
         SERVICE,
         request_timeout,
         StatusCode::SERVICE_UNAVAILABLE,
+        max_in_flight as usize,
     )
 }
 

@@ -28,7 +28,7 @@ async fn verify_customer(state: &AppState, customer_id: i64) -> Result<(), ApiEr
     )
     .await
     .map_err(|failure| upstream_error(customer.as_str(), &failure.error))?;
-    customer_check(customer_id, response.status.as_u16())
+    customer_check(customer_id, response.status.as_u16(), &response.body)
 }
 
 /// `POST /orders`: validate, check the customer, insert.

@@ -47,7 +47,7 @@ fn service(pool: PgPool, customer_service_url: String) -> TestApp {
         http: upstream::client(Duration::from_millis(300)).unwrap(),
         customer_service_url,
     };
-    TestApp::new(app(state, Duration::from_secs(10)), "order-service")
+    TestApp::new(app(state, Duration::from_secs(10), 64), "order-service")
 }
 
 #[sqlx::test(migrations = "../../migrations")]

@@ -82,6 +82,7 @@ impl Ctx {
             .allow
             .map(|allow| ("allow", allow))
             .into_iter()
+            .chain(err.code.retry_after().map(|secs| ("retry-after", secs)))
             .collect();
         self.finish(status, Some(err.to_json()), &extra)
     }

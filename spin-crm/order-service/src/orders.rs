@@ -19,7 +19,7 @@ fn verify_customer(ctx: &mut Ctx, customer_id: i64) -> Result<(), ApiError> {
     let response = ctx
         .time(Phase::Verify, || call.send())
         .map_err(|failure| failure.to_api_error(customer.as_str()))?;
-    customer_check(customer_id, response.status)
+    customer_check(customer_id, response.status, &response.body)
 }
 
 /// `POST /orders`: validate, check the customer, insert.

@@ -15,7 +15,7 @@ const CONTRACT_STATUSES: [u16; 13] = [
 ];
 
 /// The contract's error codes and the status each one fixes.
-const ERROR_CODES: [(&str, u16); 13] = [
+const ERROR_CODES: [(&str, u16); 14] = [
     ("invalid_body", 400),
     ("validation_failed", 400),
     ("invalid_parameter", 400),
@@ -29,6 +29,7 @@ const ERROR_CODES: [(&str, u16); 13] = [
     ("upstream_unavailable", 502),
     ("database_unavailable", 503),
     ("upstream_timeout", 504),
+    ("overloaded", 503),
 ];
 
 /// Fragments that must never reach a client in a 5xx body: SQL, connection strings, panics.
@@ -106,6 +107,7 @@ pub(crate) fn check(received: &Received, runtime: &str) {
             .unwrap_or("")
             .ends_with("/readyz");
         check_error_document(&body, received.status, readyz, &what);
+        check_retry_after(received, &body, &what);
     }
     if received.status >= 500 {
         let text = String::from_utf8_lossy(&received.body).to_lowercase();
@@ -116,6 +118,22 @@ pub(crate) fn check(received: &Received, runtime: &str) {
             );
         }
     }
+}
+
+/// Every 503 that says "come back later" (`database_unavailable`, `overloaded`) says when:
+/// `retry-after` in whole seconds.
+fn check_retry_after(received: &Received, body: &Value, what: &str) {
+    let code = body.pointer("/error/code").and_then(Value::as_str);
+    if !matches!(code, Some("database_unavailable" | "overloaded")) {
+        return;
+    }
+    let retry_after = received
+        .header("retry-after")
+        .unwrap_or_else(|| panic!("a 503 {code:?} without retry-after: {what}"));
+    assert!(
+        !retry_after.is_empty() && retry_after.bytes().all(|b| b.is_ascii_digit()),
+        "retry-after {retry_after:?} is not a number of seconds: {what}"
+    );
 }
 
 fn is_json_media_type(value: &str) -> bool {

@@ -14,6 +14,9 @@
 //! - [`probe`]: waiting for a URL and timing a cold start;
 //! - [`procfs`]: RSS, PSS and CPU of process trees, sampled from procfs;
 //! - [`k6`]: running a k6 script with typed settings;
+//! - [`overload`]: open-loop load at a constant arrival rate (what it offered, what came back),
+//!   a quick capacity figure, and the recovery probe;
+//! - [`soak`]: a stack under steady load for a long time, sampled per interval, with slopes;
 //! - [`node`]: the cluster's node runtime without the cluster: a private containerd 1.7 and a
 //!   loopback registry running the Spin services under containerd-shim-spin and the Axum images
 //!   under runc, with the manifests' resources as cgroup limits;
@@ -28,11 +31,13 @@ pub mod faults;
 pub mod floor;
 pub mod k6;
 pub mod node;
+pub mod overload;
 pub mod pg;
 pub mod probe;
 pub mod procfs;
 pub mod procs;
 pub mod promql;
+pub mod soak;
 pub mod stack;
 pub mod tools;
 pub mod topology;

@@ -258,6 +258,24 @@ fn usage_of(series: &[(f64, Option<TreeSample>)]) -> Option<Usage> {
     })
 }
 
+/// Open file descriptors of every process in the trees rooted at `roots` (entries of
+/// `/proc/<pid>/fd`); `None` when a root is gone or a directory cannot be read.
+pub fn open_fds(roots: &[i32]) -> Option<u64> {
+    let children = children_map();
+    let mut procs: Vec<i32> = Vec::new();
+    for &root in roots {
+        rss_bytes(root)?;
+        procs.extend(tree(root, &children));
+    }
+    procs.sort_unstable();
+    procs.dedup();
+    let mut total = 0;
+    for pid in procs {
+        total += std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count() as u64;
+    }
+    Some(total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,8 @@ use std::time::Duration;
 use clap::builder::TypedValueParser;
 use clap::error::ErrorKind;
 use clap::{Arg, Command, Parser, ValueEnum};
+
+use crate::admission::Admission;
 use sqlx::postgres::PgConnectOptions;
 use tracing_subscriber::EnvFilter;
 
@@ -29,12 +31,16 @@ pub struct ServerConfig {
     /// being closed.
     #[arg(long, env = "HEADER_READ_TIMEOUT_MS", default_value_t = crate::listener::DEFAULT_HEADER_READ_TIMEOUT_MS, value_parser = positive_ms())]
     pub header_read_timeout_ms: u64,
-    /// Most requests the service works on at once (its routes; `/healthz` is never refused):
-    /// one more is answered at once with 503 `overloaded` and `retry-after`, before any work,
-    /// instead of queueing without bound. Unset: the service's own default (a data service
-    /// `DbConfig::default_max_concurrent_requests`, the gateway 20).
+    /// Most requests the service works on at once (its routes; `/healthz` is always
+    /// admitted); more wait for a turn (`MAX_QUEUE_WAIT_MS`). Unset: the service's own default
+    /// (a data service `DbConfig::default_max_concurrent_requests`, the gateway
+    /// `admission::GATEWAY_DEFAULT_MAX_CONCURRENT_REQUESTS`).
     #[arg(long, env = "MAX_CONCURRENT_REQUESTS", value_parser = positive_count())]
     pub max_concurrent_requests: Option<u32>,
+    /// How long a request may wait for a turn when `MAX_CONCURRENT_REQUESTS` are in flight;
+    /// past it, 503 `overloaded` with `retry-after`, before any of its work has begun.
+    #[arg(long, env = "MAX_QUEUE_WAIT_MS", default_value_t = crate::admission::DEFAULT_MAX_QUEUE_WAIT_MS, value_parser = positive_ms())]
+    pub max_queue_wait_ms: u64,
     /// Log lines as text (key=value) or JSON.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -50,6 +56,22 @@ impl ServerConfig {
 
     pub fn header_read_timeout(&self) -> Duration {
         Duration::from_millis(self.header_read_timeout_ms)
+    }
+
+    /// The service's admission: `MAX_CONCURRENT_REQUESTS` (else `default_max_in_flight`) and
+    /// `MAX_QUEUE_WAIT_MS`, logged once at start.
+    pub fn admission(&self, default_max_in_flight: u32) -> Admission {
+        let admission = Admission::new(
+            self.max_concurrent_requests
+                .unwrap_or(default_max_in_flight),
+            Duration::from_millis(self.max_queue_wait_ms),
+        );
+        tracing::info!(
+            max_concurrent_requests = admission.max_in_flight,
+            max_queue_wait_ms = self.max_queue_wait_ms,
+            "admission"
+        );
+        admission
     }
 }
 

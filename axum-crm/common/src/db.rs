@@ -59,9 +59,9 @@ impl DbConfig {
     /// four per pooled connection. A request holds its connection for a small part of its life
     /// (the rest is reading, validating, encoding, and for an order create the customer check),
     /// so fewer would leave connections idle under load; with four, the few that wait for a
-    /// connection wait a few query times — far below the acquire timeout — and what exceeds the
-    /// limit is refused at once as `overloaded` instead of queueing at the pool until the
-    /// acquire timeout turns it into a slow `database_unavailable`.
+    /// connection wait a few query times — far below the acquire timeout — and what waits past
+    /// `MAX_QUEUE_WAIT_MS` for a turn is refused as `overloaded` instead of queueing at the pool
+    /// until the acquire timeout turns it into a slow `database_unavailable`.
     pub fn default_max_concurrent_requests(&self) -> u32 {
         self.db_pool_max.saturating_mul(4)
     }

@@ -3,6 +3,7 @@
 //! and reqwest, so the service crates are routes and small handlers. Its modules have the same
 //! names as spin-common's, each the twin of the other's.
 
+pub mod admission;
 pub mod config;
 pub mod db;
 pub mod listener;

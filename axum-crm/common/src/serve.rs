@@ -7,13 +7,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::error_handling::HandleErrorLayer;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
-use axum::{BoxError, Router};
+use axum::Router;
 use clap::Parser;
 use crm_core::http::{Route, Runtime, Service, HEADER_RUNTIME, HEADER_SERVICE};
-use crm_core::ApiError;
-use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -21,11 +18,12 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, OnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::admission::Admission;
 use crate::config::ServerConfig;
 use crate::db::Db;
 use crate::listener::serve_with;
 use crate::metrics::{track_requests, Gauges, MetricsAddr};
-use crate::reply::{server_timing, AppError};
+use crate::reply::server_timing;
 use crate::routing::{contract_errors, healthz, not_found};
 
 /// A service as its `main` starts it: the settings clap reads, and the app they make.
@@ -77,32 +75,9 @@ pub async fn main<A: App>() -> ExitCode {
     code
 }
 
-/// The gateway's default limit of requests in flight (`MAX_CONCURRENT_REQUESTS`): one data
-/// service's (4 × its default pool). More would only forward requests for the service behind to
-/// refuse — a hop, two parses and a shed answer each, which under overload take the CPU the
-/// served requests need (measured: at 3× capacity with 64 here, some of the forwarded reads
-/// waited past the upstream timeout and got 504). Excess is refused at the gateway's door;
-/// the services still shed their own (an order create's customer check, a direct caller).
-pub const GATEWAY_DEFAULT_MAX_CONCURRENT_REQUESTS: u32 = 20;
-
-/// `routes` refusing what exceeds `max_in_flight` requests at once: tower's concurrency limit
-/// (one semaphore for every route, hence the global variant: the plain layer would give each
-/// route a limit of its own) behind its load shedder, so a request finding no permit is
-/// answered at once with 503 `overloaded` and `retry-after` — it never waits in a queue, and
-/// none of its work (reading the body, the database, an upstream) has begun.
-fn shed_load(routes: Router, max_in_flight: usize) -> Router {
-    routes.layer(
-        ServiceBuilder::new()
-            .layer(HandleErrorLayer::new(|_: BoxError| async {
-                AppError(ApiError::overloaded())
-            }))
-            .load_shed()
-            .layer(GlobalConcurrencyLimitLayer::new(max_in_flight)),
-    )
-}
-
-/// Wraps a service's routes (state already applied) into the contract: the load shedder
-/// ([`shed_load`], `max_in_flight`), `/healthz` (never shed), 404
+/// Wraps a service's routes (state already applied) into the contract: their admission
+/// ([`Admission`]: what waits too long for a turn is 503 `overloaded`), `/healthz` (always
+/// admitted), 404
 /// fallback, `server-timing`, the `x-crm-*` headers (kept when a handler set them: the gateway
 /// passes the upstream's through), JSON bodies on every error, panics → 500 `internal`, a
 /// request timeout answering `timeout_status`, request logs and spans, and request metrics.
@@ -111,9 +86,9 @@ pub fn contract_router(
     service: Service,
     request_timeout: Duration,
     timeout_status: StatusCode,
-    max_in_flight: usize,
+    admission: Admission,
 ) -> Router {
-    let routes = shed_load(routes, max_in_flight);
+    let routes = admission.apply(routes);
     let routes = routes.route(Route::Healthz.pattern(), healthz(service));
     routes.fallback(not_found).layer(
         ServiceBuilder::new()
@@ -217,7 +192,7 @@ mod tests {
             Service::Gateway,
             Duration::from_millis(100),
             StatusCode::GATEWAY_TIMEOUT,
-            8,
+            Admission::new(8, Duration::from_millis(200)),
         )
     }
 
@@ -268,12 +243,16 @@ mod tests {
         }
     }
 
-    /// One request held inside its handler at a limit of one: the next is refused at once with
-    /// 503 `overloaded`, `retry-after` and the contract's headers; `/healthz` still answers;
-    /// once the held one is done, requests are served again.
-    #[tokio::test]
-    async fn excess_requests_are_shed_at_once() {
-        let (entered_tx, mut entered) = tokio::sync::mpsc::channel::<()>(1);
+    /// A router whose one route holds each request in its handler until released, behind
+    /// `admission`; `entered` hears of each request that got in.
+    fn holding_app(
+        admission: Admission,
+    ) -> (
+        Router,
+        tokio::sync::mpsc::Receiver<()>,
+        Arc<tokio::sync::Notify>,
+    ) {
+        let (entered_tx, entered) = tokio::sync::mpsc::channel::<()>(4);
         let release = Arc::new(tokio::sync::Notify::new());
         let held = release.clone();
         let routes = Router::new().route(
@@ -292,9 +271,21 @@ mod tests {
             Service::CustomerService,
             Duration::from_secs(60),
             StatusCode::SERVICE_UNAVAILABLE,
-            1,
+            admission,
         );
-        let request = |path: &str| Request::get(path).body(Body::empty()).unwrap();
+        (app, entered, release)
+    }
+
+    fn request(path: &str) -> Request<Body> {
+        Request::get(path).body(Body::empty()).unwrap()
+    }
+
+    /// One request held inside its handler at a limit of one: the next waits its 20 ms and is
+    /// refused with 503 `overloaded`, `retry-after` and the contract's headers; `/healthz`
+    /// still answers; once the held one is done, requests are served again.
+    #[tokio::test]
+    async fn what_waits_past_the_limit_is_refused_as_overloaded() {
+        let (app, mut entered, release) = holding_app(Admission::new(1, Duration::from_millis(20)));
         let first = tokio::spawn(app.clone().oneshot(request("/hold")));
         entered
             .recv()
@@ -319,5 +310,24 @@ mod tests {
         entered.recv().await.expect("served again");
         release.notify_one();
         assert_eq!(again.await.unwrap().unwrap().status(), StatusCode::OK);
+    }
+
+    /// A burst is not overload: a request that finds every permit taken waits for one, and is
+    /// served when it frees up within the wait.
+    #[tokio::test]
+    async fn a_request_waits_for_its_turn_within_the_wait() {
+        let (app, mut entered, release) = holding_app(Admission::new(1, Duration::from_secs(60)));
+        let first = tokio::spawn(app.clone().oneshot(request("/hold")));
+        entered.recv().await.expect("the first request is in");
+        let second = tokio::spawn(app.clone().oneshot(request("/hold")));
+        tokio::task::yield_now().await;
+        release.notify_one();
+        assert_eq!(first.await.unwrap().unwrap().status(), StatusCode::OK);
+        entered
+            .recv()
+            .await
+            .expect("the second request got its turn");
+        release.notify_one();
+        assert_eq!(second.await.unwrap().unwrap().status(), StatusCode::OK);
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
+use axum_common::admission::Admission;
 use axum_common::config::ServerConfig;
 use axum_common::db::{Db, DbConfig};
 use axum_common::metrics::{self, MetricsAddr};
@@ -50,20 +51,18 @@ impl App for Config {
 
     fn start(&self) -> Result<(Router, Option<Db>), String> {
         let db = Db::start(&self.db, &MIGRATOR);
-        let limit = self
+        let admission = self
             .server
-            .max_concurrent_requests
-            .unwrap_or_else(|| self.db.default_max_concurrent_requests());
-        tracing::info!(max_concurrent_requests = limit, "load shedding");
-        let app = app(db.clone(), self.server.request_timeout(), limit);
+            .admission(self.db.default_max_concurrent_requests());
+        let app = app(db.clone(), self.server.request_timeout(), admission);
         Ok((app, Some(db)))
     }
 }
 
 /// The whole service: routes, state, and the contract's middleware. A request that hangs past
-/// `request_timeout` is answered 503 `database_unavailable` (Postgres is all it waits on); more
-/// than `max_in_flight` requests at once, 503 `overloaded`.
-pub fn app(db: Db, request_timeout: Duration, max_in_flight: u32) -> Router {
+/// `request_timeout` is answered 503 `database_unavailable` (Postgres is all it waits on); a
+/// request that waits past its `admission` for a turn, 503 `overloaded`.
+pub fn app(db: Db, request_timeout: Duration, admission: Admission) -> Router {
     let routes = Router::new()
         .contract_route(
             Route::Customers,
@@ -83,6 +82,6 @@ pub fn app(db: Db, request_timeout: Duration, max_in_flight: u32) -> Router {
         SERVICE,
         request_timeout,
         StatusCode::SERVICE_UNAVAILABLE,
-        max_in_flight as usize,
+        admission,
     )
 }

@@ -1,6 +1,7 @@
 //! The router in-process against a real Postgres: `#[sqlx::test]` creates a throwaway database
 //! per test from DATABASE_URL (an admin URL), applies the migrations and drops it afterwards.
 
+use axum_common::admission::Admission;
 use std::time::{Duration, Instant};
 
 use axum_common::db::{Db, DbConfig};
@@ -15,7 +16,14 @@ fn service(pool: PgPool) -> TestApp {
 }
 
 fn in_process(db: Db) -> TestApp {
-    TestApp::new(app(db, Duration::from_secs(10), 64), "customer-service")
+    TestApp::new(
+        app(
+            db,
+            Duration::from_secs(10),
+            Admission::new(64, Duration::from_millis(200)),
+        ),
+        "customer-service",
+    )
 }
 
 #[sqlx::test(migrations = "../../migrations")]

@@ -7,10 +7,11 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use axum::routing::{any, get};
 use axum::Router;
+use axum_common::admission::{Admission, GATEWAY_DEFAULT_MAX_CONCURRENT_REQUESTS};
 use axum_common::config::{self, ServerConfig};
 use axum_common::db::Db;
 use axum_common::metrics::{self, MetricsAddr};
-use axum_common::serve::{contract_router, App, GATEWAY_DEFAULT_MAX_CONCURRENT_REQUESTS};
+use axum_common::serve::{contract_router, App};
 use axum_common::upstream::UpstreamConfig;
 use axum_common::ContractRoutes;
 use crm_core::http::{Route, Service};
@@ -86,18 +87,16 @@ impl App for Config {
             customer_service_url: self.customer_service_url.clone(),
             order_service_url: self.order_service_url.clone(),
         };
-        let limit = self
+        let admission = self
             .server
-            .max_concurrent_requests
-            .unwrap_or(GATEWAY_DEFAULT_MAX_CONCURRENT_REQUESTS);
-        tracing::info!(max_concurrent_requests = limit, "load shedding");
-        Ok((app(state, self.server.request_timeout(), limit), None))
+            .admission(GATEWAY_DEFAULT_MAX_CONCURRENT_REQUESTS);
+        Ok((app(state, self.server.request_timeout(), admission), None))
     }
 }
 
 /// The whole gateway. A request that hangs past `request_timeout` is answered 504
 /// `upstream_timeout` (an upstream is all it waits on).
-pub fn app(state: AppState, request_timeout: Duration, max_in_flight: u32) -> Router {
+pub fn app(state: AppState, request_timeout: Duration, admission: Admission) -> Router {
     let mut routes = Router::new()
         .contract_route(Route::Compute, get(compute::compute))
         .contract_route(Route::Readyz, get(forward::readyz));
@@ -113,6 +112,6 @@ pub fn app(state: AppState, request_timeout: Duration, max_in_flight: u32) -> Ro
         SERVICE,
         request_timeout,
         StatusCode::GATEWAY_TIMEOUT,
-        max_in_flight as usize,
+        admission,
     )
 }

@@ -1,5 +1,6 @@
 //! The gateway in-process, with stub upstreams on local ports.
 
+use axum_common::admission::Admission;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -80,7 +81,11 @@ fn gateway(customers: String, orders: String) -> TestApp {
         customer_service_url: customers,
         order_service_url: orders,
     };
-    TestApp::gateway(app(state, Duration::from_secs(10), 64))
+    TestApp::gateway(app(
+        state,
+        Duration::from_secs(10),
+        Admission::new(64, Duration::from_millis(200)),
+    ))
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
+use axum_common::admission::Admission;
 use axum_common::config::{self, ServerConfig};
 use axum_common::db::{Db, DbConfig};
 use axum_common::metrics::{self, MetricsAddr};
@@ -72,19 +73,20 @@ impl App for Config {
             http: self.upstream.client()?,
             customer_service_url: self.customer_service_url.clone(),
         };
-        let limit = self
+        let admission = self
             .server
-            .max_concurrent_requests
-            .unwrap_or_else(|| self.db.default_max_concurrent_requests());
-        tracing::info!(max_concurrent_requests = limit, "load shedding");
-        Ok((app(state, self.server.request_timeout(), limit), Some(db)))
+            .admission(self.db.default_max_concurrent_requests());
+        Ok((
+            app(state, self.server.request_timeout(), admission),
+            Some(db),
+        ))
     }
 }
 
 /// The whole service: routes, state, and the contract's middleware. A request that hangs past
-/// `request_timeout` is answered 503 `database_unavailable`; more than `max_in_flight` at once,
-/// 503 `overloaded`.
-pub fn app(state: AppState, request_timeout: Duration, max_in_flight: u32) -> Router {
+/// `request_timeout` is answered 503 `database_unavailable`; one that waits past its
+/// `admission` for a turn, 503 `overloaded`.
+pub fn app(state: AppState, request_timeout: Duration, admission: Admission) -> Router {
     let routes = Router::new()
         .contract_route(Route::Orders, get(orders::list).post(orders::create))
         .contract_route(
@@ -98,7 +100,7 @@ pub fn app(state: AppState, request_timeout: Duration, max_in_flight: u32) -> Ro
         SERVICE,
         request_timeout,
         StatusCode::SERVICE_UNAVAILABLE,
-        max_in_flight as usize,
+        admission,
     )
 }
 

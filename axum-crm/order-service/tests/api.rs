@@ -1,6 +1,7 @@
 //! The router in-process against a real Postgres (`#[sqlx::test]`: a throwaway database per
 //! test from DATABASE_URL) and a stub customer-service on a local port.
 
+use axum_common::admission::Admission;
 use std::time::{Duration, Instant};
 
 use axum::extract::Path;
@@ -47,7 +48,14 @@ fn service(pool: PgPool, customer_service_url: String) -> TestApp {
         http: upstream::client(Duration::from_millis(300)).unwrap(),
         customer_service_url,
     };
-    TestApp::new(app(state, Duration::from_secs(10), 64), "order-service")
+    TestApp::new(
+        app(
+            state,
+            Duration::from_secs(10),
+            Admission::new(64, Duration::from_millis(200)),
+        ),
+        "order-service",
+    )
 }
 
 #[sqlx::test(migrations = "../../migrations")]

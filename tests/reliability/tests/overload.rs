@@ -4,7 +4,7 @@
 //! processes' memory and the stack's Postgres connections are sampled. What must hold:
 //! - no process exits;
 //! - every answer is a 2xx or one of the answers the runtime gives to excess load — on Axum
-//!   503 `overloaded` (its load shedder) or 503 `database_unavailable`, with `retry-after`, or
+//!   503 `overloaded` (its admission: what waits past `MAX_QUEUE_WAIT_MS` for a turn) or 503 `database_unavailable`, with `retry-after`, or
 //!   (CPU-starved on this machine's shared cores, rare) the gateway's 504 `upstream_timeout`;
 //!   never a 500, a 502 or no answer; on Spin 3.5.1, which has no limit of its own, also
 //!   its bare 500 at its instance limit, the gateway's 502 for that, and the gateway's 504
@@ -252,8 +252,8 @@ async fn peak_connections(admin_url: String, stop: Arc<AtomicBool>) -> Option<i6
 /// test), which a Spin gateway in front turns into 502 `upstream_unavailable`; requests queued
 /// behind the others reach the gateway's upstream timeout, 504 `upstream_timeout`.
 ///
-/// Axum's 504 `upstream_timeout`: its services refuse what exceeds their limits, so nothing of
-/// theirs queues past the gateway's upstream timeout — but on 2 shared cores, with the
+/// Axum's 504 `upstream_timeout`: its services refuse what waits past `MAX_QUEUE_WAIT_MS`
+/// (200 ms) for a turn, so nothing of theirs queues past the gateway's upstream timeout — but on 2 shared cores, with the
 /// generator, Postgres and three debug builds at 3× capacity, an admitted request can still be
 /// starved of CPU for 2 s (0.2 % of the reads in a 60 s run; none in most 8 s runs). It is a
 /// bounded contract answer, not a hang; its share is in the figures.

@@ -186,10 +186,7 @@ impl Budget {
         let Some((stack_cpus, generator_cpus)) = split(&allowed) else {
             return Budget::shared(
                 &allowed,
-                format!(
-                    "{} CPU(s) allowed: nothing to split",
-                    allowed.len().max(1)
-                ),
+                format!("{} CPU(s) allowed: nothing to split", allowed.len().max(1)),
             );
         };
         let name = format!("crm-bench-{tag}-{}", std::process::id());
@@ -215,7 +212,9 @@ impl Budget {
                 mode: Mode::Affinity,
                 stack_cpus,
                 generator_cpus,
-                note: Some(format!("no cgroup cpuset ({e:#}): sched_setaffinity instead")),
+                note: Some(format!(
+                    "no cgroup cpuset ({e:#}): sched_setaffinity instead"
+                )),
                 dirs: Vec::new(),
                 procs_files: Vec::new(),
                 usage: None,
@@ -243,7 +242,11 @@ impl Budget {
         let set = cpu_set(&self.generator_cpus);
         let tasks = std::fs::read_dir("/proc/self/task").context("cannot list /proc/self/task")?;
         for task in tasks.flatten() {
-            let Some(tid) = task.file_name().to_str().and_then(|t| t.parse::<i32>().ok()) else {
+            let Some(tid) = task
+                .file_name()
+                .to_str()
+                .and_then(|t| t.parse::<i32>().ok())
+            else {
                 continue;
             };
             // SAFETY: plain syscall on a thread of this process.
@@ -376,7 +379,8 @@ fn make_dir(dir: &Path) -> Result<PathBuf> {
 }
 
 fn write(path: &Path, value: &str) -> Result<()> {
-    std::fs::write(path, value).with_context(|| format!("cannot write {value:?} to {}", path.display()))
+    std::fs::write(path, value)
+        .with_context(|| format!("cannot write {value:?} to {}", path.display()))
 }
 
 /// Busy and total jiffies of each CPU (`/proc/stat`), for the share of a core in use.
@@ -434,7 +438,11 @@ pub fn cpu_s_of_command(comm: &str) -> f64 {
     };
     let mut total = 0.0;
     for entry in entries.flatten() {
-        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
             continue;
         };
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
@@ -512,13 +520,19 @@ pub fn with_descendants(pid: i32) -> Vec<i32> {
     let mut children: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
     if let Ok(entries) = std::fs::read_dir("/proc") {
         for entry in entries.flatten() {
-            let Some(p) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            let Some(p) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<i32>().ok())
+            else {
                 continue;
             };
             let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
                 continue;
             };
-            let Some(close) = stat.rfind(')') else { continue };
+            let Some(close) = stat.rfind(')') else {
+                continue;
+            };
             if let Some(ppid) = stat[close + 2..]
                 .split_whitespace()
                 .nth(1)

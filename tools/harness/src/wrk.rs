@@ -136,7 +136,9 @@ pub async fn run(wrk: &Path, run: &WrkRun) -> Result<WrkResult> {
         bail!("wrk still running after {limit:?} (log {})", log.display());
     };
     let wall_s = started.elapsed().as_secs_f64();
-    let cpu_s = crate::budget::reaped_children_cpu_s().zip(before).map(|(a, b)| a - b);
+    let cpu_s = crate::budget::reaped_children_cpu_s()
+        .zip(before)
+        .map(|(a, b)| a - b);
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     if !status.success() {
         bail!(

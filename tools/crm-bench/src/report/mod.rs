@@ -15,7 +15,8 @@ pub mod table;
 
 pub use files::write;
 use sections::{
-    budget, coldstart, compute, density, environment, errors, floors, footprint, load, overview, scaling,
+    budget, coldstart, compute, density, environment, errors, floors, footprint, load, overview,
+    scaling,
 };
 
 use crate::report::table::{Comparison, Row, Unit};

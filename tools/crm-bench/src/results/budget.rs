@@ -284,7 +284,10 @@ pub fn merge_points<T: Sampled>(raw: Vec<T>) -> Vec<T> {
             if let Some(cpu) = merged_value.get_mut("cpu").and_then(|c| c.as_object_mut()) {
                 cpu.insert(
                     "saturated".into(),
-                    saturated.into_iter().map(serde_json::Value::String).collect(),
+                    saturated
+                        .into_iter()
+                        .map(serde_json::Value::String)
+                        .collect(),
                 );
             }
             let mut merged: T = serde_json::from_value(merged_value).ok()?;
@@ -342,7 +345,10 @@ mod tests {
     #[test]
     fn ladders_stop_at_the_stack_capacity_and_keep_one_rung() {
         let rates = [50, 100, 200, 400, 800, 1600];
-        assert_eq!(plan_rates(&rates, Some(1000.0), 1.0), [50, 100, 200, 400, 800]);
+        assert_eq!(
+            plan_rates(&rates, Some(1000.0), 1.0),
+            [50, 100, 200, 400, 800]
+        );
         assert_eq!(plan_rates(&rates, Some(1000.0), 0.7), [50, 100, 200, 400]);
         assert_eq!(plan_rates(&rates, Some(10.0), 1.0), [50]);
         assert_eq!(plan_rates(&[400, 50, 50], None, 1.0), [50, 400]);
@@ -369,7 +375,10 @@ mod tests {
         .judge();
         assert_eq!(gen.saturated, ["generator"]);
         assert_eq!(gen.limit(), "the generator's core");
-        assert_eq!(StepCpu::default().judge().limit(), "no core saturated (latency-bound)");
+        assert_eq!(
+            StepCpu::default().judge().limit(),
+            "no core saturated (latency-bound)"
+        );
     }
 
     #[test]

@@ -259,7 +259,8 @@ impl Run {
             stem: stem.clone(),
             tag: format!("{}{}", crm_harness::unique_suffix(), self.sample),
         };
-        self.progress.tick(&format!("wrk {target} {}", route.as_str()));
+        self.progress
+            .tick(&format!("wrk {target} {}", route.as_str()));
         let window = Window::open(pids);
         let result = wrk::run(&wrk, &run).await?;
         let out = &result.output;
@@ -403,8 +404,16 @@ impl Run {
                 &format!(
                     "served {:.0} req/s, P50 {:.1} ms, P99 {:.1} ms, dropped {:.0}{marked}; {}",
                     point.throughput_rps.unwrap_or(f64::NAN),
-                    point.latency_ms.as_ref().and_then(|l| l.p50).unwrap_or(f64::NAN),
-                    point.latency_ms.as_ref().and_then(|l| l.p99).unwrap_or(f64::NAN),
+                    point
+                        .latency_ms
+                        .as_ref()
+                        .and_then(|l| l.p50)
+                        .unwrap_or(f64::NAN),
+                    point
+                        .latency_ms
+                        .as_ref()
+                        .and_then(|l| l.p99)
+                        .unwrap_or(f64::NAN),
                     point.dropped_iterations.unwrap_or(0.0),
                     cpu_line(&cpu)
                 ),
@@ -433,7 +442,11 @@ impl Run {
         let requests = raw["metrics"]["http_reqs"]["values"]["count"].as_f64();
         let seconds = window.started.elapsed().as_secs_f64();
         let cpu = window.close(requests);
-        self.say(label, "CPU per request", &format!("{scenario}: {}", cpu_line(&cpu)));
+        self.say(
+            label,
+            "CPU per request",
+            &format!("{scenario}: {}", cpu_line(&cpu)),
+        );
         self.budget.cpu.push(CpuPoint {
             stack: Some(label.as_str().into()),
             scenario: Some(scenario.into()),
@@ -453,7 +466,10 @@ fn ladder_point(path: &Path, out: &Path) -> Result<LadderPoint> {
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let raw: Value =
         serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
-    Ok(ladder_point_of(&raw, path.strip_prefix(out).unwrap_or(path)))
+    Ok(ladder_point_of(
+        &raw,
+        path.strip_prefix(out).unwrap_or(path),
+    ))
 }
 
 fn ladder_point_of(raw: &Value, rel: &Path) -> LadderPoint {
@@ -478,7 +494,11 @@ fn ladder_point_of(raw: &Value, rel: &Path) -> LadderPoint {
             max: lat["max"].as_f64(),
         }),
         error_rate: scenario("http_req_failed")["rate"].as_f64(),
-        dropped_iterations: Some(m["dropped_iterations"]["values"]["count"].as_f64().unwrap_or(0.0)),
+        dropped_iterations: Some(
+            m["dropped_iterations"]["values"]["count"]
+                .as_f64()
+                .unwrap_or(0.0),
+        ),
         file: Some(rel.to_string_lossy().into_owned()),
         ..LadderPoint::default()
     }

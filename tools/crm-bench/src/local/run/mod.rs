@@ -494,7 +494,8 @@ impl Run {
         if outcome.is_ok() {
             let scenario = "k6 load (read, write, inter_service, mixed)";
             if let Err(e) = self.record_suite_cpu(label, scenario, window, &summary) {
-                self.progress.say(&format!("note: no CPU per request for {scenario}: {e:#}"));
+                self.progress
+                    .say(&format!("note: no CPU per request for {scenario}: {e:#}"));
             }
         }
         if let Some(sampler) = sampler {
@@ -539,7 +540,10 @@ impl Run {
             self.record_threads(&target, &floor.pids())?;
         }
         let ids = self.settings.seed_customers.min(1000);
-        for route in [crm_harness::wrk::Route::Read { ids }, crm_harness::wrk::Route::Hello] {
+        for route in [
+            crm_harness::wrk::Route::Read { ids },
+            crm_harness::wrk::Route::Hello,
+        ] {
             let measured = self
                 .capacity_of(&target, runtime.as_str(), &floor.url, route, floor.pids())
                 .await;

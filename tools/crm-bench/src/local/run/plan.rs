@@ -203,7 +203,9 @@ fn compute_estimate(settings: &Settings) -> u64 {
 /// The floor test's two scenarios, read and hello, then wrk on both.
 fn floor_estimate(settings: &Settings) -> u64 {
     let s = Settings::secs;
-    2 * (s(&settings.duration) + s(&settings.scenario_gap)) + 5 + 2 * (settings.capacity_seconds + 1)
+    2 * (s(&settings.duration) + s(&settings.scenario_gap))
+        + 5
+        + 2 * (settings.capacity_seconds + 1)
 }
 
 /// One stack's steps in one sample: started, measured, stopped.

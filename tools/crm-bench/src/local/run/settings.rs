@@ -361,7 +361,10 @@ mod tests {
     #[test]
     fn ladder_and_capacity_settings_default_and_refuse_nonsense() {
         let full = settings(&[]).unwrap();
-        assert_eq!(full.ladder_rates, [50, 100, 200, 400, 800, 1600, 3200, 6400]);
+        assert_eq!(
+            full.ladder_rates,
+            [50, 100, 200, 400, 800, 1600, 3200, 6400]
+        );
         assert_eq!((full.capacity_seconds, full.p99_target_ms), (4, 50.0));
         let quick = settings(&["--quick"]).unwrap();
         assert_eq!(quick.ladder_rates, [50, 200, 800]);
@@ -371,7 +374,9 @@ mod tests {
             let err = settings(&["--ladder-rates", bad]).unwrap_err();
             assert!(err.contains("LADDER_RATES"), "{bad}: {err}");
         }
-        assert!(settings(&["--p99-target-ms", "0"]).unwrap_err().contains("P99_TARGET_MS"));
+        assert!(settings(&["--p99-target-ms", "0"])
+            .unwrap_err()
+            .contains("P99_TARGET_MS"));
         assert!(settings(&["--ladder-duration", "soon"]).is_err());
         assert!(settings(&["--capacity-seconds", "0"]).is_err());
     }

@@ -39,7 +39,11 @@ pub(in crate::report) fn budget_line(cx: &Ctx) -> Section {
     s
 }
 
-fn capacity_point<'a>(summary: &'a Summary, target: &str, route: &str) -> Option<&'a CapacityPoint> {
+fn capacity_point<'a>(
+    summary: &'a Summary,
+    target: &str,
+    route: &str,
+) -> Option<&'a CapacityPoint> {
     summary
         .capacity
         .as_ref()?
@@ -56,7 +60,11 @@ fn ladder_of<'a>(summary: &'a Summary, stack: &str) -> Vec<&'a LadderPoint> {
         .flat_map(|l| &l.points)
         .filter(|p| p.stack.as_deref() == Some(stack))
         .collect();
-    points.sort_by(|a, b| a.rate_rps.unwrap_or(0.0).total_cmp(&b.rate_rps.unwrap_or(0.0)));
+    points.sort_by(|a, b| {
+        a.rate_rps
+            .unwrap_or(0.0)
+            .total_cmp(&b.rate_rps.unwrap_or(0.0))
+    });
     points
 }
 
@@ -98,7 +106,10 @@ fn ladder_p99(summary: &Summary, stack: &str, rate: f64) -> Option<f64> {
 }
 
 /// The highest rate offered in full whose p99 stayed under `target_ms`, every lower rate too.
-pub(in crate::report) fn highest_rate_under(points: &[&LadderPoint], target_ms: f64) -> Option<f64> {
+pub(in crate::report) fn highest_rate_under(
+    points: &[&LadderPoint],
+    target_ms: f64,
+) -> Option<f64> {
     let mut best = None;
     for p in points {
         let p99 = p.latency_ms.as_ref().and_then(|l| l.p99);
@@ -171,9 +182,11 @@ pub(in crate::report) fn glance_rows(cx: &Ctx, head: &mut Comparison) {
         let name = format!("p99 at {rate:.0} req/s offered, open-loop (ms)");
         head.push(cx.row(&[&name], Unit::Ms, |s| ladder_p99(sm, label_of(s)?, rate)));
     }
-    head.push(cx.row(&["stack CPU per request, k6 load (µs)"], Unit::Count, |s| {
-        load_us_per_request(sm, label_of(s)?)
-    }));
+    head.push(cx.row(
+        &["stack CPU per request, k6 load (µs)"],
+        Unit::Count,
+        |s| load_us_per_request(sm, label_of(s)?),
+    ));
     head.push(cx.row(
         &["stack CPU per request at capacity, gateway read (µs)"],
         Unit::Count,
@@ -234,7 +247,10 @@ fn pct_less(s: Option<f64>) -> String {
 pub(in crate::report) fn claims(summary: &Summary, label: &str) -> Vec<Claim> {
     let spin = summary.stack(label);
     let base = summary.stack(BASELINE);
-    let mem = saving(rss(spin, "idle", "total", false), rss(base, "idle", "total", false));
+    let mem = saving(
+        rss(spin, "idle", "total", false),
+        rss(base, "idle", "total", false),
+    );
     let start_spin = first_200_p50(spin);
     let start = saving(start_spin, first_200_p50(base));
     let cpu = saving(
@@ -242,8 +258,7 @@ pub(in crate::report) fn claims(summary: &Summary, label: &str) -> Vec<Claim> {
         load_us_per_request(summary, BASELINE),
     );
     let art = saving(artifact_bytes(spin, "total"), artifact_bytes(base, "total"));
-    let warm = spin
-        .and_then(|s| s.coldstart.as_ref()?.warm_request_ms.as_ref()?.median);
+    let warm = spin.and_then(|s| s.coldstart.as_ref()?.warm_request_ms.as_ref()?.median);
     let ms = |v: Option<f64>| v.map_or("–".into(), |v| format!("{} ms", fmt_ms(v)));
     let startup_verdict = match (verdict(start, 0.6), start_spin) {
         ("holds", Some(v)) if v >= 100.0 => "partly (60 % faster, not under 100 ms)",
@@ -260,7 +275,9 @@ pub(in crate::report) fn claims(summary: &Summary, label: &str) -> Vec<Claim> {
             figure: format!(
                 "cold start to the first 200 on a DB route, P50 {}: {}",
                 ms(start_spin),
-                pct_less(start).replace("less", "faster").replace("more", "slower")
+                pct_less(start)
+                    .replace("less", "faster")
+                    .replace("more", "slower")
             ),
             verdict: startup_verdict,
         },
@@ -301,7 +318,10 @@ pub(in crate::report) fn sentence(summary: &Summary, label: &str) -> Option<Stri
     let figures: [(&str, Option<f64>, bool); 6] = [
         (
             "idle memory",
-            ratio(rss(spin, "idle", "total", false), rss(base, "idle", "total", false)),
+            ratio(
+                rss(spin, "idle", "total", false),
+                rss(base, "idle", "total", false),
+            ),
             true,
         ),
         (
@@ -338,7 +358,14 @@ pub(in crate::report) fn sentence(summary: &Summary, label: &str) -> Option<Stri
     for (what, r, lower_better) in figures {
         let Some(r) = r else { continue };
         let better = if lower_better { r < 1.0 } else { r > 1.0 };
-        let text = format!("{what} ×{}", if r >= 10.0 { format!("{r:.0}") } else { format!("{r:.2}") });
+        let text = format!(
+            "{what} ×{}",
+            if r >= 10.0 {
+                format!("{r:.0}")
+            } else {
+                format!("{r:.2}")
+            }
+        );
         if better {
             buys.push(text);
         } else {
@@ -348,7 +375,13 @@ pub(in crate::report) fn sentence(summary: &Summary, label: &str) -> Option<Stri
     if buys.is_empty() && costs.is_empty() {
         return None;
     }
-    let list = |v: &[String]| if v.is_empty() { "nothing measured".to_string() } else { v.join(", ") };
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "nothing measured".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
     Some(format!(
         "**What Wasm buys or costs here** (`{label}` ÷ `{BASELINE}`, this run): it buys {}; it \
          costs {}.",
@@ -364,7 +397,11 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
 /// The sentence and the claims table, above At a glance.
 pub(in crate::report) fn wasm_claims(cx: &Ctx) -> Section {
     let mut s = Section::default();
-    let wasm: Vec<&String> = cx.labels.iter().filter(|l| l.as_str() != BASELINE).collect();
+    let wasm: Vec<&String> = cx
+        .labels
+        .iter()
+        .filter(|l| l.as_str() != BASELINE)
+        .collect();
     if cx.summary.stack(BASELINE).is_none() || wasm.is_empty() {
         return s;
     }
@@ -412,7 +449,12 @@ fn saturated_text(cpu: Option<&StepCpu>) -> String {
 /// Capacity under wrk: every target and route, with the CPU of each side.
 pub(in crate::report) fn capacity(cx: &Ctx) -> Section {
     let mut s = Section::titled("Capacity with a generator that is not the bottleneck");
-    let Some(c) = cx.summary.capacity.as_ref().filter(|c| !c.points.is_empty()) else {
+    let Some(c) = cx
+        .summary
+        .capacity
+        .as_ref()
+        .filter(|c| !c.points.is_empty())
+    else {
         return s.not_measured();
     };
     let _ = writeln!(
@@ -484,7 +526,11 @@ pub(in crate::report) fn ladder(cx: &Ctx) -> Section {
             let lat = |f: fn(&crate::results::model::Stats) -> Option<f64>| {
                 p.latency_ms.as_ref().and_then(f).map_or("–".into(), fmt_ms)
             };
-            let mark = if p.plotted() { "" } else { " (marked: not plotted)" };
+            let mark = if p.plotted() {
+                ""
+            } else {
+                " (marked: not plotted)"
+            };
             let _ = writeln!(
                 s.md,
                 "| `{label}` | {:.0}{mark} | {:.0} | {} | {} | {} | {:.2} % | {:.0} | {} | {} |",
@@ -583,10 +629,7 @@ pub(in crate::report) fn cpu_per_request(cx: &Ctx) -> Section {
         let cpu = p.cpu.as_ref();
         rows.push((
             p.stack.clone().unwrap_or_default(),
-            format!(
-                "ladder read at {:.0} req/s",
-                p.rate_rps.unwrap_or(f64::NAN)
-            ),
+            format!("ladder read at {:.0} req/s", p.rate_rps.unwrap_or(f64::NAN)),
             cpu.and_then(|c| c.stack_us_per_request),
             cpu.and_then(|c| c.stack_cores),
         ));
@@ -609,7 +652,9 @@ pub(in crate::report) fn cpu_per_request(cx: &Ctx) -> Section {
             cores(c)
         );
     }
-    s.md.push_str("\nSources: `budget/cpu.json`, `budget/capacity.json`, `budget/ladder.json`.\n\n");
+    s.md.push_str(
+        "\nSources: `budget/cpu.json`, `budget/capacity.json`, `budget/ladder.json`.\n\n",
+    );
     s
 }
 
@@ -659,15 +704,26 @@ mod tests {
         assert_eq!(equal_rates(&s, &labels), [50.0, 200.0]);
         let spin = ladder_of(&s, "spin");
         assert_eq!(highest_rate_under(&spin, 50.0), Some(50.0));
-        assert_eq!(highest_rate_under(&ladder_of(&s, "axum"), 50.0), Some(800.0));
+        assert_eq!(
+            highest_rate_under(&ladder_of(&s, "axum"), 50.0),
+            Some(800.0)
+        );
         assert_eq!(highest_rate_under(&spin, 1.0), None);
     }
 
     #[test]
     fn claims_are_judged_from_the_figures() {
         let c = claims(&run(), "spin");
-        let by = |name: &str| c.iter().find(|c| c.claim.starts_with(name)).unwrap().clone();
-        assert_eq!(by("about 40 % less memory").verdict, "partly (better, short of the claim)");
+        let by = |name: &str| {
+            c.iter()
+                .find(|c| c.claim.starts_with(name))
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(
+            by("about 40 % less memory").verdict,
+            "partly (better, short of the claim)"
+        );
         assert!(by("about 40 % less memory").figure.contains("20 % less"));
         assert_eq!(by("60 % faster startup").verdict, "does not hold");
         assert_eq!(by("35 % less CPU").verdict, "does not hold");
@@ -681,8 +737,16 @@ mod tests {
     #[test]
     fn the_sentence_lists_what_wasm_buys_and_what_it_costs() {
         let line = sentence(&run(), "spin").unwrap();
-        assert!(line.contains("it buys idle memory ×0.80, artifact size ×0.10"), "{line}");
-        assert!(line.contains("it costs cold start ×3.00, CPU per request ×4.00, read capacity on one core ×0.25"), "{line}");
+        assert!(
+            line.contains("it buys idle memory ×0.80, artifact size ×0.10"),
+            "{line}"
+        );
+        assert!(
+            line.contains(
+                "it costs cold start ×3.00, CPU per request ×4.00, read capacity on one core ×0.25"
+            ),
+            "{line}"
+        );
         assert!(sentence(&run(), "spin-combined").is_none());
     }
 
@@ -690,7 +754,13 @@ mod tests {
     fn the_ladder_section_marks_dropped_rates_and_draws_the_rest() {
         let s = run();
         let section = ladder(&Ctx::new(&s));
-        assert!(section.md.contains("| `spin` | 800 (marked: not plotted) |"), "{}", section.md);
+        assert!(
+            section
+                .md
+                .contains("| `spin` | 800 (marked: not plotted) |"),
+            "{}",
+            section.md
+        );
         assert!(section.md.contains("`axum` 800 req/s, `spin` 50 req/s"));
         let chart = &section.charts[0];
         assert_eq!(chart.categories, ["50", "200", "800"]);
@@ -701,6 +771,9 @@ mod tests {
             glance_rows(&cx, &mut head);
             head.to_markdown()
         };
-        assert!(glance.contains("p99 at 200 req/s offered, open-loop (ms)"), "{glance}");
+        assert!(
+            glance.contains("p99 at 200 req/s offered, open-loop (ms)"),
+            "{glance}"
+        );
     }
 }

@@ -23,7 +23,8 @@ const IDS = intEnv('LADDER_IDS', 100);
 if (IDS < 1) throw new Error(`LADDER_IDS must be at least 1, got ${IDS}`);
 // Enough VUs for every request to take 200 ms before k6 has to drop an iteration.
 const MAX_VUS = intEnv('MAX_VUS', Math.max(20, Math.ceil(RATE / 5)));
-const PRE_VUS = Math.min(MAX_VUS, Math.max(5, Math.ceil(RATE / 50)));
+// Enough started VUs that the first second does not drop iterations while k6 adds more.
+const PRE_VUS = Math.min(MAX_VUS, Math.max(10, Math.ceil(RATE / 20)));
 
 export const options = baseOptions(
   {

@@ -4,7 +4,7 @@
 //! A missing or unreadable raw file becomes an entry of `problems`, not an abort: a partial run
 //! still gets a summary that says what is missing.
 
-use crate::results::budget::{merge_points, Capacity, CpuPerRequest, Ladder};
+use crate::results::budget::{merge_points, Capacity, CpuPerRequest, Ladder, StepCpu};
 use crate::results::k6_summary;
 use crate::results::label::Label;
 use crate::results::model::{
@@ -88,15 +88,21 @@ fn budget(
     problems: &mut Vec<String>,
 ) -> (Option<Capacity>, Option<Ladder>, Option<CpuPerRequest>) {
     let d = dir.join(BUDGET_DIR);
+    // Saturation is judged again from each sample's figures, so every summary judges by the
+    // same rule whichever crm-bench wrote the raw files.
+    let judge = |cpu: &mut Option<StepCpu>| *cpu = cpu.take().map(StepCpu::judge);
     let capacity = load_optional::<Capacity>(&d.join("capacity.json"), problems).map(|mut c| {
+        c.points.iter_mut().for_each(|p| judge(&mut p.cpu));
         c.points = merge_points(std::mem::take(&mut c.points));
         c
     });
     let ladder = load_optional::<Ladder>(&d.join("ladder.json"), problems).map(|mut l| {
+        l.points.iter_mut().for_each(|p| judge(&mut p.cpu));
         l.points = merge_points(std::mem::take(&mut l.points));
         l
     });
     let cpu = load_optional::<CpuPerRequest>(&d.join("cpu.json"), problems).map(|mut c| {
+        c.points.iter_mut().for_each(|p| judge(&mut p.cpu));
         c.points = merge_points(std::mem::take(&mut c.points));
         c
     });

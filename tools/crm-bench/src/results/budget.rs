@@ -97,6 +97,9 @@ impl StepCpu {
     /// Which limit a capacity figure hit, in words.
     pub fn limit(&self) -> &'static str {
         let has = |s: &str| self.saturated.iter().any(|x| x == s);
+        if has("machine") && !has("stack") && !has("generator") && !has("postgres") {
+            return "both CPUs busy, not with this run (a shared machine)";
+        }
         match (has("stack"), has("generator"), has("postgres")) {
             (true, false, _) => "the stack's core",
             (true, true, _) => "both cores (stack and generator)",
@@ -400,6 +403,10 @@ mod tests {
         }
         .judge();
         assert_eq!(shared.saturated, ["machine"]);
+        assert_eq!(
+            shared.limit(),
+            "both CPUs busy, not with this run (a shared machine)"
+        );
     }
 
     #[test]

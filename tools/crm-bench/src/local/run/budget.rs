@@ -206,7 +206,10 @@ impl Run {
             let key = format!("{owner} {name}");
             let workers = by_name
                 .iter()
-                .filter(|(n, _)| n.starts_with("tokio-runtime-w"))
+                // Tokio's name for its threads: "tokio-rt-worker" for the workers in recent
+                // releases, "tokio-runtime-worker" (cut to 15 characters) for workers and
+                // blocking-pool threads alike in older ones.
+                .filter(|(n, _)| n.starts_with("tokio-runtime-w") || *n == "tokio-rt-worker")
                 .map(|(_, c)| c)
                 .sum::<u32>();
             self.say_for(

@@ -25,7 +25,7 @@ source "$root/scripts/lib/spin.sh"
 # nor Spin.
 preflight_only=
 if [[ "${1:-}" == --preflight ]]; then preflight_only=1; shift; fi
-tools=(cargo curl k6)
+tools=(cargo curl k6 wrk)
 with_spin=1
 for ((i = 1; i <= $#; i++)); do
   arg=${!i}

@@ -45,6 +45,9 @@ export CRM_TOOLS_DIR PATH
 # pinned requirement whose venv provides the command of the tool's name.
 declare -gA CRM_TOOL_SOURCE=(
   [curl]="deb:curl"
+  # The capacity generator of the main job (tools/harness/src/wrk.rs): one C thread that drives
+  # far more requests per CPU second than k6, so a stack's capacity is not k6's ceiling.
+  [wrk]="deb:wrk"
   [python3]="deb:python3"
   [python3-venv]="deb:python3-venv"
   [shellcheck]="deb:shellcheck"

@@ -31,7 +31,7 @@ for pkg in "$@"; do
   case $pkg in -*|install) continue ;; esac
   echo "$pkg" >>"$PF_STATE/debs"
   case $pkg in
-    binaryen) cmd=wasm-opt ;; postgresql) cmd=initdb ;; shellcheck|docker-compose|mmdebstrap|curl|runc) cmd=$pkg ;;
+    binaryen) cmd=wasm-opt ;; postgresql) cmd=initdb ;; shellcheck|docker-compose|mmdebstrap|curl|runc|wrk) cmd=$pkg ;;
     python3-venv) touch "$PF_STATE/venv-module"; continue ;; *) continue ;;
   esac
   printf "#!/bin/sh\necho %s 1.0\n" "$cmd" >"$PF_STATE/installed/$cmd"; chmod +x "$PF_STATE/installed/$cmd"
@@ -178,8 +178,8 @@ expect "test.sh --preflight validate: shellcheck installed, the wasm toolchain n
   "$rc $(grep -qx shellcheck "$PF_STATE/debs" && echo yes || echo no) $(grep -qx binaryen "$PF_STATE/debs" && echo yes || echo no)"
 pf_fresh bench-root
 rc=$(pf_run -- bash "$CRM_ROOT/scripts/bench-local.sh" --preflight)
-expect "bench-local.sh --preflight: k6, wasm-opt and the Postgres server installed" "0 yes yes yes" \
-  "$rc $([[ -x "$PF_STATE/tools/bin/k6" ]] && echo yes || echo no) $(grep -qx binaryen "$PF_STATE/debs" && echo yes || echo no) $([[ -x "$PF_STATE/installed/initdb" ]] && echo yes || echo no)"
+expect "bench-local.sh --preflight: k6, wrk, wasm-opt and the Postgres server installed" "0 yes yes yes yes" \
+  "$rc $([[ -x "$PF_STATE/tools/bin/k6" ]] && echo yes || echo no) $([[ -x "$PF_STATE/installed/wrk" ]] && echo yes || echo no) $(grep -qx binaryen "$PF_STATE/debs" && echo yes || echo no) $([[ -x "$PF_STATE/installed/initdb" ]] && echo yes || echo no)"
 pf_fresh bench-axum
 rc=$(pf_run -- bash "$CRM_ROOT/scripts/bench-local.sh" --preflight --stacks axum)
 expect "bench-local.sh --preflight --stacks axum: no wasm toolchain" "0 no" \

@@ -72,7 +72,8 @@ enum Command {
     #[command(subcommand)]
     Cluster(ClusterCmd),
     /// Run the side-by-side benchmark on this machine (the main job).
-    Run(run::RunArgs),
+    // Boxed: its settings (the CPU budget's among them) make it far larger than the others.
+    Run(Box<run::RunArgs>),
     /// Start a stack on free ports, run a command with its URLs exported, stop the stack.
     Stack(wrap::StackArgs),
     /// Find or start Postgres, run a command with its admin URL in CRM_PG_ADMIN_URL, stop it.

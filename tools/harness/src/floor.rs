@@ -54,7 +54,7 @@ pub fn spawn(runtime: Runtime, database_url: &str) -> Result<Floor> {
     bins.check_floor(runtime)?;
     let port = free_port()?;
     let name = format!("{}-floor", runtime.as_str());
-    let cmd = match runtime {
+    let mut cmd = match runtime {
         Runtime::Axum => {
             let mut cmd = Command::new(axum_binary(bins));
             cmd.env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
@@ -67,6 +67,7 @@ pub fn spawn(runtime: Runtime, database_url: &str) -> Result<Floor> {
             cmd
         }
     };
+    crate::budget::confine(&mut cmd);
     Ok(Floor {
         runtime,
         url: format!("http://127.0.0.1:{port}"),

@@ -13,10 +13,13 @@
 //!   `/hello`), on a free port;
 //! - [`probe`]: waiting for a URL and timing a cold start;
 //! - [`procfs`]: RSS, PSS and CPU of process trees, sampled from procfs;
+//! - [`budget`]: one CPU budget: the stack under test on its own core (cgroup cpuset or
+//!   affinity), its CPU time, the busy share of each core;
 //! - [`k6`]: running a k6 script with typed settings;
 //! - [`overload`]: open-loop load at a constant arrival rate (what it offered, what came back),
 //!   a quick capacity figure, and the recovery probe;
 //! - [`soak`]: a stack under steady load for a long time, sampled per interval, with slopes;
+//! - [`wrk`]: running wrk (a target's capacity) and reading its report;
 //! - [`node`]: the cluster's node runtime without the cluster: a private containerd 1.7 and a
 //!   loopback registry running the Spin services under containerd-shim-spin and the Axum images
 //!   under runc, with the manifests' resources as cgroup limits;
@@ -27,6 +30,7 @@
 //! Nothing here panics on a failure it can report: errors are `anyhow::Error`s with context
 //! (the suites turn them into test failures, the CLI into a message).
 
+pub mod budget;
 pub mod faults;
 pub mod floor;
 pub mod k6;
@@ -41,6 +45,7 @@ pub mod soak;
 pub mod stack;
 pub mod tools;
 pub mod topology;
+pub mod wrk;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

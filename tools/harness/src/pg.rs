@@ -68,6 +68,12 @@ impl Server {
         &self.admin_url
     }
 
+    /// Whether this process started the server (a throwaway cluster: its processes are this
+    /// process's children, on its CPUs) rather than finding one running.
+    pub fn started_here(&self) -> bool {
+        self.cluster.is_some()
+    }
+
     /// What to tell a person: the server and whether this run started it.
     pub fn describe(&self) -> String {
         let url = hide_password(&self.admin_url);

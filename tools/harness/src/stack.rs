@@ -257,6 +257,7 @@ pub fn spawn_service_with_env(config: &ServiceConfig, role: &str, env: ExtraEnv)
         }
     };
     cmd.envs(env.iter().cloned());
+    crate::budget::confine(&mut cmd);
     Proc::spawn(&name, cmd, libc::SIGTERM)
 }
 
@@ -350,6 +351,7 @@ impl Stack {
             cmd.envs(spin_database(database_url)?)
                 .env("RUST_LOG", rust_log())
                 .envs(env.iter().cloned());
+            crate::budget::confine(&mut cmd);
             let proc = Proc::spawn("spin-combined", cmd, libc::SIGTERM)?;
             return Ok(Stack {
                 runtime,

@@ -15,7 +15,8 @@ pub mod table;
 
 pub use files::write;
 use sections::{
-    coldstart, compute, density, environment, errors, floors, footprint, load, overview, scaling,
+    budget, coldstart, compute, density, environment, errors, floors, footprint, load, overview,
+    scaling,
 };
 
 use crate::report::table::{Comparison, Row, Unit};
@@ -71,12 +72,17 @@ pub fn build(summary: &Summary) -> Report {
     let cx = Ctx::new(summary);
     let sections = [
         overview::what_was_compared(&cx),
+        budget::budget_line(&cx),
+        budget::wasm_claims(&cx),
         overview::at_a_glance(&cx),
         load::crud_scenarios(&cx),
         compute::cpu_bound(&cx),
         load::scale(&cx),
         load::server_timing(&cx),
         floors::floors(&cx),
+        budget::capacity(&cx),
+        budget::ladder(&cx),
+        budget::cpu_per_request(&cx),
         coldstart::cold_start(&cx),
         scaling::step_load(&cx),
         footprint::memory(&cx),

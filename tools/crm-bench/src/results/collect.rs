@@ -4,6 +4,7 @@
 //! A missing or unreadable raw file becomes an entry of `problems`, not an abort: a partial run
 //! still gets a summary that says what is missing.
 
+use crate::results::budget::{merge_points, Capacity, CpuPerRequest, Ladder, StepCpu};
 use crate::results::k6_summary;
 use crate::results::label::Label;
 use crate::results::model::{
@@ -22,7 +23,9 @@ pub const FLOORS: &str = "floors";
 /// Directories a results folder may hold that are not stacks (`crm-bench report` writes
 /// charts/, `crm-bench run` the processes' logs/, the floors and the density measurement's
 /// density/).
-const NOT_STACKS: [&str; 4] = ["charts", "logs", FLOORS, DENSITY_DIR];
+const NOT_STACKS: [&str; 5] = ["charts", "logs", FLOORS, DENSITY_DIR, BUDGET_DIR];
+/// Where `crm-bench run` writes the CPU budget's figures (results/budget.rs).
+pub const BUDGET_DIR: &str = "budget";
 /// Where `crm-bench run` writes density.json (and the manifests it generated for it).
 pub const DENSITY_DIR: &str = "density";
 /// The environment setting a run that planned the density measurement records its N in.
@@ -59,6 +62,8 @@ pub fn collect(dir: &Path) -> Result<Summary, String> {
         })
         .collect();
     let density = density(dir, &environment, &mut problems);
+    let mut environment = environment;
+    let (capacity, ladder, cpu_per_request) = budget(dir, &mut environment, &mut problems);
     Ok(Summary {
         schema_version: Some(SCHEMA_VERSION),
         run_id: Some(run_id(dir)),
@@ -67,8 +72,46 @@ pub fn collect(dir: &Path) -> Result<Summary, String> {
         stacks,
         floors,
         density,
+        capacity,
+        ladder,
+        cpu_per_request,
         problems,
     })
+}
+
+/// budget/: capacity, ladder and CPU per request, each point's samples merged; the threads
+/// the runtimes started under the budget into the environment's budget. Absent in runs from
+/// before the budget, which is no problem.
+fn budget(
+    dir: &Path,
+    env: &mut Environment,
+    problems: &mut Vec<String>,
+) -> (Option<Capacity>, Option<Ladder>, Option<CpuPerRequest>) {
+    let d = dir.join(BUDGET_DIR);
+    // Saturation is judged again from each sample's figures, so every summary judges by the
+    // same rule whichever crm-bench wrote the raw files.
+    let judge = |cpu: &mut Option<StepCpu>| *cpu = cpu.take().map(StepCpu::judge);
+    let capacity = load_optional::<Capacity>(&d.join("capacity.json"), problems).map(|mut c| {
+        c.points.iter_mut().for_each(|p| judge(&mut p.cpu));
+        c.points = merge_points(std::mem::take(&mut c.points));
+        c
+    });
+    let ladder = load_optional::<Ladder>(&d.join("ladder.json"), problems).map(|mut l| {
+        l.points.iter_mut().for_each(|p| judge(&mut p.cpu));
+        l.points = merge_points(std::mem::take(&mut l.points));
+        l
+    });
+    let cpu = load_optional::<CpuPerRequest>(&d.join("cpu.json"), problems).map(|mut c| {
+        c.points.iter_mut().for_each(|p| judge(&mut p.cpu));
+        c.points = merge_points(std::mem::take(&mut c.points));
+        c
+    });
+    if let Some(threads) = load_optional(&d.join("threads.json"), problems) {
+        if let Some(budget) = env.cpu_budget.as_mut() {
+            budget.threads = threads;
+        }
+    }
+    (capacity, ladder, cpu)
 }
 
 /// density/density.json: required only when the run recorded that it planned it (a

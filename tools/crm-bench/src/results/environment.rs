@@ -46,6 +46,7 @@ pub fn environment(
             .collect(),
         pins: pins.into_iter().map(|(k, v)| (k, Some(v))).collect(),
         settings: settings.into_iter().map(|(k, v)| (k, Some(v))).collect(),
+        cpu_budget: None,
     }
 }
 

@@ -8,10 +8,13 @@
 //! - [`collect`]: a results folder's raw files → summary.json; [`k6_summary`]: k6's
 //!   handleSummary data read into the model; [`samples`]: repeated measurements (sample files,
 //!   medians, ranges);
+//! - [`budget`]: the CPU budget's figures: capacity under wrk, the open-loop ladder, CPU per
+//!   request;
 //! - [`environment`]: the machine, tool versions, pins ([`pins`]: versions.env) and settings;
 //!   [`artifacts`]: what each stack deploys and its size.
 
 pub mod artifacts;
+pub mod budget;
 pub mod collect;
 pub mod environment;
 pub mod k6_summary;

@@ -35,6 +35,15 @@ pub struct Summary {
     pub floors: NullableMap<K6Result>,
     /// Local runs: many copies of customer-service at once (`density/density.json`).
     pub density: Option<Density>,
+    /// Local runs: each target's maximum throughput under wrk (`budget/capacity.json`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<crate::results::budget::Capacity>,
+    /// Local runs: latency at equal offered load, open-loop (`budget/ladder.json`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ladder: Option<crate::results::budget::Ladder>,
+    /// Local runs: the stack's CPU per request in the k6 scenarios (`budget/cpu.json`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_per_request: Option<crate::results::budget::CpuPerRequest>,
     /// Raw files that were missing or unreadable, and mismatches found while reading them.
     pub problems: Vec<String>,
 }
@@ -56,6 +65,10 @@ pub struct Environment {
     pub pins: NullableMap<Value>,
     /// Every setting of the run (vus, durations, ...), free-form.
     pub settings: NullableMap<Value>,
+    /// Local runs: how the stack under test was confined to its CPU budget (the threads its
+    /// runtimes started under it come from `budget/threads.json`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_budget: Option<crate::results::budget::CpuBudget>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize, JsonSchema)]

@@ -388,11 +388,9 @@ fn spawn_spin_one_up(n: u32, db: &str, dir: &Path) -> Result<Copies> {
         .with_context(|| format!("cannot write {}", manifest.display()))?;
     let name = "density-spin-one-up";
     let port = free_port()?;
-    let proc = Proc::spawn(
-        name,
-        spin_up_on_database(manifest, port, name, db)?,
-        SIGTERM,
-    )?;
+    let mut cmd = spin_up_on_database(manifest, port, name, db)?;
+    crm_harness::budget::confine(&mut cmd);
+    let proc = Proc::spawn(name, cmd, SIGTERM)?;
     Ok(Copies {
         procs: vec![proc],
         urls: (1..=n).map(|k| url(port, k)).collect(),

@@ -68,7 +68,7 @@ impl Run {
             .map(|l| l.as_str())
             .collect::<Vec<_>>()
             .join(" ");
-        let cores = std::thread::available_parallelism().map_or(0, usize::from);
+        let cores = crm_harness::budget::online_cpus();
         let settings: BTreeMap<String, Value> = [
             ("stacks", labels),
             ("spin_column", spin_column.unwrap_or_default()),
@@ -137,7 +137,29 @@ impl Run {
             (
                 "cpu_sharing",
                 format!(
-                    "k6 and the stack share {cores} cores; stacks measured one after the other"
+                    "{cores} cores; {}; stacks measured one after the other",
+                    crm_harness::budget::installed().map_or("no budget".into(), |b| b.describe())
+                ),
+            ),
+            (
+                "capacity",
+                format!(
+                    "wrk, 1 thread, {} connections, {} s per target and route",
+                    s.wrk_connections, s.capacity_seconds
+                ),
+            ),
+            (
+                "ladder",
+                format!(
+                    "k6 constant-arrival-rate at {} req/s (up to each gateway's capacity), {} \
+                     each; p99 target {} ms",
+                    s.ladder_rates
+                        .iter()
+                        .map(u32::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    s.ladder_duration,
+                    s.p99_target_ms
                 ),
             ),
             (
@@ -159,7 +181,12 @@ impl Run {
         .into_iter()
         .map(|(k, v)| (k.to_string(), Value::String(v)))
         .collect();
-        let env = crate::results::environment::environment("local", pins, settings);
+        let mut env = crate::results::environment::environment("local", pins, settings);
+        env.cpu_budget = Some(super::budget::describe(self.server.started_here()));
+        // The machine's CPUs, not the generator's share this process is pinned to.
+        if let Some(cpu) = env.cpu.as_mut() {
+            cpu.cores = u32::try_from(cores).ok();
+        }
         crate::results::collect::write_json(&self.out.join("environment.json"), &env)
             .map_err(anyhow::Error::msg)?;
         Ok(())

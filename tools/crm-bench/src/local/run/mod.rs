@@ -11,6 +11,7 @@
 //! after the spin stack. Everything started is stopped at the end, on failure and on Ctrl-C.
 //! Method and caveats: docs/benchmark.md.
 
+mod budget;
 mod density;
 mod environment;
 mod measure;
@@ -62,8 +63,12 @@ pub fn execute(args: &RunArgs) -> Result<(), String> {
     if out.join("summary.json").exists() {
         return Err(format!("{} already holds a run", out.display()));
     }
-    let clean = tooling::block_on_interruptible(run(args, settings, labels, out))
-        .map_err(|e| format!("{e:#}"))?;
+    // Before the async runtime starts any thread: every thread of this process, and all it
+    // spawns (k6, wrk, a Postgres it starts), on the generator's CPUs.
+    let cpu_budget = budget::set_up();
+    let clean = tooling::block_on_interruptible(run(args, settings, labels, out));
+    cpu_budget.cleanup();
+    let clean = clean.map_err(|e| format!("{e:#}"))?;
     if clean {
         Ok(())
     } else {
@@ -91,6 +96,10 @@ struct Run {
     down: BTreeSet<&'static str>,
     failures: Vec<String>,
     progress: Progress,
+    /// wrk, found or installed on first use.
+    wrk: Option<PathBuf>,
+    /// The CPU budget's raw points (budget.rs).
+    budget: budget::Raw,
 }
 
 async fn run(args: &RunArgs, settings: Settings, labels: Vec<Label>, out: PathBuf) -> Result<bool> {
@@ -124,9 +133,11 @@ async fn run(args: &RunArgs, settings: Settings, labels: Vec<Label>, out: PathBu
         idle: Vec::new(),
         down: BTreeSet::new(),
         failures: Vec::new(),
+        wrk: None,
+        budget: budget::Raw::default(),
     };
     run.progress.say(&format!(
-        "crm-bench run: {} steps, stacks {}{}; Postgres {}; results in {}",
+        "crm-bench run: {} steps, stacks {}{}; Postgres {}; CPU budget: {}; results in {}",
         steps.len(),
         run.labels
             .iter()
@@ -142,6 +153,7 @@ async fn run(args: &RunArgs, settings: Settings, labels: Vec<Label>, out: PathBu
             " (one sample per figure, indicative only)".to_string()
         },
         run.server.describe(),
+        crm_harness::budget::installed().map_or("none".into(), |b| b.describe()),
         run.out.display()
     ));
     let outcome = run.execute_plan(&steps).await;
@@ -241,7 +253,11 @@ impl Run {
                 let mut stack = Stack::spawn(l.runtime(), l.shape(), &db, UPSTREAM_TIMEOUT_MS)?;
                 stack.wait_ready(START_LIMIT).await?;
                 self.say(l, "up", &format!("gateway {}", stack.gateway_url));
+                let pids = stack.pids();
                 self.running = Some(stack);
+                if self.sample == 1 {
+                    self.record_threads(l.as_str(), &pids)?;
+                }
                 Ok(())
             }
             Step::Idle(_) => {
@@ -292,6 +308,8 @@ impl Run {
                 Ok(())
             }
             Step::Hop(l) => self.hop(l).await,
+            Step::Capacity(l) => self.capacity(l).await,
+            Step::Ladder(l) => self.ladder(l).await,
             Step::Floor(l) => self.floor(l).await,
             Step::Artifacts(l) => self.artifacts(l),
             Step::SizeCompute => self.size_compute().await,
@@ -463,6 +481,7 @@ impl Run {
         let stack = self.running.as_ref().context("the stack is not running")?;
         let sampler = (self.sample == 1)
             .then(|| Sampler::start(stack.pids(), Duration::from_secs_f64(SAMPLE_INTERVAL_S)));
+        let window = budget::Window::open(stack.pids());
         let suite = Suite {
             test: "load",
             suffix: String::new(),
@@ -471,6 +490,14 @@ impl Run {
             env: Vec::new(),
         };
         let outcome = self.suite(label, &suite).await;
+        let summary = suite.summary_path(&self.dir(label));
+        if outcome.is_ok() {
+            let scenario = "k6 load (read, write, inter_service, mixed)";
+            if let Err(e) = self.record_suite_cpu(label, scenario, window, &summary) {
+                self.progress
+                    .say(&format!("note: no CPU per request for {scenario}: {e:#}"));
+            }
+        }
         if let Some(sampler) = sampler {
             let load = sampler.finish();
             let line = measure::write_resources(label, &self.dir(label), &self.idle, &load)?;
@@ -506,9 +533,24 @@ impl Run {
         let floor = crm_harness::floor::start(runtime, &db).await?;
         let target = format!("{}-floor", runtime.as_str());
         let estimate = self.estimate_of(Step::Floor(label));
-        let outcome = self
+        let mut outcome = self
             .floor_suite(&target, &floor.url, "read,hello", estimate)
             .await;
+        if self.sample == 1 {
+            self.record_threads(&target, &floor.pids())?;
+        }
+        let ids = self.settings.seed_customers.min(1000);
+        for route in [
+            crm_harness::wrk::Route::Read { ids },
+            crm_harness::wrk::Route::Hello,
+        ] {
+            let measured = self
+                .capacity_of(&target, runtime.as_str(), &floor.url, route, floor.pids())
+                .await;
+            if let Err(e) = measured {
+                outcome = outcome.and(Err(e));
+            }
+        }
         // Stopped before anything else is measured, whatever the outcome.
         drop(floor);
         outcome

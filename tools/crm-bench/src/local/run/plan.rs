@@ -27,6 +27,10 @@ pub(super) enum Step {
     PingDb(Label),
     /// The floor test's read at the stack's customer-service directly and at its gateway.
     Hop(Label),
+    /// wrk's maximum throughput at the stack's customer-service and gateway, read and write.
+    Capacity(Label),
+    /// The open-loop ladder at the stack's gateway, up to its capacity.
+    Ladder(Label),
     Stop(Label),
     /// The runtime floor of this label's runtime (on its database): the read and /hello.
     Floor(Label),
@@ -59,6 +63,8 @@ impl Step {
             | Step::Errors(l)
             | Step::PingDb(l)
             | Step::Hop(l)
+            | Step::Capacity(l)
+            | Step::Ladder(l)
             | Step::Stop(l)
             | Step::Floor(l)
             | Step::Artifacts(l) => Some(l),
@@ -194,10 +200,12 @@ fn compute_estimate(settings: &Settings) -> u64 {
     settings.compute_pairs.len() as u64 * cpu
 }
 
-/// The floor test's two scenarios, read and hello.
+/// The floor test's two scenarios, read and hello, then wrk on both.
 fn floor_estimate(settings: &Settings) -> u64 {
     let s = Settings::secs;
-    2 * (s(&settings.duration) + s(&settings.scenario_gap)) + 5
+    2 * (s(&settings.duration) + s(&settings.scenario_gap))
+        + 5
+        + 2 * (settings.capacity_seconds + 1)
 }
 
 /// One stack's steps in one sample: started, measured, stopped.
@@ -246,6 +254,28 @@ fn sample_steps(settings: &Settings, l: Label, sample: u32) -> Vec<(Step, String
         Step::Hop(l),
         format!("{n}: k6 floor-test read, customer-service directly and through the gateway"),
         targets * one,
+    ));
+    steps.push((
+        Step::Capacity(l),
+        format!(
+            "{n}: wrk capacity, read and write, {} ({} connections)",
+            if targets == 2 {
+                "customer-service directly and the gateway"
+            } else {
+                "the gateway"
+            },
+            settings.wrk_connections
+        ),
+        targets * 2 * (settings.capacity_seconds + 1),
+    ));
+    let rungs = settings.ladder_rates.len() as u64;
+    steps.push((
+        Step::Ladder(l),
+        format!(
+            "{n}: k6 open-loop ladder at the gateway, up to {} rates of {} up to its capacity",
+            rungs, settings.ladder_duration
+        ),
+        rungs * (s(&settings.ladder_duration) + 2),
     ));
     steps.push((Step::Stop(l), format!("{n}: stop"), 1));
     steps
@@ -352,6 +382,11 @@ pub(super) mod tests {
             k6_seed_orders: 2,
             size_variant: false,
             density_counts: vec![1, 2],
+            capacity_seconds: 3,
+            wrk_connections: 10,
+            ladder_rates: vec![50, 200, 800],
+            ladder_duration: "4s".into(),
+            p99_target_ms: 50.0,
         }
     }
 

@@ -111,6 +111,23 @@ pub struct RunArgs {
     /// empty leaves the measurement out [default: 1,5,10,20; quick 1,2]
     #[arg(long, env = "DENSITY_COUNTS")]
     pub density_counts: Option<String>,
+    /// Seconds of wrk per capacity target and route [default: 4; quick 3]
+    #[arg(long, env = "CAPACITY_SECONDS", value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub capacity_seconds: Option<u64>,
+    /// wrk's connections (one thread) for every capacity figure [default: 10]
+    #[arg(long, env = "WRK_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub wrk_connections: Option<u32>,
+    /// Offered rates of the open-loop ladder, requests/s, comma-separated; each stack climbs
+    /// them up to its gateway's capacity [default: 50,100,200,400,800,1600,3200,6400; quick
+    /// 50,200,800]
+    #[arg(long, env = "LADDER_RATES")]
+    pub ladder_rates: Option<String>,
+    /// Duration of each rate of the ladder [default: 5s; quick 4s]
+    #[arg(long, env = "LADDER_DURATION")]
+    pub ladder_duration: Option<String>,
+    /// The p99 (ms) a ladder rate must stay under to count as served well [default: 50]
+    #[arg(long, env = "P99_TARGET_MS")]
+    pub p99_target_ms: Option<f64>,
 }
 
 /// Every setting, resolved.
@@ -138,6 +155,13 @@ pub struct Settings {
     pub k6_seed_orders: u32,
     /// The N of the density measurement, ascending; empty: not measured.
     pub density_counts: Vec<u32>,
+    /// wrk per capacity target and route, seconds.
+    pub capacity_seconds: u64,
+    pub wrk_connections: u32,
+    /// The open-loop ladder's offered rates, ascending.
+    pub ladder_rates: Vec<u32>,
+    pub ladder_duration: String,
+    pub p99_target_ms: f64,
 }
 
 /// The pair whose run is the stack's `k6-cpu-bound.json` (the k6 script's defaults).
@@ -193,6 +217,24 @@ impl Settings {
             k6_seed_customers: a.k6_seed_customers.unwrap_or(if q { 40 } else { 200 }),
             k6_seed_orders: a.k6_seed_orders.unwrap_or(if q { 10 } else { 50 }),
             density_counts: density_counts(&pick(&a.density_counts, "1,5,10,20", "1,2"))?,
+            capacity_seconds: a.capacity_seconds.unwrap_or(if q { 3 } else { 4 }),
+            wrk_connections: a.wrk_connections.unwrap_or(10),
+            ladder_rates: ladder_rates(&pick(
+                &a.ladder_rates,
+                "50,100,200,400,800,1600,3200,6400",
+                "50,200,800",
+            ))?,
+            ladder_duration: pick(&a.ladder_duration, "5s", "4s"),
+            p99_target_ms: a
+                .p99_target_ms
+                .filter(|t| t.is_finite() && *t > 0.0)
+                .map_or_else(
+                    || match a.p99_target_ms {
+                        None => Ok(50.0),
+                        Some(t) => Err(format!("P99_TARGET_MS: {t} is not a positive number")),
+                    },
+                    Ok,
+                )?,
         };
         for (name, text) in [
             ("DURATION", &settings.duration),
@@ -200,6 +242,7 @@ impl Settings {
             ("LEVEL_DURATION", &settings.level_duration),
             ("LEVEL_GAP", &settings.level_gap),
             ("COMPUTE_DURATION", &settings.compute_duration),
+            ("LADDER_DURATION", &settings.ladder_duration),
         ] {
             if crate::results::k6_summary::duration_seconds(text).is_none() {
                 return Err(format!(
@@ -221,6 +264,21 @@ impl Settings {
             .filter(|s| !s.trim().is_empty())
             .count() as u64
     }
+}
+
+/// "50,200,800" -> [50, 200, 800] (sorted, each once); at least one rate, each above 0.
+fn ladder_rates(text: &str) -> Result<Vec<u32>, String> {
+    let mut rates = text
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(|n| n.parse::<u32>().ok().filter(|n| *n > 0))
+        .collect::<Option<Vec<u32>>>()
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| format!("LADDER_RATES: \"{text}\" is not \"RATE,RATE,...\" (RATE > 0)"))?;
+    rates.sort_unstable();
+    rates.dedup();
+    Ok(rates)
 }
 
 /// "1,5,10,20" -> [1, 5, 10, 20] (sorted, each once); "0" or "" -> none.
@@ -298,6 +356,29 @@ mod tests {
         let err = settings(&["--duration", "soon"]).unwrap_err();
         assert!(err.contains("DURATION"), "{err}");
         assert!(settings(&["--stacks", "axum,nginx"]).is_err());
+    }
+
+    #[test]
+    fn ladder_and_capacity_settings_default_and_refuse_nonsense() {
+        let full = settings(&[]).unwrap();
+        assert_eq!(
+            full.ladder_rates,
+            [50, 100, 200, 400, 800, 1600, 3200, 6400]
+        );
+        assert_eq!((full.capacity_seconds, full.p99_target_ms), (4, 50.0));
+        let quick = settings(&["--quick"]).unwrap();
+        assert_eq!(quick.ladder_rates, [50, 200, 800]);
+        let custom = settings(&["--ladder-rates", "400, 100,100"]).unwrap();
+        assert_eq!(custom.ladder_rates, [100, 400]);
+        for bad in ["", "0", "fast", "100,-1"] {
+            let err = settings(&["--ladder-rates", bad]).unwrap_err();
+            assert!(err.contains("LADDER_RATES"), "{bad}: {err}");
+        }
+        assert!(settings(&["--p99-target-ms", "0"])
+            .unwrap_err()
+            .contains("P99_TARGET_MS"));
+        assert!(settings(&["--ladder-duration", "soon"]).is_err());
+        assert!(settings(&["--capacity-seconds", "0"]).is_err());
     }
 
     #[test]

@@ -141,6 +141,7 @@ pub async fn start_gateway(manifest: &Path) -> Result<(Proc, String)> {
             "RUST_LOG",
             std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
         );
+    crm_harness::budget::confine(&mut cmd);
     let mut proc = Proc::spawn(&name, cmd, SIGTERM)?;
     wait_for_200(&format!("{url}/readyz"), START_LIMIT, Some(&mut proc)).await?;
     Ok((proc, url))

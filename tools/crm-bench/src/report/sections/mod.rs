@@ -1,8 +1,9 @@
 //! The report's sections, one file per part, in the order report.md reads:
 //! overview (what was compared, at a glance), load (CRUD scenarios, scale, Server-Timing),
-//! compute, floors, coldstart, scaling (k3d step load), footprint (memory, sizes), density,
+//! compute, floors, budget (capacity, latency at equal offered load, CPU per request), coldstart, scaling (k3d step load), footprint (memory, sizes), density,
 //! errors, environment.
 
+pub(super) mod budget;
 pub(super) mod coldstart;
 pub(super) mod compute;
 pub(super) mod density;

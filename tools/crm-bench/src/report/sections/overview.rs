@@ -128,6 +128,7 @@ pub(in crate::report) fn at_a_glance(cx: &Ctx) -> Section {
     latency_headlines(cx, &mut head);
     compute_headlines(cx, &mut head);
     footprint_headlines(cx, &mut head);
+    super::budget::glance_rows(cx, &mut head);
     let mut s = Section::titled("At a glance");
     s.md.push_str(&head.to_markdown());
     s.md.push_str(

@@ -49,6 +49,9 @@ pub struct ContainersArgs {
     /// --release -p axum-customer-service`, symbols stripped as the images' are].
     #[arg(long)]
     pub axum_bin_dir: Option<PathBuf>,
+    /// One column only (`spin`: no Axum images, no musl/glibc processes).
+    #[arg(long, value_enum)]
+    pub only: Option<Runtime>,
 }
 
 /// containers.json.
@@ -208,7 +211,11 @@ pub fn execute(args: &ContainersArgs) -> Result<(), String> {
             .join(format!("containers-{}", tooling::utc_stamp()))
     });
     tooling::block_on_interruptible(async {
-        let result = measure(&out, args.quick, args.axum_bin_dir.clone()).await?;
+        let runtimes = match args.only {
+            Some(r) => vec![r],
+            None => vec![Runtime::Spin, Runtime::Axum],
+        };
+        let result = measure(&out, args.quick, &runtimes, args.axum_bin_dir.clone()).await?;
         for line in table(&result) {
             println!("{line}");
         }
@@ -221,8 +228,14 @@ pub fn execute(args: &ContainersArgs) -> Result<(), String> {
     .map_err(|e| format!("{e:#}"))
 }
 
-/// Measures everything into `out/containers.json` (logs in `out/logs`).
-pub async fn measure(out: &Path, quick: bool, glibc_dir: Option<PathBuf>) -> Result<Containers> {
+/// Measures `runtimes`' columns (and, with Axum, the musl and glibc processes) into
+/// `out/containers.json` (logs in `out/logs`).
+pub async fn measure(
+    out: &Path,
+    quick: bool,
+    runtimes: &[Runtime],
+    glibc_dir: Option<PathBuf>,
+) -> Result<Containers> {
     if !node::running_as_root() {
         bail!("crm-bench containers runs a private containerd: run it as root (or with sudo)");
     }
@@ -236,11 +249,17 @@ pub async fn measure(out: &Path, quick: bool, glibc_dir: Option<PathBuf>) -> Res
     bins.spin = Some(spin.clone());
     bins.check(Runtime::Spin)?;
     bins.install();
-    say("the Axum images and their static binaries (scripts/build-axum-images.sh)");
-    let images = node::axum_images()?;
-    let glibc_dir = match glibc_dir {
-        Some(dir) => dir,
-        None => build_glibc(out)?,
+    let with_axum = runtimes.contains(&Runtime::Axum);
+    let (images, glibc_dir) = if with_axum {
+        say("the Axum images and their static binaries (scripts/build-axum-images.sh)");
+        let images = node::axum_images()?;
+        let glibc_dir = match glibc_dir {
+            Some(dir) => dir,
+            None => build_glibc(out)?,
+        };
+        (Some(images), Some(glibc_dir))
+    } else {
+        (None, None)
     };
 
     let mut server = Server::find_or_start().await?;
@@ -258,9 +277,12 @@ pub async fn measure(out: &Path, quick: bool, glibc_dir: Option<PathBuf>) -> Res
             processes: Vec::new(),
             notes: notes(),
         };
-        for runtime in [Runtime::Spin, Runtime::Axum] {
-            on_node(runtime, &plan, &db, &spin, &images, &mut doc, say).await?;
+        for &runtime in runtimes {
+            on_node(runtime, &plan, &db, &spin, images.as_deref(), &mut doc, say).await?;
         }
+        let Some(glibc_dir) = glibc_dir else {
+            return write(out, doc);
+        };
         say("musl and glibc builds of axum-customer-service as processes");
         let musl_dir = musl::static_bin_dir()?;
         for round in 1..=plan.process_rounds {
@@ -278,14 +300,18 @@ pub async fn measure(out: &Path, quick: bool, glibc_dir: Option<PathBuf>) -> Res
                 doc.processes.push(v);
             }
         }
-        let path = out.join("containers.json");
-        std::fs::write(&path, serde_json::to_string_pretty(&doc)? + "\n")
-            .with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(doc)
+        write(out, doc)
     }
     .await;
     server.cleanup().await;
     result
+}
+
+fn write(out: &Path, doc: Containers) -> Result<Containers> {
+    let path = out.join("containers.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&doc)? + "\n")
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(doc)
 }
 
 /// The node part for one runtime: a fresh node, its customer-service image in the loopback
@@ -296,7 +322,7 @@ async fn on_node(
     plan: &Plan,
     db: &str,
     spin: &Path,
-    images: &Path,
+    images: Option<&Path>,
     doc: &mut Containers,
     say: impl Fn(&str) + Copy,
 ) -> Result<()> {
@@ -304,13 +330,8 @@ async fn on_node(
     say(&format!("{column}: starting the node runtime"));
     let mut node = Node::start(NodeTools::find()?).await?;
     let outcome = async {
-        let local = node::service_image(
-            &node,
-            runtime,
-            Service::CustomerService,
-            Some(spin),
-            Some(images),
-        )?;
+        let local =
+            node::service_image(&node, runtime, Service::CustomerService, Some(spin), images)?;
         let image = match runtime {
             // Already the registry's (`spin registry push`, then pulled).
             Runtime::Spin => local,

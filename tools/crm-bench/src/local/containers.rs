@@ -687,3 +687,63 @@ fn ms(d: Duration) -> f64 {
 fn mib(bytes: u64) -> f64 {
     bytes as f64 / 1048576.0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_picks_nearest_ranks() {
+        let s = spread(&[5.0, 1.0, 3.0, 2.0, 4.0]);
+        assert_eq!((s.n, s.min, s.p50, s.p90, s.max), (5, 1.0, 3.0, 5.0, 5.0));
+        assert_eq!(spread(&[]).n, 0);
+    }
+
+    #[test]
+    fn per_extra_copy_is_the_slope_from_the_first_to_the_last_n() {
+        let copy = |ws: u64, pss: u64, shim: u64| ContainerMemory {
+            working_set_bytes: ws,
+            in_cgroup: vec![ProcMemory {
+                pss_bytes: pss,
+                ..ProcMemory::default()
+            }],
+            shim: Some(ProcMemory {
+                pss_bytes: shim,
+                ..ProcMemory::default()
+            }),
+            ..ContainerMemory::default()
+        };
+        let point = |n: usize| DensityPoint {
+            n,
+            all_up: Duration::ZERO,
+            copies: (0..n).map(|_| copy(10, 20, 5)).collect(),
+        };
+        let d = density_series("x", &[point(1), point(5)]);
+        assert_eq!(d.per_extra_copy.working_set, 10.0);
+        assert_eq!(d.per_extra_copy.pss_without_shims, 20.0);
+        assert_eq!(d.per_extra_copy.pss_with_shims, 25.0);
+        // One N only: no slope.
+        assert_eq!(
+            density_series("x", &[point(1)]).per_extra_copy.working_set,
+            0.0
+        );
+    }
+
+    #[test]
+    fn a_shim_inside_the_cgroup_is_counted_once() {
+        let mut m = ContainerMemory {
+            in_cgroup: vec![ProcMemory {
+                pss_bytes: 7,
+                ..ProcMemory::default()
+            }],
+            shim: Some(ProcMemory {
+                pss_bytes: 3,
+                ..ProcMemory::default()
+            }),
+            ..ContainerMemory::default()
+        };
+        assert_eq!(m.pss_with_shim(), 10);
+        m.shim_in_cgroup = true;
+        assert_eq!((m.pss_with_shim(), m.shim_outside_pss()), (7, 0));
+    }
+}

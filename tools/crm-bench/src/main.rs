@@ -17,6 +17,7 @@
 //!   crm-bench run [--quick]                 the main job: the side-by-side local benchmark
 //!   crm-bench stack axum|spin -- COMMAND    a stack up around a command (the contract suite)
 //!   crm-bench postgres -- COMMAND           Postgres up around a command (scripts/test.sh)
+//!   crm-bench containers [--quick]          the container shape: cold starts, memory, density
 
 mod cluster;
 mod local;
@@ -29,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use cluster::commands::{self as cluster_commands, ArtifactsArgs, ClusterCmd, EnvArgs, ParseCmd};
-use local::{run, wrap};
+use local::{containers, run, wrap};
 
 #[derive(Parser)]
 #[command(
@@ -78,6 +79,9 @@ enum Command {
     Stack(wrap::StackArgs),
     /// Find or start Postgres, run a command with its admin URL in CRM_PG_ADMIN_URL, stop it.
     Postgres(wrap::PostgresArgs),
+    /// Measure the container shape on the node runtime (root): cold starts, memory as a
+    /// cluster sees it, density, the musl binary as a process; writes containers.json.
+    Containers(containers::ContainersArgs),
 }
 
 /// `crm-bench collect`: summary.json written, then (unless quiet) a short table and the
@@ -107,6 +111,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::execute(args),
         Command::Stack(args) => wrap::execute_stack(args),
         Command::Postgres(args) => wrap::execute_postgres(args),
+        Command::Containers(args) => containers::execute(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -4,9 +4,12 @@
 //! - [`wrap`]: `crm-bench stack` and `crm-bench postgres`, a command run with a stack or
 //!   Postgres up around it;
 //! - `node`: `crm-bench stack --shape node`, the stack as containers on the node runtime;
+//! - [`containers`]: `crm-bench containers`, the container shape's cold starts, memory and
+//!   density on the node runtime, and the musl binary as a process;
 //! - `tooling`: what both start from (the Spin CLI, the target directory, builds, a runtime
 //!   that stops on Ctrl-C).
 
+pub mod containers;
 mod node;
 pub mod run;
 mod tooling;

@@ -11,6 +11,13 @@
 //!   services over HTTP as in Kubernetes; what `crm-bench stack RUNTIME --shape node` starts.
 //! - [`resources`]: the manifests' requests and limits as cgroup settings.
 //! - [`pins`]: the versions of containerd, the registry and the shim.
+//! - [`memory`]: a container's memory as a cluster sees it (the cgroup's working set, what
+//!   `kubectl top` shows) and as the machine does (PSS of its processes and of its shim).
+//! - [`coldstart`]: first starts after a pull (image and the shim's precompiled content
+//!   removed) and cached starts, each to the first 200 on a database route.
+//! - [`density`]: N copies of customer-service as containers, the memory each extra one costs.
+//! - [`musl`]: the images' static musl binaries run as plain processes (container vs musl).
+//! - [`load`]: a short closed-loop HTTP load, for figures under load.
 //!
 //! Containers are started as spin-operator v0.6.1's Deployment starts a SpinApp (its
 //! internal/controller/deployment.go and spinapp_controller.go): command `/`, each SpinApp
@@ -18,11 +25,16 @@
 //! Deployment's variables. Host networking on 127.0.0.1 stands in for the pod network. Needs
 //! root (containerd, overlay mounts, cgroups).
 
+pub mod coldstart;
+pub mod density;
+pub mod load;
+pub mod memory;
+pub mod musl;
 pub mod pins;
 pub mod resources;
 mod stack;
 
-pub use stack::NodeStack;
+pub use stack::{axum_images, service_image, service_spec, NodeStack, StackOptions};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -72,6 +84,12 @@ impl NodeTools {
             shim: PathBuf::from(shim),
         })
     }
+}
+
+/// Whether this process runs as root (the node runtime needs it).
+pub fn running_as_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
 }
 
 /// Which runtime a container runs under.
@@ -294,6 +312,78 @@ impl Node {
         let _ = out;
         let listed = self.ctr(&["images", "ls", "-q"])?;
         Ok(listed.lines().map(str::to_string).collect())
+    }
+
+    /// Tags an image of the store into the loopback registry and pushes it there (plain HTTP),
+    /// so that later starts can pull it as a node does; the registry reference.
+    pub fn push_image(&self, local: &str, name: &str) -> Result<String> {
+        let reference = format!("{}/crm/{name}:dev", self.registry);
+        if local != reference {
+            self.ctr(&["images", "tag", "--force", local, &reference])?;
+        }
+        self.ctr(&["images", "push", "--plain-http", &reference])?;
+        Ok(reference)
+    }
+
+    /// `ctr images pull` from the loopback registry (unpacked, as a kubelet's pull is).
+    pub fn pull(&self, reference: &str) -> Result<()> {
+        self.ctr(&["images", "pull", "--plain-http", reference])?;
+        Ok(())
+    }
+
+    /// Removes every image and waits for containerd's garbage collection (`--sync`), which
+    /// takes the layers and the shim's precompiled content with them (runwasi keeps the
+    /// latter alive only through `containerd.io/gc.ref.content.precompile.*` labels on the
+    /// image's blobs); then removes any precompiled blob still there by hand. The number of
+    /// precompiled blobs that survived the image removal (0 when the collector took them).
+    pub fn remove_images(&self) -> Result<usize> {
+        for image in self.ctr(&["images", "ls", "-q"])?.lines() {
+            self.ctr(&["images", "rm", "--sync", image])?;
+        }
+        let left = self.precompiled_blobs()?;
+        for digest in &left {
+            self.ctr(&["content", "rm", digest])?;
+        }
+        if !self.precompiled_blobs()?.is_empty() {
+            bail!("the shim's precompiled content is still in the content store");
+        }
+        Ok(left.len())
+    }
+
+    /// Digests of the content store's blobs the Spin shim wrote: each precompiled component
+    /// carries the label `runwasi.io/precompiled/<engine>/<hash>/original` (runwasi
+    /// containerd-shim-wasm v1.0.0, src/containerd/client.rs:45 and :488).
+    pub fn precompiled_blobs(&self) -> Result<Vec<String>> {
+        Ok(self
+            .ctr(&["content", "ls"])?
+            .lines()
+            .skip(1)
+            .filter(|l| l.contains(memory::PRECOMPILE_LABEL) && l.contains("/original="))
+            .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+            .collect())
+    }
+
+    /// Stops a container ([`Node::stop_container`]) and forgets it: its cgroup and any socket
+    /// its shim left are removed now, not at the node's stop. Its exit as there.
+    pub fn remove_container(&mut self, id: &str, grace: Duration) -> String {
+        let exit = self.stop_container(id, grace);
+        if let Some(i) = self.containers.iter().position(|c| c.id == id) {
+            let c = self.containers.remove(i);
+            // The shim may still be going away: its process holds the cgroup for a moment.
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while !cgroups::procs(&c.cgroup).is_empty() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            cgroups::remove(&c.cgroup);
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while memory::shim_pid(&self.namespace, id).is_some() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if let Some(p) = shim_socket(&self.socket(), &self.namespace, id) {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+        exit
     }
 
     /// Starts a container and returns once its task runs (not waiting for it to serve).
@@ -695,6 +785,36 @@ pub mod cgroups {
                 memory_usage: read_file("memory", cgroup, "memory.usage_in_bytes")?,
             })
         }
+    }
+
+    /// `(usage, inactive_file)` of a cgroup's memory: v1 `memory.usage_in_bytes` and
+    /// `total_inactive_file` of `memory.stat` (hierarchical), v2 `memory.current` and
+    /// `inactive_file`. Their difference is the working set (see [`super::memory`]).
+    pub fn memory_usage(cgroup: &str) -> Result<(u64, u64)> {
+        let (usage_file, key) = if unified() {
+            ("memory.current", "inactive_file")
+        } else {
+            ("memory.usage_in_bytes", "total_inactive_file")
+        };
+        let usage: u64 = read_file("memory", cgroup, usage_file)?
+            .parse()
+            .with_context(|| format!("{usage_file} of {cgroup}"))?;
+        let stat = read_file("memory", cgroup, "memory.stat")?;
+        let inactive = stat
+            .lines()
+            .find_map(|l| l.strip_prefix(key).and_then(|v| v.strip_prefix(' ')))
+            .and_then(|v| v.trim().parse().ok())
+            .with_context(|| format!("no {key} in memory.stat of {cgroup}"))?;
+        Ok((usage, inactive))
+    }
+
+    /// The processes in a cgroup (its memory hierarchy's `cgroup.procs` on v1).
+    pub fn procs(cgroup: &str) -> Vec<i32> {
+        read_file("memory", cgroup, "cgroup.procs")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
     }
 
     fn all_paths(cgroup: &str) -> Vec<PathBuf> {

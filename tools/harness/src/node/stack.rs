@@ -77,6 +77,103 @@ pub fn axum_images() -> Result<PathBuf> {
     Ok(PathBuf::from(dir))
 }
 
+/// What [`NodeStack::start_with`] may change from the main topology.
+#[derive(Clone, Debug, Default)]
+pub struct StackOptions {
+    /// The URL order-service and the gateway reach customer-service at instead of its
+    /// container (a test's stub on 127.0.0.1: the containers share the host's network).
+    pub customer_service_at: Option<String>,
+}
+
+/// The image of `svc` for `runtime` in `node`'s store: Spin's pushed to the loopback registry
+/// by `spin registry push` and pulled; Axum's imported from `axum_images`
+/// (scripts/build-axum-images.sh's folder). Its reference.
+pub fn service_image(
+    node: &Node,
+    runtime: Runtime,
+    svc: Service,
+    spin: Option<&Path>,
+    axum_images: Option<&Path>,
+) -> Result<String> {
+    match runtime {
+        Runtime::Spin => {
+            let spin = spin.context("the Spin CLI is needed to push the artifacts")?;
+            let annotation = spin_created_annotation()?;
+            let spin_dir = crate::stack::Binaries::current().spin_dir.clone();
+            let manifest = spin_dir.join(svc.as_str()).join("spin.toml");
+            node.push_spin(
+                spin,
+                &manifest,
+                &format!("spin-{}", svc.as_str()),
+                std::slice::from_ref(&annotation),
+            )
+        }
+        Runtime::Axum => {
+            let dir = axum_images.context("the Axum images' folder")?;
+            let archive = dir.join(format!("axum-{}.tar", svc.as_str()));
+            node.import(&archive)?;
+            Ok(format!("docker.io/crm-ci/axum-{}:prebuilt", svc.as_str()))
+        }
+    }
+}
+
+/// One service's container as spin-operator's Deployment (Spin) or the k8s/containers
+/// Deployment (Axum) runs it: its variables, the manifest's resources, Axum's read-only root.
+#[allow(clippy::too_many_arguments)]
+pub fn service_spec(
+    runtime: Runtime,
+    svc: Service,
+    id: &str,
+    image: &str,
+    listen: &str,
+    database_url: &str,
+    upstreams: (&str, &str),
+    upstream_timeout_ms: u64,
+) -> Result<ContainerSpec> {
+    let (customer, order) = upstreams;
+    let rust_log = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_string());
+    let mut env: Vec<(String, String)> = Vec::new();
+    let under = match runtime {
+        Runtime::Spin => {
+            // As spin-operator's ConstructEnvForApp: SPIN_VARIABLE_<NAME>, then the listen
+            // address.
+            for (k, v) in spin_database(database_url)? {
+                env.push((k.to_string(), v));
+            }
+            env.push(("SPIN_VARIABLE_CUSTOMER_SERVICE_URL".into(), customer.into()));
+            env.push(("SPIN_VARIABLE_ORDER_SERVICE_URL".into(), order.into()));
+            env.push((
+                "SPIN_VARIABLE_UPSTREAM_TIMEOUT_MS".into(),
+                upstream_timeout_ms.to_string(),
+            ));
+            env.push(("SPIN_HTTP_LISTEN_ADDR".into(), listen.into()));
+            Under::Shim
+        }
+        Runtime::Axum => {
+            env.push(("LISTEN_ADDR".into(), listen.into()));
+            env.push(("METRICS_ADDR".into(), format!("127.0.0.1:{}", free_port()?)));
+            env.push(("DATABASE_URL".into(), database_url.to_string()));
+            env.push(("CUSTOMER_SERVICE_URL".into(), customer.into()));
+            env.push(("ORDER_SERVICE_URL".into(), order.into()));
+            env.push((
+                "UPSTREAM_TIMEOUT_MS".into(),
+                upstream_timeout_ms.to_string(),
+            ));
+            Under::Runc
+        }
+    };
+    env.push(("RUST_LOG".into(), rust_log));
+    Ok(ContainerSpec {
+        id: id.to_string(),
+        image: image.to_string(),
+        under,
+        env,
+        resources: resources::of(runtime, svc)?,
+        // The Deployments' readOnlyRootFilesystem (a Spin app has no root filesystem).
+        read_only: runtime == Runtime::Axum,
+    })
+}
+
 impl NodeStack {
     /// Starts the node runtime and `runtime`'s three services on it, on `database_url`, and
     /// waits until each answers `/healthz` and `/readyz`. `spin`: the Spin CLI (3.5.1) that
@@ -86,6 +183,18 @@ impl NodeStack {
         database_url: &str,
         spin: Option<&Path>,
         upstream_timeout_ms: u64,
+    ) -> Result<NodeStack> {
+        let options = StackOptions::default();
+        NodeStack::start_with(runtime, database_url, spin, upstream_timeout_ms, &options).await
+    }
+
+    /// [`NodeStack::start`] with [`StackOptions`].
+    pub async fn start_with(
+        runtime: Runtime,
+        database_url: &str,
+        spin: Option<&Path>,
+        upstream_timeout_ms: u64,
+        options: &StackOptions,
     ) -> Result<NodeStack> {
         let axum_images = match runtime {
             Runtime::Axum => Some(axum_images()?),
@@ -97,30 +206,14 @@ impl NodeStack {
         let tools = NodeTools::find()?;
         let mut node = Node::start(tools).await?;
         let mut images = Vec::new();
-        match runtime {
-            Runtime::Spin => {
-                let spin = spin.context("the Spin CLI is needed to push the artifacts")?;
-                let annotation = spin_created_annotation()?;
-                let spin_dir = crate::stack::Binaries::current().spin_dir.clone();
-                for svc in SERVICES {
-                    let manifest = spin_dir.join(svc.as_str()).join("spin.toml");
-                    let reference = node.push_spin(
-                        spin,
-                        &manifest,
-                        &format!("spin-{}", svc.as_str()),
-                        std::slice::from_ref(&annotation),
-                    )?;
-                    images.push(reference);
-                }
-            }
-            Runtime::Axum => {
-                let dir = axum_images.expect("set above");
-                for svc in SERVICES {
-                    let archive = dir.join(format!("axum-{}.tar", svc.as_str()));
-                    node.import(&archive)?;
-                    images.push(format!("docker.io/crm-ci/axum-{}:prebuilt", svc.as_str()));
-                }
-            }
+        for svc in SERVICES {
+            images.push(service_image(
+                &node,
+                runtime,
+                svc,
+                spin,
+                axum_images.as_deref(),
+            )?);
         }
 
         let ports: Vec<u16> = SERVICES
@@ -129,58 +222,28 @@ impl NodeStack {
             .collect::<Result<_>>()?;
         let url = |i: usize| format!("http://127.0.0.1:{}", ports[i]);
         let (cs_url, os_url, gw_url) = (url(0), url(1), url(2));
-        let rust_log = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_string());
+        let cs_target = options
+            .customer_service_at
+            .clone()
+            .unwrap_or_else(|| cs_url.clone());
         let mut first_200 = Vec::new();
         for (i, svc) in SERVICES.into_iter().enumerate() {
-            let (customer, order) = match svc {
-                Service::CustomerService => (
-                    crate::stack::NOWHERE.to_string(),
-                    crate::stack::NOWHERE.to_string(),
-                ),
-                Service::OrderService => (cs_url.clone(), crate::stack::NOWHERE.to_string()),
-                Service::Gateway => (cs_url.clone(), os_url.clone()),
+            let nowhere = crate::stack::NOWHERE;
+            let upstreams = match svc {
+                Service::CustomerService => (nowhere, nowhere),
+                Service::OrderService => (cs_target.as_str(), nowhere),
+                Service::Gateway => (cs_target.as_str(), os_url.as_str()),
             };
-            let listen = format!("127.0.0.1:{}", ports[i]);
-            let mut env: Vec<(String, String)> = Vec::new();
-            let under = match runtime {
-                Runtime::Spin => {
-                    // As spin-operator's ConstructEnvForApp: SPIN_VARIABLE_<NAME>, then the
-                    // listen address.
-                    for (k, v) in spin_database(database_url)? {
-                        env.push((k.to_string(), v));
-                    }
-                    env.push(("SPIN_VARIABLE_CUSTOMER_SERVICE_URL".into(), customer));
-                    env.push(("SPIN_VARIABLE_ORDER_SERVICE_URL".into(), order));
-                    env.push((
-                        "SPIN_VARIABLE_UPSTREAM_TIMEOUT_MS".into(),
-                        upstream_timeout_ms.to_string(),
-                    ));
-                    env.push(("SPIN_HTTP_LISTEN_ADDR".into(), listen));
-                    Under::Shim
-                }
-                Runtime::Axum => {
-                    env.push(("LISTEN_ADDR".into(), listen));
-                    env.push(("METRICS_ADDR".into(), format!("127.0.0.1:{}", free_port()?)));
-                    env.push(("DATABASE_URL".into(), database_url.to_string()));
-                    env.push(("CUSTOMER_SERVICE_URL".into(), customer));
-                    env.push(("ORDER_SERVICE_URL".into(), order));
-                    env.push((
-                        "UPSTREAM_TIMEOUT_MS".into(),
-                        upstream_timeout_ms.to_string(),
-                    ));
-                    Under::Runc
-                }
-            };
-            env.push(("RUST_LOG".into(), rust_log.clone()));
-            let spec = ContainerSpec {
-                id: format!("{}-{}", runtime.as_str(), svc.as_str()),
-                image: images[i].clone(),
-                under,
-                env,
-                resources: resources::of(runtime, svc)?,
-                // The Deployments' readOnlyRootFilesystem (a Spin app has no root filesystem).
-                read_only: runtime == Runtime::Axum,
-            };
+            let spec = service_spec(
+                runtime,
+                svc,
+                &format!("{}-{}", runtime.as_str(), svc.as_str()),
+                &images[i],
+                &format!("127.0.0.1:{}", ports[i]),
+                database_url,
+                upstreams,
+                upstream_timeout_ms,
+            )?;
             let t0 = Instant::now();
             node.run(&spec)?;
             let took = wait_200(&node, &spec.id, &format!("{}/healthz", url(i)), t0).await?;
@@ -316,7 +379,7 @@ impl NodeStack {
 }
 
 /// Waits for a 200 from `url`; fails early with the container's log when its task is gone.
-async fn wait_200(node: &Node, id: &str, url: &str, t0: Instant) -> Result<Duration> {
+pub(crate) async fn wait_200(node: &Node, id: &str, url: &str, t0: Instant) -> Result<Duration> {
     let client = fresh_client(Duration::from_secs(2));
     loop {
         if get_status(&client, url).await == Some(200) {

@@ -19,8 +19,8 @@ outdir=$2
 k6_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/k6" && pwd)
 mkdir -p "$outdir"
 
-# Small everything: 2 VUs for 3 s per scenario, tiny seeds, small n. The whole run is about
-# 40 s; each k6 run is additionally capped so a wedged stack cannot hang the script.
+# Small everything: 2 VUs for 3 s per scenario, tiny seeds, small n, 20 req/s on the ladder's
+# one rate (tests/k6/README.md gives the whole run's length); each k6 run is additionally capped so a wedged stack cannot hang the script.
 export BASE_URL=$base_url
 export VUS=2 DURATION=3s SCENARIO_GAP=500ms
 export SCALE_LEVELS=1,5 LEVEL_DURATION=2s LEVEL_GAP=500ms
@@ -36,7 +36,8 @@ passed=0
 failed=0
 # floor-test reads what load-test created (the stack has no /hello: FLOOR_SCENARIOS=read).
 export FLOOR_SCENARIOS=read FLOOR_IDS=20
-for script in load-test cpu-bound-test scale-test step-load-test error-test ping-db-test floor-test; do
+export RATE=20 LADDER_IDS=20
+for script in load-test cpu-bound-test scale-test step-load-test error-test ping-db-test floor-test ladder-test; do
   json="$outdir/$script.json"
   log="$outdir/$script.log"
   rm -f "$json"

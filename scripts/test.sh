@@ -104,7 +104,8 @@ stack_stages() { # RUNTIME NAME
 # ── Reliability (tests/reliability): no lost writes under load and across a Postgres restart
 # and crash, upstream faults (killed, hung, slow), SIGTERM under load, open-loop overload at
 # 1.5× and 3× capacity and a soak at half of it (both at CI length: CRM_OVERLOAD_SECS and
-# CRM_SOAK_SECS lengthen them; about 2.5 minutes together); and the runtime floors
+# CRM_SOAK_SECS lengthen them; about 2.5 minutes together); as root, SIGTERM to a task on the
+# node runtime under load (node_shutdown, about 25 s); and the runtime floors
 # (axum-floor from build_native, spin-floor from the wasm stage) serving customer-service's
 # document. The crate starts the services itself (the Axum binaries, the Spin components under
 # `spin up`) and its own throwaway Postgres clusters, never the one above; figures go to
@@ -179,7 +180,7 @@ declare -A ABOUT=(
   [spin-combined]="Spin stack, combined manifest on one spin up: the contract suite's gateway selection"
   [compose]="docker compose: the users' compose file built and run, gateway selection, restart, teardown"
   [node]="node runtime: private containerd 1.7, Spin under containerd-shim-spin, Axum under runc, cgroup limits; gateway selection on both, teardown (root)"
-  [reliability]="reliability suite on both stacks: lost writes, Postgres restart/crash, upstream faults, SIGTERM, overload, soak"
+  [reliability]="reliability suite on both stacks: lost writes, Postgres restart/crash, upstream faults, SIGTERM (processes and, as root, node tasks), overload, soak"
   [bench]="the main job's quick mode (scripts/bench-local.sh --quick) and its report"
   [fuzz]="cargo-fuzz on crm-core (scripts/fuzz.sh)"
   [openapi]="the OpenAPI document (docs/check-openapi.sh)"
@@ -198,6 +199,9 @@ declare -A TOOLS=(
   [openapi]="openapi-spec-validator schemathesis"
   [validate]="python3 shellcheck kubernetes-validate yamllint hadolint docker-compose"
 )
+# The reliability suite's node_shutdown test (SIGTERM to a task on the node runtime) runs as
+# root only (it says SKIPPED otherwise), and then needs the node stage's tools.
+[ "$(id -u)" = 0 ] && TOOLS[reliability]+=" docker musl-toolchain containerd-private docker-registry runc"
 
 if [ "${1:-}" = --list ]; then
   for name in "${STAGES[@]}"; do printf '%-14s %s\n' "$name" "${ABOUT[$name]}"; done

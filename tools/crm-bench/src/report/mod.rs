@@ -72,6 +72,7 @@ pub fn build(summary: &Summary) -> Report {
     let cx = Ctx::new(summary);
     let sections = [
         overview::what_was_compared(&cx),
+        errors::read_this_first(&cx),
         budget::budget_line(&cx),
         budget::wasm_claims(&cx),
         overview::at_a_glance(&cx),

@@ -32,6 +32,83 @@ pub(in crate::report) fn errors_and_thresholds(cx: &Ctx) -> Section {
     s
 }
 
+/// What a reader must know before quoting any figure, at the top of the report: every failed
+/// k6 threshold, every capacity figure whose generator or Postgres (not the stack) was
+/// saturated, every ladder rate not offered in full, and the problems met while collecting.
+/// The details stay in their sections; this names them.
+pub(in crate::report) fn read_this_first(cx: &Ctx) -> Section {
+    let mut marks = failed_thresholds(cx);
+    marks.extend(bent_capacity(cx));
+    marks.extend(unplotted_rates(cx));
+    if !cx.summary.problems.is_empty() {
+        marks.push(format!(
+            "- {} problem(s) recorded when collecting the results ([Errors and thresholds](#errors-and-thresholds))",
+            cx.summary.problems.len()
+        ));
+    }
+    let mut s = Section::titled("Read this first");
+    if marks.is_empty() {
+        s.md.push_str(
+            "Nothing is marked: no k6 threshold failed, no capacity figure was limited by its              generator or by Postgres, every ladder rate was offered in full.\n\n",
+        );
+    } else {
+        s.md.push_str("Marked in this run (details in their sections):\n\n");
+        s.md.push_str(&marks.join("\n"));
+        s.md.push_str("\n\n");
+    }
+    s
+}
+
+/// Capacity figures that say more about the generator or Postgres than about the stack.
+fn bent_capacity(cx: &Ctx) -> Vec<String> {
+    let Some(capacity) = &cx.summary.capacity else {
+        return Vec::new();
+    };
+    capacity
+        .points
+        .iter()
+        .filter_map(|p| {
+            let cpu = p.cpu.as_ref()?;
+            let bent: Vec<&str> = cpu
+                .saturated
+                .iter()
+                .map(String::as_str)
+                .filter(|s| *s == "generator" || *s == "postgres")
+                .collect();
+            (!bent.is_empty()).then(|| {
+                format!(
+                    "- capacity `{}` {} ({}): {} saturated, so the figure is a floor of the stack's capacity",
+                    p.stack.as_deref().unwrap_or("?"),
+                    p.target.as_deref().unwrap_or("?"),
+                    p.route.as_deref().unwrap_or("?"),
+                    bent.join(" and ")
+                )
+            })
+        })
+        .collect()
+}
+
+/// Ladder rates the report does not plot (dropped iterations or errors).
+fn unplotted_rates(cx: &Ctx) -> Vec<String> {
+    let Some(ladder) = &cx.summary.ladder else {
+        return Vec::new();
+    };
+    ladder
+        .points
+        .iter()
+        .filter(|p| !p.plotted())
+        .map(|p| {
+            format!(
+                "- ladder `{}` at {} req/s: not offered in full or not answered ({} dropped, {:.1} % errors); not plotted",
+                p.stack.as_deref().unwrap_or("?"),
+                p.rate_rps.map_or("?".into(), |r| format!("{r:.0}")),
+                p.dropped_iterations.unwrap_or(0.0),
+                100.0 * p.error_rate.unwrap_or(0.0)
+            )
+        })
+        .collect()
+}
+
 /// Requests, failures and passed checks of every k6 test any stack ran.
 fn errors_table(cx: &Ctx) -> Comparison {
     let tests: BTreeSet<&String> = cx
@@ -97,6 +174,37 @@ mod tests {
             "Problems recorded when collecting the results:\n\n\
              - spin/k6-error.json: missing \\| truncated\n"
         ));
+    }
+
+    #[test]
+    fn marked_steps_are_named_at_the_top() {
+        let s = summary(json!({
+            "stacks": {"spin": {"k6": {"load": {"thresholds_failed": ["http_req_failed<0.01"]}}}},
+            "capacity": {"points": [
+                {"stack": "axum", "target": "gateway", "route": "read",
+                 "cpu": {"saturated": ["generator"]}},
+                {"stack": "spin", "target": "gateway", "route": "read",
+                 "cpu": {"saturated": ["stack"]}}
+            ]},
+            "ladder": {"points": [
+                {"stack": "spin", "rate_rps": 800.0, "duration_s": 5.0, "dropped_iterations": 900.0}
+            ]}
+        }));
+        let md = read_this_first(&Ctx::new(&s)).md;
+        assert!(md.contains("- `spin` load: `http_req_failed<0.01`"), "{md}");
+        assert!(
+            md.contains("capacity `axum` gateway (read): generator saturated"),
+            "{md}"
+        );
+        assert!(
+            !md.contains("capacity `spin`"),
+            "a stack at its own limit is no mark: {md}"
+        );
+        assert!(md.contains("ladder `spin` at 800 req/s"), "{md}");
+        let clean = summary(json!({"stacks": {"axum": {}}}));
+        assert!(read_this_first(&Ctx::new(&clean))
+            .md
+            .contains("Nothing is marked"));
     }
 
     #[test]

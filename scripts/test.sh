@@ -111,7 +111,13 @@ stack_stages() { # RUNTIME NAME
 # `spin up`) and its own throwaway Postgres clusters, never the one above; figures go to
 # $CRM_RESULTS/reliability.json.
 reliability_tests() {
-  CRM_AXUM_BIN_DIR="$CARGO_TARGET_DIR/debug" CRM_SPIN_BIN="$CRM_SPIN" \
+  # As root, node_shutdown runs the Axum images: built here, before any test's time limit
+  # starts, the same build (and cache entry) as the compose and node stages'.
+  local images=
+  if [ "$(id -u)" = 0 ]; then
+    images=$(env "${CI_FAST_RELEASE[@]}" scripts/build-axum-images.sh) || return 1
+  fi
+  CRM_AXUM_BIN_DIR="$CARGO_TARGET_DIR/debug" CRM_SPIN_BIN="$CRM_SPIN" CRM_AXUM_IMAGES=$images \
     CRM_LOG_DIR="$CRM_LOG_DIR/reliability" CRM_RESULTS="$CRM_RESULTS" \
     cargo test --locked -p crm-reliability-tests -- --nocapture --test-threads 1
 }

@@ -515,41 +515,8 @@ pub fn thread_names(pids: &[i32]) -> BTreeMap<String, u32> {
     names
 }
 
-/// `pid` and every descendant of it.
-pub fn with_descendants(pid: i32) -> Vec<i32> {
-    let mut children: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
-    if let Ok(entries) = std::fs::read_dir("/proc") {
-        for entry in entries.flatten() {
-            let Some(p) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<i32>().ok())
-            else {
-                continue;
-            };
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
-                continue;
-            };
-            let Some(close) = stat.rfind(')') else {
-                continue;
-            };
-            if let Some(ppid) = stat[close + 2..]
-                .split_whitespace()
-                .nth(1)
-                .and_then(|f| f.parse::<i32>().ok())
-            {
-                children.entry(ppid).or_default().push(p);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    let mut todo = vec![pid];
-    while let Some(p) = todo.pop() {
-        out.push(p);
-        todo.extend(children.get(&p).into_iter().flatten());
-    }
-    out
-}
+/// `pid` and every descendant of it (the process-tree walk of [`crate::procfs`]).
+pub use crate::procfs::with_descendants;
 
 /// The CPUs a process may run on (`Cpus_allowed_list` of its status).
 pub fn cpus_allowed(pid: i32) -> Option<String> {

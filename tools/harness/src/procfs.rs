@@ -74,6 +74,24 @@ fn children_map() -> BTreeMap<i32, Vec<i32>> {
     out
 }
 
+/// `pid` and every descendant of it, as /proc shows them now.
+pub fn with_descendants(pid: i32) -> Vec<i32> {
+    tree(pid, &children_map())
+}
+
+/// Every process in the trees rooted at `roots`, each once; `None` when a root is gone.
+fn processes_under(roots: &[i32]) -> Option<Vec<i32>> {
+    let children = children_map();
+    let mut procs: Vec<i32> = Vec::new();
+    for &root in roots {
+        rss_bytes(root)?;
+        procs.extend(tree(root, &children));
+    }
+    procs.sort_unstable();
+    procs.dedup();
+    Some(procs)
+}
+
 fn tree(pid: i32, children: &BTreeMap<i32, Vec<i32>>) -> Vec<i32> {
     let mut todo = vec![pid];
     let mut seen = Vec::new();
@@ -127,14 +145,7 @@ fn rollup(pid: i32) -> Option<(u64, u64)> {
 /// The memory of every process in the trees rooted at `roots` (each process counted once,
 /// however many roots reach it); `None` when a root is gone.
 pub fn memory_of(roots: &[i32]) -> Option<Memory> {
-    let children = children_map();
-    let mut procs: Vec<i32> = Vec::new();
-    for &root in roots {
-        rss_bytes(root)?;
-        procs.extend(tree(root, &children));
-    }
-    procs.sort_unstable();
-    procs.dedup();
+    let procs = processes_under(roots)?;
     let rollups: Option<Vec<(u64, u64)>> = procs.iter().map(|p| rollup(*p)).collect();
     Some(Memory {
         rss_bytes: procs.iter().filter_map(|p| rss_bytes(*p)).sum(),
@@ -261,14 +272,7 @@ fn usage_of(series: &[(f64, Option<TreeSample>)]) -> Option<Usage> {
 /// Open file descriptors of every process in the trees rooted at `roots` (entries of
 /// `/proc/<pid>/fd`); `None` when a root is gone or a directory cannot be read.
 pub fn open_fds(roots: &[i32]) -> Option<u64> {
-    let children = children_map();
-    let mut procs: Vec<i32> = Vec::new();
-    for &root in roots {
-        rss_bytes(root)?;
-        procs.extend(tree(root, &children));
-    }
-    procs.sort_unstable();
-    procs.dedup();
+    let procs = processes_under(roots)?;
     let mut total = 0;
     for pid in procs {
         total += std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count() as u64;

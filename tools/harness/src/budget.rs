@@ -69,6 +69,9 @@ pub struct Budget {
     /// `cgroup.procs` files a stack process writes itself into.
     procs_files: Vec<CString>,
     usage: Option<UsageFile>,
+    /// The budget cgroup's path below each hierarchy's root (`/crm-bench-<tag>-<pid>`), in the
+    /// cgroup modes.
+    cgroup: Option<String>,
 }
 
 static INSTALLED: OnceLock<Budget> = OnceLock::new();
@@ -197,6 +200,7 @@ impl Budget {
         };
         match cgroup {
             Ok((mode, dirs, procs, usage)) => Budget {
+                cgroup: Some(format!("/{name}")),
                 mode,
                 stack_cpus,
                 generator_cpus,
@@ -218,6 +222,7 @@ impl Budget {
                 dirs: Vec::new(),
                 procs_files: Vec::new(),
                 usage: None,
+                cgroup: None,
             },
         }
     }
@@ -231,7 +236,17 @@ impl Budget {
             dirs: Vec::new(),
             procs_files: Vec::new(),
             usage: None,
+            cgroup: None,
         }
+    }
+
+    /// Where a container runtime puts the cgroups of the stack's containers so that they are
+    /// inside the budget: a child of the budget cgroup (`/crm-bench-<tag>-<pid>/<name>`), on
+    /// the stack's CPUs by inheritance (runc and youki copy an empty cpuset from the parent)
+    /// and counted by the budget's CPU counter (hierarchical). `None` outside the cgroup
+    /// modes: the containers then run unconfined, and the caller says so.
+    pub fn container_parent(&self, name: &str) -> Option<String> {
+        self.cgroup.as_ref().map(|c| format!("{c}/{name}"))
     }
 
     /// Pins every thread of this process to the generator's cores (children inherit it).
@@ -307,10 +322,22 @@ impl Budget {
         self.stack_cpus.len()
     }
 
-    /// Removes the cgroup directories (empty once the stack processes are gone).
+    /// Removes the cgroup directories (empty once the stack processes are gone), and the
+    /// budget's directory in the other v1 hierarchies, where a container runtime made it for
+    /// the containers it nested below ([`Budget::container_parent`]).
     pub fn cleanup(&self) {
         for dir in self.dirs.iter().rev() {
             let _ = std::fs::remove_dir(dir);
+        }
+        if let (Some(rel), Mode::CgroupV1) = (&self.cgroup, self.mode) {
+            let rel = rel.trim_start_matches('/');
+            for hierarchy in std::fs::read_dir("/sys/fs/cgroup")
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let _ = std::fs::remove_dir(hierarchy.path().join(rel));
+            }
         }
     }
 }
@@ -348,7 +375,11 @@ fn cgroup_v1(name: &str, cpus: &[usize]) -> Result<CgroupParts> {
 }
 
 /// v2: a child of the root with the cpuset and cpu controllers (enabled for the root's
-/// children first).
+/// children first). The stack's processes go into its leaf `processes`, not into it: a
+/// container runtime that nests containers below it ([`Budget::container_parent`]) enables
+/// controllers in its `subtree_control`, which v2 refuses for a cgroup with processes of its
+/// own. The leaf's processes are governed by the parent's cpuset; the parent's `cpu.stat`
+/// counts both.
 fn cgroup_v2(name: &str, cpus: &[usize]) -> Result<CgroupParts> {
     let root = Path::new("/sys/fs/cgroup");
     let enabled = std::fs::read_to_string(root.join("cgroup.subtree_control")).unwrap_or_default();
@@ -361,14 +392,19 @@ fn cgroup_v2(name: &str, cpus: &[usize]) -> Result<CgroupParts> {
         }
     }
     let dir = make_dir(&root.join(name))?;
-    if let Err(e) = write(&dir.join("cpuset.cpus"), &cpu_list(cpus)) {
-        let _ = std::fs::remove_dir(&dir);
-        return Err(e);
-    }
+    let leaf = write(&dir.join("cpuset.cpus"), &cpu_list(cpus))
+        .and_then(|()| make_dir(&dir.join("processes")));
+    let leaf = match leaf {
+        Ok(leaf) => leaf,
+        Err(e) => {
+            let _ = std::fs::remove_dir(&dir);
+            return Err(e);
+        }
+    };
     Ok((
         Mode::CgroupV2,
-        vec![dir.clone()],
-        vec![dir.join("cgroup.procs")],
+        vec![dir.clone(), leaf.clone()],
+        vec![leaf.join("cgroup.procs")],
         UsageFile::CpuStat(dir.join("cpu.stat")),
     ))
 }

@@ -15,8 +15,8 @@ pub mod table;
 
 pub use files::write;
 use sections::{
-    budget, coldstart, compute, density, environment, errors, floors, footprint, load, overview,
-    scaling,
+    budget, coldstart, compute, containers, density, environment, errors, floors, footprint, load,
+    overview, scaling,
 };
 
 use crate::report::table::{Comparison, Row, Unit};
@@ -89,6 +89,7 @@ pub fn build(summary: &Summary) -> Report {
         footprint::memory(&cx),
         footprint::artifact_sizes(&cx),
         density::density(&cx),
+        containers::container_shape(&cx),
         errors::errors_and_thresholds(&cx),
         environment::environment(&cx),
     ];
@@ -226,6 +227,14 @@ pub fn stack_title(label: &str, kind: Option<&str>) -> String {
         }
         Label::SpinSize => {
             "Spin gateway built for size (opt-level \"s\", wasm-opt -Oz): /compute and sizes only"
+        }
+        Label::AxumContainer => {
+            "Axum services as static musl images under runc, a private containerd 1.7 with \
+             k8s/'s resources as cgroup limits: the container shape k3d's Deployments run"
+        }
+        Label::SpinShim => {
+            "Spin apps under containerd-shim-spin v0.22.0 (Spin 3.5.0 inside) on the same \
+             containerd: the shape SpinKube runs on a k3d node"
         }
     }
     .to_string()

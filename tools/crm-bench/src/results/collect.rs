@@ -75,9 +75,14 @@ pub fn collect(dir: &Path) -> Result<Summary, String> {
         capacity,
         ladder,
         cpu_per_request,
+        containers: load_optional(&dir.join(CONTAINERS_FILE), &mut problems),
         problems,
     })
 }
+
+/// Where the container shape's figures are (crm-bench containers' and the run's container
+/// shape step's `containers.json`), when the run measured it.
+pub const CONTAINERS_FILE: &str = "containers.json";
 
 /// budget/: capacity, ladder and CPU per request, each point's samples merged; the threads
 /// the runtimes started under the budget into the environment's budget. Absent in runs from
@@ -196,10 +201,11 @@ fn load_optional<T: DeserializeOwned>(path: &Path, problems: &mut Vec<String>) -
     path.exists().then(|| load(path, problems)).flatten()
 }
 
-/// A local run's variant rows ([`Label::is_variant`]) measure only some figures by design:
+/// A local run's variant rows ([`Label::is_variant`]) and container columns (their cold starts
+/// are in containers.json) measure only some figures by design:
 /// what they do not write is not a problem.
 fn is_variant(label: &str, local: bool) -> bool {
-    local && Label::parse(label).is_some_and(Label::is_variant)
+    local && Label::parse(label).is_some_and(|l| l.is_variant() || l.is_container())
 }
 
 fn stack_summary(dir: &Path, label: &str, local: bool, problems: &mut Vec<String>) -> Stack {

@@ -21,15 +21,27 @@ pub enum Label {
     /// itself (`crm-bench run --stacks` does not offer it).
     #[value(skip)]
     SpinSize,
+    /// The container shape of `axum`: the three services as the static musl images under runc
+    /// on the node runtime (a private containerd 1.7, k8s/'s resources as cgroup limits; root),
+    /// as k3d's Deployments run them.
+    AxumContainer,
+    /// The container shape of `spin`: the three per-service Spin apps under
+    /// containerd-shim-spin v0.22.0 on the same node runtime, as SpinKube runs them.
+    SpinShim,
 }
 
 impl Label {
-    pub const ALL: [Label; 4] = [
+    pub const ALL: [Label; 6] = [
         Label::Axum,
         Label::Spin,
         Label::SpinCombined,
         Label::SpinSize,
+        Label::AxumContainer,
+        Label::SpinShim,
     ];
+
+    /// The columns in the container shape (the node runtime).
+    pub const CONTAINERS: [Label; 2] = [Label::AxumContainer, Label::SpinShim];
 
     /// The directory and key name.
     pub fn as_str(self) -> &'static str {
@@ -38,6 +50,8 @@ impl Label {
             Label::Spin => "spin",
             Label::SpinCombined => "spin-combined",
             Label::SpinSize => "spin-size",
+            Label::AxumContainer => "axum-container",
+            Label::SpinShim => "spin-shim",
         }
     }
 
@@ -49,8 +63,8 @@ impl Label {
     /// The runtime that answers its requests.
     pub fn runtime(self) -> Runtime {
         match self {
-            Label::Axum => Runtime::Axum,
-            Label::Spin | Label::SpinCombined | Label::SpinSize => Runtime::Spin,
+            Label::Axum | Label::AxumContainer => Runtime::Axum,
+            Label::Spin | Label::SpinCombined | Label::SpinSize | Label::SpinShim => Runtime::Spin,
         }
     }
 
@@ -58,6 +72,11 @@ impl Label {
     /// missing.
     pub fn is_variant(self) -> bool {
         matches!(self, Label::SpinCombined | Label::SpinSize)
+    }
+
+    /// A column of the container shape (runs on the node runtime).
+    pub fn is_container(self) -> bool {
+        Label::CONTAINERS.contains(&self)
     }
 }
 
@@ -86,6 +105,15 @@ mod tests {
     fn the_size_build_is_not_a_stack_to_ask_for() {
         use clap::ValueEnum;
         let offered: Vec<&str> = Label::value_variants().iter().map(|l| l.as_str()).collect();
-        assert_eq!(offered, ["axum", "spin", "spin-combined"]);
+        assert_eq!(
+            offered,
+            [
+                "axum",
+                "spin",
+                "spin-combined",
+                "axum-container",
+                "spin-shim"
+            ]
+        );
     }
 }

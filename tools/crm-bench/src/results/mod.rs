@@ -9,13 +9,14 @@
 //!   handleSummary data read into the model; [`samples`]: repeated measurements (sample files,
 //!   medians, ranges);
 //! - [`budget`]: the CPU budget's figures: capacity under wrk, the open-loop ladder, CPU per
-//!   request;
+//!   request; [`containers`]: the container shape's own figures (containers.json);
 //! - [`environment`]: the machine, tool versions, pins ([`pins`]: versions.env) and settings;
 //!   [`artifacts`]: what each stack deploys and its size.
 
 pub mod artifacts;
 pub mod budget;
 pub mod collect;
+pub mod containers;
 pub mod environment;
 pub mod k6_summary;
 pub mod label;

@@ -44,6 +44,10 @@ pub struct Summary {
     /// Local runs: the stack's CPU per request in the k6 scenarios (`budget/cpu.json`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cpu_per_request: Option<crate::results::budget::CpuPerRequest>,
+    /// Local runs with the container shape: its cold starts, memory as a cluster sees it,
+    /// density and musl as a process (`containers.json`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub containers: Option<crate::results::containers::Containers>,
     /// Raw files that were missing or unreadable, and mismatches found while reading them.
     pub problems: Vec<String>,
 }
@@ -408,10 +412,18 @@ impl Summary {
         serde_json::from_str(text)
     }
 
-    /// Stack labels in report order: the baseline (axum) first, then the rest by name.
+    /// Stack labels in report order: the known columns in [`Label::ALL`]'s order (the
+    /// baseline, axum, first; the process shape before the container shape), then the rest by
+    /// name.
     pub fn labels(&self) -> Vec<String> {
         let mut labels: Vec<String> = self.stacks.keys().cloned().collect();
-        labels.sort_by_key(|l| (l != "axum", l.clone()));
+        let rank = |l: &str| {
+            crate::results::label::Label::ALL
+                .iter()
+                .position(|k| k.as_str() == l)
+                .unwrap_or(usize::MAX)
+        };
+        labels.sort_by_key(|l| (rank(l), l.clone()));
         labels
     }
 

@@ -149,6 +149,16 @@ pub struct Node {
     stopped: bool,
 }
 
+/// The cgroup parent of a node's containers: below the CPU budget's cgroup when one is
+/// installed (crm-bench run: the containers on the stack's core and in its CPU counter, as the
+/// process stacks are), else `/crm-node-<suffix>` at the root.
+fn node_cgroup_parent(suffix: &str) -> String {
+    let name = format!("crm-node-{suffix}");
+    crate::budget::installed()
+        .and_then(|b| b.container_parent(&name))
+        .unwrap_or_else(|| format!("/{name}"))
+}
+
 impl Node {
     /// Starts containerd and the registry and waits until both answer.
     pub async fn start(tools: NodeTools) -> Result<Node> {
@@ -169,7 +179,7 @@ impl Node {
             dir,
             namespace,
             registry: format!("127.0.0.1:{port}"),
-            cgroup_parent: format!("/crm-node-{suffix}"),
+            cgroup_parent: node_cgroup_parent(&suffix),
             containerd: None,
             registry_proc: None,
             containers: Vec::new(),
@@ -180,6 +190,10 @@ impl Node {
         cmd.arg("--config").arg(node.dir.join("containerd.toml"));
         // Its runc shim (containerd-shim-runc-v2) is found on PATH: the unpacked package's first.
         cmd.env("PATH", node.path_env());
+        // Under a CPU budget (crm-bench run) containerd and the shims it starts run on the
+        // stack's core and are counted with it: a node's runtime daemons are part of what a
+        // container stack costs. A no-op without a budget (the test suites).
+        crate::budget::confine(&mut cmd);
         node.containerd = Some(Proc::spawn("node-containerd", cmd, libc::SIGTERM)?);
         let mut cmd = Command::new(&node.tools.registry);
         cmd.arg("serve").arg(node.dir.join("registry.yml"));

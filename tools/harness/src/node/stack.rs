@@ -372,6 +372,36 @@ impl NodeStack {
         Ok(())
     }
 
+    /// Every process a service's container involves, per service, as
+    /// [`crate::stack::Stack::pids`] names them: its `containerd-shim-*` (outside the
+    /// container's cgroup, yet the node pays for it) and the task below it. A task the shim
+    /// is not the ancestor of is listed apart (`<service> task`), so nothing is left out.
+    pub fn pids(&self) -> Vec<(String, i32)> {
+        let mut out = Vec::new();
+        for c in &self.node.containers {
+            let svc =
+                c.id.strip_prefix(&format!("{}-", self.runtime.as_str()))
+                    .unwrap_or(&c.id)
+                    .to_string();
+            let shim = super::memory::shim_pid(&self.node.namespace, &c.id);
+            let task = self.node.task_pid(&c.id);
+            let below =
+                |shim: i32, task: i32| crate::procfs::with_descendants(shim).contains(&task);
+            match (shim, task) {
+                (Some(shim), Some(task)) if below(shim, task) => out.push((svc, shim)),
+                (shim, task) => {
+                    if let Some(task) = task {
+                        out.push((format!("{svc} task"), task));
+                    }
+                    if let Some(shim) = shim {
+                        out.push((svc, shim));
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Stops everything; an error when anything is left behind.
     pub fn stop(&mut self, grace: Duration) -> Result<StopReport> {
         self.node.stop(grace)

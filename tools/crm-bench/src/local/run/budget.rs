@@ -320,13 +320,10 @@ impl Run {
         let stack = self.running.as_ref().context("the stack is not running")?;
         let pids = stack.pids();
         let mut targets = Vec::new();
-        if let Some(cs) = &stack.customer_service {
-            targets.push((format!("{}-direct", label.as_str()), cs.url()));
+        if let Some(cs) = stack.customer_service_url() {
+            targets.push((format!("{}-direct", label.as_str()), cs));
         }
-        targets.push((
-            format!("{}-gateway", label.as_str()),
-            stack.gateway_url.clone(),
-        ));
+        targets.push((format!("{}-gateway", label.as_str()), stack.gateway_url()));
         let ids = self.settings.seed_customers.min(1000);
         for (target, url) in targets {
             for route in [Route::Read { ids }, Route::Write] {
@@ -351,7 +348,7 @@ impl Run {
     /// The Ladder step: k6 at each fixed rate up to the gateway's capacity.
     pub(super) async fn ladder(&mut self, label: Label) -> Result<()> {
         let stack = self.running.as_ref().context("the stack is not running")?;
-        let url = stack.gateway_url.clone();
+        let url = stack.gateway_url();
         let pids = stack.pids();
         let capacity = self.gateway_capacity(label);
         let rates = plan_rates(&self.settings.ladder_rates, capacity, 1.0);

@@ -158,9 +158,9 @@ pub async fn cold_starts(
 }
 
 /// Samples the stack's processes for `seconds` while it idles.
-pub async fn idle(stack: &Stack, seconds: u64) -> Vec<Sample> {
+pub async fn idle(pids: Vec<(String, i32)>, seconds: u64) -> Vec<Sample> {
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let sampler = procfs::Sampler::start(stack.pids(), Duration::from_secs_f64(SAMPLE_INTERVAL_S));
+    let sampler = procfs::Sampler::start(pids, Duration::from_secs_f64(SAMPLE_INTERVAL_S));
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     sampler.finish()
 }

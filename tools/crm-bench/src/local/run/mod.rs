@@ -17,6 +17,7 @@ mod environment;
 mod measure;
 mod plan;
 mod progress;
+mod running;
 mod settings;
 mod variant;
 
@@ -30,28 +31,49 @@ use crm_harness::k6::K6Outcome;
 use crm_harness::pg::{self, Server};
 use crm_harness::procfs::{Sample, Sampler};
 use crm_harness::procs;
-use crm_harness::stack::{Binaries, Stack, START_LIMIT, UPSTREAM_TIMEOUT_MS};
+use crm_harness::stack::Binaries;
 
 use crate::local::tooling;
 use crate::results::label::Label;
 use measure::Suite;
 use plan::{plan, Planned, Step};
 use progress::{clock, Progress};
+use running::Running;
 pub use settings::RunArgs;
-use settings::{Settings, StackColumn, SAMPLE_INTERVAL_S};
+use settings::{Settings, SAMPLE_INTERVAL_S};
 
 pub fn execute(args: &RunArgs) -> Result<(), String> {
     let settings = Settings::from_args(args)?;
+    let root = crm_harness::node::running_as_root();
     let labels: Vec<Label> = {
         let mut seen = BTreeSet::new();
         args.stacks
-            .iter()
-            .copied()
+            .clone()
+            .unwrap_or_else(|| settings::default_stacks(root))
+            .into_iter()
             .filter(|l| seen.insert(l.as_str()))
             .collect()
     };
     if labels.is_empty() {
         return Err("nothing to measure (--stacks)".into());
+    }
+    let containers: Vec<&str> = labels
+        .iter()
+        .filter(|l| l.is_container())
+        .map(|l| l.as_str())
+        .collect();
+    if !root && !containers.is_empty() {
+        return Err(format!(
+            "{} run on the node runtime (a private containerd), which needs root: run as root \
+             or through sudo, or leave them out of --stacks",
+            containers.join(" and ")
+        ));
+    }
+    if !root && args.stacks.is_none() {
+        eprintln!(
+            "crm-bench run: not root, so the container shape (axum-container, spin-shim) is \
+             left out; run as root or through sudo to measure it"
+        );
     }
     let out = match &args.out {
         Some(dir) => dir.clone(),
@@ -87,7 +109,7 @@ struct Run {
     spin: Option<PathBuf>,
     server: Server,
     databases: BTreeMap<&'static str, String>,
-    running: Option<Stack>,
+    running: Option<Running>,
     idle: Vec<Sample>,
     /// The plan, and the sample the current step belongs to.
     plan: Vec<Planned>,
@@ -250,9 +272,8 @@ impl Run {
             }
             Step::Start(l) => {
                 let db = self.database_of(l)?;
-                let mut stack = Stack::spawn(l.runtime(), l.shape(), &db, UPSTREAM_TIMEOUT_MS)?;
-                stack.wait_ready(START_LIMIT).await?;
-                self.say(l, "up", &format!("gateway {}", stack.gateway_url));
+                let stack = Running::start(l, &db, self.spin.as_deref()).await?;
+                self.say(l, "up", &format!("gateway {}", stack.gateway_url()));
                 let pids = stack.pids();
                 self.running = Some(stack);
                 if self.sample == 1 {
@@ -262,7 +283,7 @@ impl Run {
             }
             Step::Idle(_) => {
                 let stack = self.running.as_ref().context("the stack is not running")?;
-                self.idle = measure::idle(stack, self.settings.idle_seconds).await;
+                self.idle = measure::idle(stack.pids(), self.settings.idle_seconds).await;
                 Ok(())
             }
             Step::Load(l) => self.load(l).await,
@@ -314,6 +335,7 @@ impl Run {
             Step::Artifacts(l) => self.artifacts(l),
             Step::SizeCompute => self.size_compute().await,
             Step::SizeArtifacts => self.size_artifacts(),
+            Step::ContainerShape => self.container_shape().await,
             Step::Density => self.density().await,
             Step::Report => self.report(),
         }
@@ -396,6 +418,21 @@ impl Run {
                 )?;
             }
         }
+        if self.labels.contains(&Label::AxumContainer) {
+            // Built (or found cached) before anything is measured, so that no start times a
+            // musl build; every later use finds them by CRM_AXUM_IMAGES.
+            self.progress
+                .say("scripts/build-axum-images.sh (the axum-container images)");
+            let images = crm_harness::node::axum_images()?;
+            // SAFETY (of the environment): set once, before any step reads it; the runtime's
+            // threads do not read or write the environment meanwhile.
+            std::env::set_var("CRM_AXUM_IMAGES", &images);
+        }
+        self.install_binaries()
+    }
+
+    /// The binaries every stack starts from (crm_harness::stack::Binaries), checked.
+    fn install_binaries(&self) -> Result<()> {
         Binaries {
             axum_dir: self.axum_dir(),
             spin: self.spin.clone(),
@@ -404,6 +441,26 @@ impl Run {
         .install();
         for l in &self.labels {
             Binaries::current().check(l.runtime())?;
+        }
+        Ok(())
+    }
+
+    /// The container shape's own figures, `containers.json` in the results folder (the report
+    /// reads it through summary.json).
+    async fn container_shape(&mut self) -> Result<()> {
+        let runtimes: Vec<crm_harness::stack::Runtime> = self
+            .labels
+            .iter()
+            .filter(|l| l.is_container())
+            .map(|l| l.runtime())
+            .collect();
+        let doc =
+            crate::local::containers::measure(&self.out, self.settings.quick, &runtimes, None)
+                .await;
+        // It installs the binaries it needs; the steps after it get the run's back.
+        self.install_binaries()?;
+        for line in crate::local::containers::table(&doc?) {
+            self.progress.say(&line);
         }
         Ok(())
     }
@@ -428,7 +485,7 @@ impl Run {
 
     async fn suite(&mut self, label: Label, suite: &Suite<'_>) -> Result<()> {
         let stack = self.running.as_ref().context("the stack is not running")?;
-        let url = stack.gateway_url.clone();
+        let url = stack.gateway_url();
         self.suite_at(label.as_str(), &url, &self.dir(label), suite)
             .await
     }
@@ -511,13 +568,10 @@ impl Run {
     async fn hop(&mut self, label: Label) -> Result<()> {
         let stack = self.running.as_ref().context("the stack is not running")?;
         let mut targets = Vec::new();
-        if let Some(cs) = &stack.customer_service {
-            targets.push((format!("{}-direct", label.as_str()), cs.url()));
+        if let Some(cs) = stack.customer_service_url() {
+            targets.push((format!("{}-direct", label.as_str()), cs));
         }
-        targets.push((
-            format!("{}-gateway", label.as_str()),
-            stack.gateway_url.clone(),
-        ));
+        targets.push((format!("{}-gateway", label.as_str()), stack.gateway_url()));
         let estimate = self.estimate_of(Step::Hop(label)) / targets.len() as u64;
         for (target, url) in targets {
             self.floor_suite(&target, &url, "read", estimate).await?;
@@ -582,7 +636,7 @@ impl Run {
 
     async fn compute(&mut self, label: Label) -> Result<()> {
         let stack = self.running.as_ref().context("the stack is not running")?;
-        let url = stack.gateway_url.clone();
+        let url = stack.gateway_url();
         let estimate = self.estimate_of(Step::Compute(label));
         self.compute_at(label.as_str(), &url, &self.dir(label), estimate)
             .await

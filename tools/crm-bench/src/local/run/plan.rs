@@ -39,6 +39,9 @@ pub(super) enum Step {
     SizeCompute,
     /// The `spin-size` variant: its module sizes.
     SizeArtifacts,
+    /// The container shape's own figures (crm-bench containers): cold starts after a pull
+    /// and cached, working set and PSS with the shims, density, musl as a process.
+    ContainerShape,
     /// N copies of customer-service at once, per layout (density.rs).
     Density,
     Report,
@@ -52,6 +55,7 @@ impl Step {
             | Step::Report
             | Step::SizeCompute
             | Step::SizeArtifacts
+            | Step::ContainerShape
             | Step::Density => None,
             Step::Database(l)
             | Step::ColdStarts(l)
@@ -117,9 +121,13 @@ pub(super) fn plan(settings: &Settings, labels: &[Label]) -> Vec<Planned> {
             format!("{n}: fresh database, seed rows"),
             3,
         );
-        let cold = u64::from(settings.cold_runs + 1) * 2;
-        let what = format!("{n}: cold starts ({} + a warm-up)", settings.cold_runs);
-        add(Step::ColdStarts(l), 1, what, cold);
+        // The container columns' cold starts are the container shape step's (after a pull
+        // and cached, from `ctr run`).
+        if !l.is_container() {
+            let cold = u64::from(settings.cold_runs + 1) * 2;
+            let what = format!("{n}: cold starts ({} + a warm-up)", settings.cold_runs);
+            add(Step::ColdStarts(l), 1, what, cold);
+        }
     }
     for sample in 1..=settings.samples {
         let of = if settings.samples > 1 {
@@ -174,6 +182,21 @@ pub(super) fn plan(settings: &Settings, labels: &[Label]) -> Vec<Planned> {
                 1,
             );
         }
+    }
+    let containers: Vec<&str> = labels
+        .iter()
+        .filter(|l| l.is_container())
+        .map(|l| l.as_str())
+        .collect();
+    if !containers.is_empty() {
+        let what = format!(
+            "{}: cold starts after a pull and cached, working set and PSS with the shims, \
+             density, musl as a process (crm-bench containers{})",
+            containers.join(", "),
+            if settings.quick { " --quick" } else { "" }
+        );
+        let estimate = if settings.quick { 150 } else { 600 };
+        add(Step::ContainerShape, 1, what, estimate);
     }
     let with_spin = labels
         .iter()
@@ -298,7 +321,12 @@ pub(super) mod tests {
         let cli = Cli::try_parse_from(std::iter::once("crm-bench").chain(args.iter().copied()))
             .expect("valid arguments");
         let settings = Settings::from_args(&cli.run).expect("valid settings");
-        plan(&settings, &cli.run.stacks)
+        let stacks = cli
+            .run
+            .stacks
+            .clone()
+            .unwrap_or_else(|| super::super::settings::default_stacks(false));
+        plan(&settings, &stacks)
             .into_iter()
             .map(|p| p.name)
             .collect()

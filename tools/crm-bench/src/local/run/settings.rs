@@ -17,16 +17,34 @@ pub trait StackColumn {
     fn full_suite(self) -> bool;
 }
 
+/// The columns measured when `--stacks` is not given: the process shape, and as root the
+/// container shape beside it (the node runtime needs root; as another user the run says what
+/// it leaves out).
+pub fn default_stacks(root: bool) -> Vec<Label> {
+    let mut labels = vec![Label::Axum, Label::Spin, Label::SpinCombined];
+    if root {
+        labels.extend(Label::CONTAINERS);
+    }
+    labels
+}
+
 impl StackColumn for Label {
     fn shape(self) -> Shape {
         match self {
             Label::SpinCombined => Shape::Combined,
             Label::Axum | Label::Spin | Label::SpinSize => Shape::Services,
+            Label::AxumContainer | Label::SpinShim => Shape::Node,
         }
     }
 
+    /// The container columns take the load suite, the hop, capacity and the ladder: what
+    /// tells the shape apart. The CPU-bound, scale, error and ping-db suites answer the same
+    /// code's figures again (their container cost is in the load suite's CPU per request).
     fn full_suite(self) -> bool {
-        self != Label::SpinCombined
+        !matches!(
+            self,
+            Label::SpinCombined | Label::AxumContainer | Label::SpinShim
+        )
     }
 }
 
@@ -36,14 +54,11 @@ pub struct RunArgs {
     /// end: one sample per figure, indicative only.
     #[arg(long)]
     pub quick: bool,
-    /// Which columns, comma-separated.
-    #[arg(
-        long,
-        value_enum,
-        value_delimiter = ',',
-        default_value = "axum,spin,spin-combined"
-    )]
-    pub stacks: Vec<Label>,
+    /// Which columns, comma-separated [default: axum,spin,spin-combined, and as root also
+    /// axum-container,spin-shim: the container shape on the node runtime, which needs root,
+    /// Docker (the Axum images) and the node tools]
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub stacks: Option<Vec<Label>>,
     /// The results folder [default: results/<UTC timestamp>]
     #[arg(long)]
     pub out: Option<PathBuf>,

@@ -1,11 +1,13 @@
 //! The report's sections, one file per part, in the order report.md reads:
 //! overview (what was compared, at a glance), load (CRUD scenarios, scale, Server-Timing),
-//! compute, floors, budget (capacity, latency at equal offered load, CPU per request), coldstart, scaling (k3d step load), footprint (memory, sizes), density,
-//! errors, environment.
+//! compute, floors, budget (capacity, latency at equal offered load, CPU per request),
+//! coldstart, scaling (k3d step load), footprint (memory, sizes), density, containers (the
+//! container shape's own figures), errors, environment.
 
 pub(super) mod budget;
 pub(super) mod coldstart;
 pub(super) mod compute;
+pub(super) mod containers;
 pub(super) mod density;
 pub(super) mod environment;
 pub(super) mod errors;

@@ -169,6 +169,8 @@ bench_local_quick() {
     --out "$out" &&
     grep -qF '| `axum` |' "$out/report.md" && grep -qF '| `spin` |' "$out/report.md" &&
     grep -qF '| `spin-combined` |' "$out/report.md" &&
+    { [ "$(id -u)" != 0 ] || { grep -qF '| `axum-container` |' "$out/report.md" &&
+      grep -qF '| `spin-shim` |' "$out/report.md" && [ -s "$out/containers.json" ]; }; } &&
     grep -qF '| axum | floor: `GET /customers/{id}`' "$out/report.md" &&
     grep -qF '| spin | through the gateway' "$out/report.md" &&
     [ -s "$out/summary.json" ] && ls "$out"/charts/*.svg >/dev/null
@@ -211,6 +213,9 @@ declare -A TOOLS=(
 # The reliability suite's node_shutdown test (SIGTERM to a task on the node runtime) runs as
 # root only (it says SKIPPED otherwise), and then needs the node stage's tools.
 [ "$(id -u)" = 0 ] && TOOLS[reliability]+=" docker musl-toolchain containerd-private docker-registry runc"
+# As root the main job's quick run measures the container shape too (axum-container, spin-shim
+# on the node runtime), with the node stage's tools.
+[ "$(id -u)" = 0 ] && TOOLS[bench]+=" docker musl-toolchain containerd-private docker-registry runc"
 
 if [ "${1:-}" = --list ]; then
   for name in "${STAGES[@]}"; do printf '%-14s %s\n' "$name" "${ABOUT[$name]}"; done
@@ -247,7 +252,7 @@ preflight() {
   crm_log "preflight: ${needed[*]}"
   crm_tools_ensure "${needed[@]}" || crm_die "preflight: the tools above are missing; no stage was run"
   crm_spin_ensure || crm_die "preflight: no usable Spin CLI (see above); no stage was run"
-  if wanted node; then
+  if wanted node || { wanted bench && [ "$(id -u)" = 0 ]; }; then
     crm_shim_ensure || crm_die "preflight: no containerd-shim-spin (see above); no stage was run"
     [ "$(id -u)" = 0 ] || _crm_sudo_ready ||
       crm_die "preflight: the node stage runs a private containerd, which needs root: run as root or as a user with sudo; no stage was run"

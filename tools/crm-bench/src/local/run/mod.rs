@@ -454,8 +454,12 @@ impl Run {
             .filter(|l| l.is_container())
             .map(|l| l.runtime())
             .collect();
+        // The glibc build the musl binary is set beside: the run's own when it was given one
+        // (CI's debug build: its figures only check the pipeline), else a stripped release
+        // build, as the images' binaries are stripped.
+        let glibc = self.axum_bin_dir.clone();
         let doc =
-            crate::local::containers::measure(&self.out, self.settings.quick, &runtimes, None)
+            crate::local::containers::measure(&self.out, self.settings.quick, &runtimes, glibc)
                 .await;
         // It installs the binaries it needs; the steps after it get the run's back.
         self.install_binaries()?;

@@ -419,6 +419,51 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn the_container_columns_take_the_shape_steps_and_one_container_shape_step() {
+        let labels = [
+            Label::Axum,
+            Label::Spin,
+            Label::AxumContainer,
+            Label::SpinShim,
+        ];
+        let steps = plan(&quick(), &labels);
+        let names: Vec<String> = steps.iter().map(|p| format!("{:?}", p.step)).collect();
+        let has = |n: &str| names.iter().any(|x| x == n);
+        for c in ["AxumContainer", "SpinShim"] {
+            for step in [
+                "Database", "Start", "Idle", "Load", "Hop", "Capacity", "Ladder", "Stop",
+            ] {
+                assert!(
+                    has(&format!("{step}({c})")),
+                    "{step}({c}) missing: {names:?}"
+                );
+            }
+            // Their starts are the container shape step's; the CPU-bound, scale, error and
+            // ping-db suites are the process columns'.
+            for step in [
+                "ColdStarts",
+                "Compute",
+                "Scale",
+                "Errors",
+                "PingDb",
+                "Artifacts",
+            ] {
+                assert!(!has(&format!("{step}({c})")), "{step}({c}) planned");
+            }
+        }
+        // No floor of their own: the runtimes' floors sit beside the process columns.
+        assert_eq!(names.iter().filter(|n| n.starts_with("Floor(")).count(), 2);
+        let at = |n: &str| names.iter().position(|x| x == n).unwrap();
+        assert_eq!(names.iter().filter(|n| *n == "ContainerShape").count(), 1);
+        assert!(at("ContainerShape") > at("Stop(SpinShim)"));
+        assert!(at("ContainerShape") < at("Density"));
+        let without = plan(&quick(), &[Label::Axum, Label::Spin]);
+        assert!(!without
+            .iter()
+            .any(|p| matches!(p.step, Step::ContainerShape)));
+    }
+
+    #[test]
     fn density_comes_after_every_stack_and_before_the_report() {
         let full = steps(&[]);
         let density = full.len() - 2;

@@ -20,6 +20,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::pg::Cluster;
+use crate::stack::{Runtime, Shape, Stack};
+
 pub use crm_harness::unique_suffix;
 
 /// Runs one test body on its own runtime, one test at a time per binary (they restart
@@ -77,6 +80,32 @@ macro_rules! for_each_runtime {
             )+
         }
     };
+}
+
+/// A throwaway Postgres cluster with an empty database `crm`, and that database's URL: where
+/// every scenario starts. Dropping the cluster stops and deletes it.
+pub async fn throwaway_database() -> (Cluster, String) {
+    let cluster = Cluster::start().await.expect("a throwaway Postgres");
+    let db = cluster
+        .create_database("crm")
+        .await
+        .expect("CREATE DATABASE");
+    (cluster, db)
+}
+
+/// A [`throwaway_database`] and `runtime`'s stack in `shape` on it, ready, its upstream calls
+/// timing out after `upstream_timeout_ms`. Destructure it (`let (cluster, stack) = …`): the
+/// bindings drop in reverse, so the stack stops before its database's cluster does.
+pub async fn start_stack(
+    runtime: Runtime,
+    shape: Shape,
+    upstream_timeout_ms: u64,
+) -> (Cluster, Stack) {
+    let (cluster, db) = throwaway_database().await;
+    let stack = Stack::start(runtime, shape, &db, upstream_timeout_ms)
+        .await
+        .expect("the stack starts");
+    (cluster, stack)
 }
 
 /// Prints a test's figures and, when `CRM_RESULTS` is set, stores them under `name` in

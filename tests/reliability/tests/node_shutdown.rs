@@ -24,10 +24,11 @@ use crm_harness::node::{self, NodeStack, StackOptions};
 use crm_reliability_tests::client::{
     self, client, ms, send, spread, status_counts, Outcome, CLIENT_TIMEOUT,
 };
-use crm_reliability_tests::pg::Cluster;
 use crm_reliability_tests::stack::{Binaries, Runtime};
 use crm_reliability_tests::stub::Stub;
-use crm_reliability_tests::{assert_no_problems, for_each_runtime, record_figures, unique_suffix};
+use crm_reliability_tests::{
+    assert_no_problems, for_each_runtime, record_figures, throwaway_database, unique_suffix,
+};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -66,11 +67,7 @@ async fn task_sigterm(runtime: Runtime) {
         record_figures(&name, json!({ "skipped": why }));
         return;
     }
-    let cluster = Cluster::start().await.expect("a throwaway Postgres");
-    let db = cluster
-        .create_database("crm")
-        .await
-        .expect("CREATE DATABASE");
+    let (cluster, db) = throwaway_database().await;
     let (_stub, stub_url, slow_checks) = start_holding_stub().await;
     let spin = Binaries::current().spin.clone();
     let options = StackOptions {

@@ -25,11 +25,12 @@ use std::time::{Duration, Instant};
 use crm_reliability_tests::client::{
     self, client, ms, send, spread, status_counts, Outcome, CLIENT_TIMEOUT,
 };
-use crm_reliability_tests::pg::Cluster;
 use crm_reliability_tests::stack::{Runtime, Service};
 use crm_reliability_tests::stub::Stub;
 use crm_reliability_tests::topology::Topology;
-use crm_reliability_tests::{assert_no_problems, for_each_runtime, record_figures, unique_suffix};
+use crm_reliability_tests::{
+    assert_no_problems, for_each_runtime, record_figures, throwaway_database, unique_suffix,
+};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -66,11 +67,7 @@ struct Shutdown {
 }
 
 async fn graceful_shutdown(runtime: Runtime, target: Service) {
-    let cluster = Cluster::start().await.expect("a throwaway Postgres");
-    let db = cluster
-        .create_database("crm")
-        .await
-        .expect("CREATE DATABASE");
+    let (cluster, db) = throwaway_database().await;
     let (_stub, stub_url, slow_checks) = start_holding_stub().await;
     let mut stack = Topology::new(runtime, &db)
         .upstream_timeout_ms(5000)

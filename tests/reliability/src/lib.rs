@@ -5,9 +5,11 @@
 //! The crate starts everything itself, through the project's harness (`tools/harness`, the
 //! same code `crm-bench` runs the benchmark with): a throwaway Postgres cluster per test
 //! ([`pg`]), the services as processes ([`stack`]); stub upstreams in-process ([`stub`]). It
-//! then only talks HTTP and, to read back what was really stored, SQL.
+//! then only talks HTTP and, to read back what was really stored, SQL. The SIGTERM tests share
+//! their traffic around the signal ([`inflight`]).
 
 pub mod client;
+pub mod inflight;
 pub mod load;
 pub mod stub;
 

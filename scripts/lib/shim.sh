@@ -15,6 +15,8 @@
 
 # shellcheck source=../../versions.env
 source "$(dirname "${BASH_SOURCE[0]}")/../../versions.env"
+# shellcheck source=fetch.sh
+source "$(dirname "${BASH_SOURCE[0]}")/fetch.sh"
 CRM_SHIM_VERSION="${CONTAINERD_SHIM_SPIN_VERSION#v}"
 # sha256 of containerd-shim-spin-v2-linux-<arch>.tar.gz of the v0.22.0 release. Empty: not yet
 # recorded (these machines cannot reach GitHub); the download then needs CRM_SHIM_SHA256.
@@ -25,7 +27,7 @@ _crm_shim_version() {
 }
 
 _crm_shim_download() {
-  local dest="$1" arch base asset tmp want got
+  local dest="$1" arch want base
   case "$(uname -m)" in
     x86_64 | amd64) arch=x86_64 ;;
     arm64 | aarch64) arch=aarch64 ;;
@@ -39,30 +41,7 @@ _crm_shim_download() {
     return 1
   fi
   base="${CRM_SHIM_RELEASE_BASE:-https://github.com/spinframework/containerd-shim-spin/releases/download/v$CRM_SHIM_VERSION}"
-  asset="containerd-shim-spin-v2-linux-$arch.tar.gz"
-  mkdir -p "$dest" || return 1
-  tmp="$(mktemp -d "$dest/.download.XXXXXX")" || return 1
-  echo "shim: downloading $asset from $base" >&2
-  if ! curl -fsSL --retry 2 --connect-timeout 10 --max-time 300 -o "$tmp/$asset" "$base/$asset"; then
-    echo "shim: could not download $base/$asset" >&2
-    rm -rf "$tmp"
-    return 1
-  fi
-  got="$(sha256sum "$tmp/$asset" | awk '{print $1}')"
-  if [[ "$want" != "$got" ]]; then
-    echo "shim: checksum mismatch for $asset: want $want, the download is $got; not installing it" >&2
-    rm -rf "$tmp"
-    return 1
-  fi
-  if ! tar -xzf "$tmp/$asset" -C "$tmp" containerd-shim-spin-v2; then
-    echo "shim: $asset has no containerd-shim-spin-v2 at its top level" >&2
-    rm -rf "$tmp"
-    return 1
-  fi
-  chmod 0755 "$tmp/containerd-shim-spin-v2" && mv -f "$tmp/containerd-shim-spin-v2" "$dest/"
-  local rc=$?
-  rm -rf "$tmp"
-  return "$rc"
+  crm_fetch_verified shim "$base/containerd-shim-spin-v2-linux-$arch.tar.gz" "$want" "$dest/containerd-shim-spin-v2"
 }
 
 crm_shim_resolve() {

@@ -13,6 +13,8 @@
 # shellcheck source=../../versions.env
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/versions.env"
 CRM_SPIN_VERSION="$SPIN_CLI_VERSION"
+# shellcheck source=fetch.sh
+source "$(dirname "${BASH_SOURCE[0]}")/fetch.sh"
 
 # _crm_spin_version PATH: the version PATH reports ("spin 3.5.1 (...)" -> 3.5.1), or nothing.
 _crm_spin_version() {
@@ -24,17 +26,9 @@ _crm_spin_abs() {
   printf '%s/%s\n' "$(cd "$(dirname "$1")" && pwd)" "$(basename "$1")"
 }
 
-_crm_sha256() {
-  if command -v sha256sum >/dev/null 2>&1; then
-    sha256sum "$1" | awk '{print $1}'
-  else
-    shasum -a 256 "$1" | awk '{print $1}' # macOS
-  fi
-}
-
 # _crm_spin_download DEST_DIR: fetch, verify and unpack the release into DEST_DIR/spin.
 _crm_spin_download() {
-  local dest="$1" os arch base asset sums tmp want got
+  local dest="$1" os arch base
   case "$(uname -s)" in
     Linux) os=linux ;;
     Darwin) os=macos ;;
@@ -46,34 +40,10 @@ _crm_spin_download() {
     *) echo "spin: Spin publishes no release for $(uname -m)" >&2; return 1 ;;
   esac
   base="${CRM_SPIN_RELEASE_BASE:-https://github.com/spinframework/spin/releases/download/v$CRM_SPIN_VERSION}"
-  asset="spin-v$CRM_SPIN_VERSION-$os-$arch.tar.gz"
-  # The name Spin's release workflow gives the sha256sum of all its archives.
-  sums="checksums-v$CRM_SPIN_VERSION.txt"
-  mkdir -p "$dest" || return 1
-  tmp="$(mktemp -d "$dest/.download.XXXXXX")" || return 1
-  echo "spin: downloading $asset from $base" >&2
-  if ! curl -fsSL --retry 2 --connect-timeout 10 --max-time 300 -o "$tmp/$asset" "$base/$asset" ||
-    ! curl -fsSL --retry 2 --connect-timeout 10 --max-time 60 -o "$tmp/$sums" "$base/$sums"; then
-    echo "spin: could not download $base/$asset and its $sums" >&2
-    rm -rf "$tmp"
-    return 1
-  fi
-  want="$(awk -v f="$asset" '$2 == f || $2 == "*" f {print $1}' "$tmp/$sums")"
-  got="$(_crm_sha256 "$tmp/$asset")"
-  if [[ -z "$want" || "$want" != "$got" ]]; then
-    echo "spin: checksum mismatch for $asset: $sums lists '${want:-nothing}', the download is $got; not installing it" >&2
-    rm -rf "$tmp"
-    return 1
-  fi
-  if ! tar -xzf "$tmp/$asset" -C "$tmp" spin; then
-    echo "spin: $asset has no 'spin' at its top level" >&2
-    rm -rf "$tmp"
-    return 1
-  fi
-  chmod 0755 "$tmp/spin" && mv -f "$tmp/spin" "$dest/spin"
-  local rc=$?
-  rm -rf "$tmp"
-  return "$rc"
+  # checksums-v<version>.txt: the name Spin's release workflow gives the sha256sum of all its
+  # archives. 'spin' quoted in the messages: bare, it reads as a verb.
+  crm_fetch_verified spin "$base/spin-v$CRM_SPIN_VERSION-$os-$arch.tar.gz" \
+    "$base/checksums-v$CRM_SPIN_VERSION.txt" "$dest/spin" "'spin'"
 }
 
 crm_spin_resolve() {

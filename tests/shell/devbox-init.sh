@@ -6,7 +6,9 @@
 PROJ="$TMP/devbox-proj"
 mkdir -p "$PROJ/scripts/lib" "$TMP/rustup-bin"
 cp "$CRM_ROOT/devbox.json" "$CRM_ROOT/versions.env" "$PROJ/"
-cp "$CRM_ROOT/scripts/lib/devbox-init.sh" "$CRM_ROOT/scripts/lib/spin.sh" "$PROJ/scripts/lib/"
+# spin.sh sources fetch.sh, its download-and-verify.
+cp "$CRM_ROOT/scripts/lib/devbox-init.sh" "$CRM_ROOT/scripts/lib/spin.sh" "$CRM_ROOT/scripts/lib/fetch.sh" \
+  "$PROJ/scripts/lib/"
 
 # Answers (text and exit status) as rustup 1.27/1.28 gives them in an empty RUSTUP_HOME.
 cat >"$TMP/rustup-bin/rustup" <<'SH'

@@ -230,6 +230,8 @@ expect "versions.env: every line is KEY=value or a comment (bash and Rust read i
 source "$CRM_ROOT/scripts/lib/spin.sh"
 # shellcheck source=spin-resolver.sh
 source "$HERE/spin-resolver.sh"
+# shellcheck source=shim-resolver.sh
+source "$HERE/shim-resolver.sh"
 # shellcheck source=devbox-init.sh
 source "$HERE/devbox-init.sh"
 # shellcheck source=cluster-scripts.sh

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use crm_harness::probe::{answer_label, keep_alive_client};
 use reqwest::Method;
 use serde_json::Value;
 
@@ -12,17 +13,10 @@ use serde_json::Value;
 /// seconds); a request still unanswered then is a hang.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// A keep-alive client for `workers` concurrent tasks.
+/// The suite's keep-alive client (the harness's, [`keep_alive_client`]), with 64 idle
+/// connections per host: more than any test's concurrent workers (32 at most).
 pub fn client(timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(Duration::from_secs(5))
-        .pool_max_idle_per_host(64)
-        .tcp_nodelay(true)
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("build the HTTP client")
+    keep_alive_client(timeout, 64)
 }
 
 /// How one request ended, as the load client saw it: an answer (status, body) or none.
@@ -53,11 +47,7 @@ impl Outcome {
 
     /// `201`, `503 database_unavailable`, `no answer (timeout)` …: what the status counts use.
     pub fn label(&self) -> String {
-        match (self.status, &self.code) {
-            (Some(status), Some(code)) => format!("{status} {code}"),
-            (Some(status), None) => status.to_string(),
-            (None, _) => format!("no answer ({})", self.error_kind.unwrap_or("error")),
-        }
+        answer_label(self.status, self.code.as_deref(), self.error_kind)
     }
 }
 

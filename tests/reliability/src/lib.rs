@@ -5,9 +5,11 @@
 //! The crate starts everything itself, through the project's harness (`tools/harness`, the
 //! same code `crm-bench` runs the benchmark with): a throwaway Postgres cluster per test
 //! ([`pg`]), the services as processes ([`stack`]); stub upstreams in-process ([`stub`]). It
-//! then only talks HTTP and, to read back what was really stored, SQL.
+//! then only talks HTTP and, to read back what was really stored, SQL. The SIGTERM tests share
+//! their traffic around the signal ([`inflight`]).
 
 pub mod client;
+pub mod inflight;
 pub mod load;
 pub mod stub;
 
@@ -19,6 +21,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::Value;
+
+use crate::pg::Cluster;
+use crate::stack::{Runtime, Shape, Stack};
 
 pub use crm_harness::unique_suffix;
 
@@ -77,6 +82,32 @@ macro_rules! for_each_runtime {
             )+
         }
     };
+}
+
+/// A throwaway Postgres cluster with an empty database `crm`, and that database's URL: where
+/// every scenario starts. Dropping the cluster stops and deletes it.
+pub async fn throwaway_database() -> (Cluster, String) {
+    let cluster = Cluster::start().await.expect("a throwaway Postgres");
+    let db = cluster
+        .create_database("crm")
+        .await
+        .expect("CREATE DATABASE");
+    (cluster, db)
+}
+
+/// A [`throwaway_database`] and `runtime`'s stack in `shape` on it, ready, its upstream calls
+/// timing out after `upstream_timeout_ms`. Destructure it (`let (cluster, stack) = …`): the
+/// bindings drop in reverse, so the stack stops before its database's cluster does.
+pub async fn start_stack(
+    runtime: Runtime,
+    shape: Shape,
+    upstream_timeout_ms: u64,
+) -> (Cluster, Stack) {
+    let (cluster, db) = throwaway_database().await;
+    let stack = Stack::start(runtime, shape, &db, upstream_timeout_ms)
+        .await
+        .expect("the stack starts");
+    (cluster, stack)
 }
 
 /// Prints a test's figures and, when `CRM_RESULTS` is set, stores them under `name` in

@@ -8,9 +8,8 @@
 use std::time::{Duration, Instant};
 
 use crm_reliability_tests::client::{self, client, Outcome, CLIENT_TIMEOUT};
-use crm_reliability_tests::pg::Cluster;
-use crm_reliability_tests::stack::{Runtime, Shape, Stack};
-use crm_reliability_tests::{for_each_runtime, record_figures};
+use crm_reliability_tests::stack::{Runtime, Shape};
+use crm_reliability_tests::{for_each_runtime, record_figures, start_stack};
 use reqwest::Method;
 use serde_json::json;
 use sqlx::{Connection, PgConnection};
@@ -29,14 +28,7 @@ const UPSTREAM_TIMEOUT_MS: u64 = 2000;
 for_each_runtime!(postgres_refuses_connections => refused_connections, within Duration::from_secs(120));
 
 async fn refused_connections(runtime: Runtime) {
-    let mut cluster = Cluster::start().await.expect("a throwaway Postgres");
-    let db = cluster
-        .create_database("crm")
-        .await
-        .expect("CREATE DATABASE");
-    let stack = Stack::start(runtime, Shape::Services, &db, UPSTREAM_TIMEOUT_MS)
-        .await
-        .expect("the stack starts");
+    let (mut cluster, stack) = start_stack(runtime, Shape::Services, UPSTREAM_TIMEOUT_MS).await;
     let http = client(CLIENT_TIMEOUT);
     let read_url = created_customer_url(&http, &stack.gateway_url).await;
 

@@ -16,7 +16,9 @@ use crm_reliability_tests::procs::Proc;
 use crm_reliability_tests::stack::{start_ready, Runtime, Service, Stack};
 use crm_reliability_tests::stub::Stub;
 use crm_reliability_tests::topology::Topology;
-use crm_reliability_tests::{assert_no_problems, for_each_runtime, record_figures, unique_suffix};
+use crm_reliability_tests::{
+    assert_no_problems, for_each_runtime, record_figures, throwaway_database, unique_suffix,
+};
 use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -198,11 +200,7 @@ async fn upstream_faults(runtime: Runtime) {
 
 /// The topology with its timeouts, a customer to order for, and an order that goes through.
 async fn start(runtime: Runtime) -> (Faulted, Setup) {
-    let cluster = Cluster::start().await.expect("a throwaway Postgres");
-    let db = cluster
-        .create_database("crm")
-        .await
-        .expect("CREATE DATABASE");
+    let (cluster, db) = throwaway_database().await;
     let stack = Topology::new(runtime, &db)
         .upstream_timeout_ms(ORDER_TIMEOUT.as_millis() as u64)
         .gateway_timeout_ms(GATEWAY_TIMEOUT.as_millis() as u64)

@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use crm_reliability_tests::client::{client, CLIENT_TIMEOUT};
 use crm_reliability_tests::floor;
-use crm_reliability_tests::for_each_runtime;
-use crm_reliability_tests::pg::{self, Cluster};
+use crm_reliability_tests::pg;
 use crm_reliability_tests::procs::free_port;
 use crm_reliability_tests::stack::{
     metrics_port, start_ready, Runtime, Service, ServiceConfig, NOWHERE,
 };
+use crm_reliability_tests::{for_each_runtime, throwaway_database};
 use serde_json::Value;
 
 /// Seed rows: the seed gives every third customer a NULL phone, so ids 1 and 3 cover both.
@@ -66,11 +66,7 @@ async fn get(http: &reqwest::Client, url: &str) -> Answer {
 }
 
 async fn floor_serves_customer_services_document(runtime: Runtime) {
-    let cluster = Cluster::start().await.expect("a throwaway Postgres");
-    let db = cluster
-        .create_database("crm")
-        .await
-        .expect("CREATE DATABASE");
+    let (_cluster, db) = throwaway_database().await;
     // Floors never migrate; the Axum service finds the schema in place (it is idempotent).
     pg::migrate(&db).await.expect("the schema");
     pg::seed(&db, SEED_CUSTOMERS, 0).await.expect("seed rows");

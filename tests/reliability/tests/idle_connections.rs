@@ -15,9 +15,8 @@
 use std::time::{Duration, Instant};
 
 use crm_reliability_tests::client::{self, client};
-use crm_reliability_tests::pg::Cluster;
-use crm_reliability_tests::stack::{Runtime, Service, Shape, Stack};
-use crm_reliability_tests::{for_each_runtime, record_figures};
+use crm_reliability_tests::stack::{Runtime, Service, Shape};
+use crm_reliability_tests::{for_each_runtime, record_figures, start_stack};
 use serde_json::json;
 use tokio::net::TcpStream;
 
@@ -31,14 +30,7 @@ const ANSWER_BOUND: Duration = Duration::from_secs(20);
 for_each_runtime!(idle_connections_past_the_descriptor_limit => idle_connections, within Duration::from_secs(120));
 
 async fn idle_connections(runtime: Runtime) {
-    let cluster = Cluster::start().await.expect("a throwaway Postgres");
-    let db = cluster
-        .create_database("crm")
-        .await
-        .expect("CREATE DATABASE");
-    let mut stack = Stack::start(runtime, Shape::Services, &db, 2000)
-        .await
-        .expect("the stack starts");
+    let (_cluster, mut stack) = start_stack(runtime, Shape::Services, 2000).await;
     let gateway_pid = stack
         .procs
         .iter()

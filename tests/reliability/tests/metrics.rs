@@ -9,12 +9,11 @@ use std::time::Duration;
 
 use crm_harness::promql;
 use crm_reliability_tests::client::{self, client, Outcome, CLIENT_TIMEOUT};
-use crm_reliability_tests::pg::Cluster;
 use crm_reliability_tests::procs::free_port;
 use crm_reliability_tests::stack::{
     start_service, Runtime, Service, ServiceConfig, Shape, Stack, NOWHERE,
 };
-use crm_reliability_tests::{run_test, unique_suffix};
+use crm_reliability_tests::{run_test, start_stack, unique_suffix};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -94,14 +93,7 @@ struct Deltas {
 }
 
 async fn metrics_count_the_requests_sent() {
-    let cluster = Cluster::start().await.expect("a throwaway Postgres");
-    let db = cluster
-        .create_database("crm")
-        .await
-        .expect("CREATE DATABASE");
-    let stack = Stack::start(Runtime::Axum, Shape::Services, &db, UPSTREAM_TIMEOUT_MS)
-        .await
-        .expect("the stack starts");
+    let (_cluster, stack) = start_stack(Runtime::Axum, Shape::Services, UPSTREAM_TIMEOUT_MS).await;
     let http = client(CLIENT_TIMEOUT);
     let before = scrape_all(&http, &stack).await;
     send_traffic(&stack.gateway_url).await;

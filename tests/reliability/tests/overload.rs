@@ -28,7 +28,7 @@ use crm_reliability_tests::load::{self, counts_by_op, LoadSpec};
 use crm_reliability_tests::pg::Cluster;
 use crm_reliability_tests::stack::{Runtime, Shape, Stack};
 use crm_reliability_tests::{
-    assert_no_problems, for_each_runtime, record_figures, run_test, unique_suffix,
+    assert_no_problems, for_each_runtime, record_figures, run_test, start_stack, unique_suffix,
 };
 use serde_json::json;
 use sqlx::{Connection, PgConnection};
@@ -81,14 +81,7 @@ fn stack_name(runtime: Runtime, shape: Shape) -> String {
 
 async fn overload(runtime: Runtime, shape: Shape) {
     let name = stack_name(runtime, shape);
-    let cluster = Cluster::start().await.expect("a throwaway Postgres");
-    let db = cluster
-        .create_database("crm")
-        .await
-        .expect("CREATE DATABASE");
-    let mut stack = Stack::start(runtime, shape, &db, UPSTREAM_TIMEOUT_MS)
-        .await
-        .expect("the stack starts");
+    let (cluster, mut stack) = start_stack(runtime, shape, UPSTREAM_TIMEOUT_MS).await;
     let http = client(CLIENT_TIMEOUT);
     let gen = overload::client(CLIENT_TIMEOUT);
     let run = format!("{}-{}", name.replace('_', "-"), unique_suffix());

@@ -17,9 +17,10 @@ use crm_harness::overload;
 use crm_harness::soak::{soak, SoakSpec};
 use crm_reliability_tests::client::{client, CLIENT_TIMEOUT};
 use crm_reliability_tests::load;
-use crm_reliability_tests::pg::Cluster;
-use crm_reliability_tests::stack::{Runtime, Shape, Stack};
-use crm_reliability_tests::{assert_no_problems, for_each_runtime, record_figures, unique_suffix};
+use crm_reliability_tests::stack::{Runtime, Shape};
+use crm_reliability_tests::{
+    assert_no_problems, for_each_runtime, record_figures, start_stack, unique_suffix,
+};
 use serde_json::json;
 
 const UPSTREAM_TIMEOUT_MS: u64 = 2000;
@@ -43,14 +44,7 @@ fn secs_from_env(name: &str, default: u64) -> Duration {
 async fn soak_stack(runtime: Runtime) {
     let duration = secs_from_env("CRM_SOAK_SECS", 20);
     let interval = secs_from_env("CRM_SOAK_INTERVAL_SECS", 5);
-    let cluster = Cluster::start().await.expect("a throwaway Postgres");
-    let db = cluster
-        .create_database("crm")
-        .await
-        .expect("CREATE DATABASE");
-    let mut stack = Stack::start(runtime, Shape::Services, &db, UPSTREAM_TIMEOUT_MS)
-        .await
-        .expect("the stack starts");
+    let (cluster, mut stack) = start_stack(runtime, Shape::Services, UPSTREAM_TIMEOUT_MS).await;
     let http = client(CLIENT_TIMEOUT);
     let run = format!("soak-{}-{}", runtime.as_str(), unique_suffix());
     let ids = load::seed_customers(&http, &stack.gateway_url, &run, 20).await;

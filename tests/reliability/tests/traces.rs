@@ -17,9 +17,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
 use crm_reliability_tests::client::{self, client, CLIENT_TIMEOUT};
-use crm_reliability_tests::pg::Cluster;
 use crm_reliability_tests::stack::{Runtime, Shape, Stack};
-use crm_reliability_tests::{for_each_runtime, run_test, unique_suffix};
+use crm_reliability_tests::{for_each_runtime, run_test, throwaway_database, unique_suffix};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
@@ -88,11 +87,7 @@ async fn one_request_is_one_trace(runtime: Runtime, shape: Shape) {
         ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT".to_string(), endpoint),
         ("OTEL_BSP_SCHEDULE_DELAY".to_string(), "100".to_string()),
     ];
-    let cluster = Cluster::start().await.expect("a throwaway Postgres");
-    let db = cluster
-        .create_database("crm")
-        .await
-        .expect("CREATE DATABASE");
+    let (_cluster, db) = throwaway_database().await;
     let stack = Stack::start_with_env(runtime, shape, &db, UPSTREAM_TIMEOUT_MS, &env)
         .await
         .expect("the stack starts");

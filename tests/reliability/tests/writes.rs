@@ -10,7 +10,9 @@ use crm_reliability_tests::client::{self, client, ms, spread, Outcome, CLIENT_TI
 use crm_reliability_tests::load::{self, counts_by_op, LoadSpec, Op};
 use crm_reliability_tests::pg::Cluster;
 use crm_reliability_tests::stack::{Runtime, Shape, Stack};
-use crm_reliability_tests::{assert_no_problems, for_each_runtime, record_figures, unique_suffix};
+use crm_reliability_tests::{
+    assert_no_problems, for_each_runtime, record_figures, start_stack, unique_suffix,
+};
 use serde_json::{json, Value};
 
 /// The stacks' own default upstream timeout (the Postgres restart runs with it).
@@ -48,14 +50,8 @@ enum Stop {
 
 /// 32 workers × 25 writes, no fault: every one must be acknowledged and read back as such.
 async fn no_lost_writes(runtime: Runtime) {
-    let cluster = Cluster::start().await.expect("a throwaway Postgres");
-    let db = cluster
-        .create_database("crm")
-        .await
-        .expect("CREATE DATABASE");
-    let stack = Stack::start(runtime, Shape::Services, &db, NO_FAULT_UPSTREAM_TIMEOUT_MS)
-        .await
-        .expect("the stack starts");
+    let (cluster, stack) =
+        start_stack(runtime, Shape::Services, NO_FAULT_UPSTREAM_TIMEOUT_MS).await;
     let http = client(CLIENT_TIMEOUT);
     let run = format!("{}-{}", runtime.as_str(), unique_suffix());
     let seeds = load::seed_customers(&http, &stack.gateway_url, &run, 8).await;
@@ -104,14 +100,7 @@ async fn no_lost_writes(runtime: Runtime) {
 /// Load through the gateway; Postgres stopped after 1.5 s, started again 3 s later; the load
 /// goes on until 2 s after the stack serves again.
 async fn postgres_restart(runtime: Runtime, stop: Stop) {
-    let mut cluster = Cluster::start().await.expect("a throwaway Postgres");
-    let db = cluster
-        .create_database("crm")
-        .await
-        .expect("CREATE DATABASE");
-    let stack = Stack::start(runtime, Shape::Services, &db, UPSTREAM_TIMEOUT_MS)
-        .await
-        .expect("the stack starts");
+    let (mut cluster, stack) = start_stack(runtime, Shape::Services, UPSTREAM_TIMEOUT_MS).await;
     let http = client(CLIENT_TIMEOUT);
     let run = format!("{}-{}", runtime.as_str(), unique_suffix());
     let traffic = Traffic::start(&http, &stack.gateway_url, &run).await;

@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
+use crate::probe::{answer_label, keep_alive_client};
+
 /// How one request ended.
 #[derive(Clone, Debug)]
 pub struct Answer {
@@ -40,26 +42,14 @@ impl Answer {
 
     /// `200`, `503 overloaded`, `no answer (timeout)` …
     pub fn label(&self) -> String {
-        match (self.status, &self.code) {
-            (Some(status), Some(code)) => format!("{status} {code}"),
-            (Some(status), None) => status.to_string(),
-            (None, _) => format!("no answer ({})", self.error_kind.unwrap_or("error")),
-        }
+        answer_label(self.status, self.code.as_deref(), self.error_kind)
     }
 }
 
-/// A client for load: keep-alive, no proxy, no redirects, never retrying; `timeout` per
-/// request (an answer later than that counts as none).
+/// The open-loop generator's client ([`keep_alive_client`]): 256 idle connections per host,
+/// as an overload keeps many requests outstanding at once; `timeout` per request.
 pub fn client(timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(Duration::from_secs(5))
-        .pool_max_idle_per_host(256)
-        .tcp_nodelay(true)
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("an HTTP client with these settings always builds")
+    keep_alive_client(timeout, 256)
 }
 
 /// One GET, timed.

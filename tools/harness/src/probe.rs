@@ -1,5 +1,7 @@
 //! Waiting for a service and timing how long it takes: plain GETs, each on a fresh connection
-//! (a cold start is measured as a new client sees it).
+//! (a cold start is measured as a new client sees it). Also the harness's other client, the
+//! keep-alive one its load and the suites' requests go through, and the one name of an answer
+//! they count by, so every figure spells a status the same way.
 
 use std::time::{Duration, Instant};
 
@@ -15,6 +17,31 @@ pub fn fresh_client(timeout: Duration) -> reqwest::Client {
         .no_proxy()
         .build()
         .expect("a plain HTTP client builds")
+}
+
+/// A client for load: keep-alive with up to `idle_per_host` idle connections kept per host, no
+/// proxy, no redirects, never retrying; `timeout` per request (an answer later than that
+/// counts as none).
+pub fn keep_alive_client(timeout: Duration, idle_per_host: usize) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(Duration::from_secs(5))
+        .pool_max_idle_per_host(idle_per_host)
+        .tcp_nodelay(true)
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("an HTTP client with these settings always builds")
+}
+
+/// How an answer is named in status counts: `200`, `503 overloaded` (status and contract error
+/// code), or `no answer (timeout)` (`error_kind`: `timeout`, `connect`, `connection`).
+pub fn answer_label(status: Option<u16>, code: Option<&str>, error_kind: Option<&str>) -> String {
+    match (status, code) {
+        (Some(status), Some(code)) => format!("{status} {code}"),
+        (Some(status), None) => status.to_string(),
+        (None, _) => format!("no answer ({})", error_kind.unwrap_or("error")),
+    }
 }
 
 /// One GET: the status, or `None` when there was no HTTP answer.

@@ -15,6 +15,7 @@ use clap::error::ErrorKind;
 use clap::{Arg, Command, Parser, ValueEnum};
 
 use crate::admission::Admission;
+use crate::layers::LayersOff;
 use sqlx::postgres::PgConnectOptions;
 use tracing_subscriber::EnvFilter;
 
@@ -47,6 +48,12 @@ pub struct ServerConfig {
     /// Log filter (tracing's EnvFilter syntax).
     #[arg(long = "rust-log", value_name = "RUST_LOG", env = "RUST_LOG", default_value = "info", value_parser = log_filter)]
     pub log_filter: String,
+    /// FOR MEASUREMENT ONLY, NEVER FOR PRODUCTION: middleware layers to switch off,
+    /// comma-separated (metrics, trace, headers, errors, catch_panic, timeout, server_timing,
+    /// admission), so `crm-bench layers` can tell what each costs. A service with any of them
+    /// off breaks the contract. Unset: every layer on, the normal service.
+    #[arg(long, env = "CRM_BENCH_LAYERS_OFF", value_name = "LAYERS", value_parser = LayersOff::parse)]
+    pub bench_layers_off: Option<LayersOff>,
 }
 
 impl ServerConfig {
@@ -72,6 +79,20 @@ impl ServerConfig {
             "admission"
         );
         admission
+    }
+
+    /// The middleware layers switched off (`CRM_BENCH_LAYERS_OFF`; none unless measuring),
+    /// logged once at start when there are any.
+    pub fn layers_off(&self) -> LayersOff {
+        let off = self.bench_layers_off.unwrap_or_default();
+        if !off.is_none() {
+            tracing::warn!(
+                layers_off = %off,
+                "CRM_BENCH_LAYERS_OFF: these middleware layers are off, for measurement only; \
+                 this service does not keep the contract"
+            );
+        }
+        off
     }
 }
 
@@ -222,12 +243,22 @@ mod tests {
             "--database=postgres://crm:crm@db:5432/crm_containers",
             "--header-read-timeout-ms=12",
             "--log-format=json",
+            "--bench-layers-off=trace, server_timing",
         ])
         .unwrap();
         assert_eq!(c.upstream_url, "http://customer-service:8001");
         assert_eq!(c.database.get_host(), "db");
         assert_eq!(c.server.header_read_timeout_ms, 12);
         assert_eq!(c.server.log_format, LogFormat::Json);
+        let off = c.server.layers_off();
+        assert_eq!(off.to_string(), "trace,server_timing");
+    }
+
+    #[test]
+    fn every_layer_is_on_unless_measuring() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.server.bench_layers_off, None);
+        assert!(c.server.layers_off().is_none());
     }
 
     #[test]
@@ -239,6 +270,7 @@ mod tests {
             ("upstream-url", "not a url"),
             ("log-format", "xml"),
             ("rust-log", "info,["),
+            ("bench-layers-off", "trace,cors"),
         ] {
             let e = parse(&[&format!("--{flag}={value}")]).unwrap_err();
             assert!(e.contains(flag), "{flag}: {e}");

@@ -6,6 +6,7 @@
 pub mod admission;
 pub mod config;
 pub mod db;
+pub mod layers;
 pub mod listener;
 pub mod metrics;
 pub mod reply;

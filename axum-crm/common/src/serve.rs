@@ -7,10 +7,14 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::{Body, HttpBody};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
-use axum::Router;
+use axum::response::Response;
+use axum::{BoxError, Router};
+use bytes::Bytes;
 use clap::Parser;
 use crm_core::http::{Route, Runtime, Service, HEADER_RUNTIME, HEADER_SERVICE};
+use tower::util::MapResponseLayer;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -21,6 +25,7 @@ use tracing::Level;
 use crate::admission::Admission;
 use crate::config::ServerConfig;
 use crate::db::Db;
+use crate::layers::{ContractLayer, LayersOff};
 use crate::listener::serve_with;
 use crate::metrics::{track_requests, Gauges, MetricsAddr};
 use crate::reply::server_timing;
@@ -81,42 +86,83 @@ pub async fn main<A: App>() -> ExitCode {
 /// fallback, `server-timing`, the `x-crm-*` headers (kept when a handler set them: the gateway
 /// passes the upstream's through), JSON bodies on every error, panics → 500 `internal`, a
 /// request timeout answering `timeout_status`, request logs and spans, and request metrics.
+///
+/// `layers_off` ([`LayersOff::NONE`] but for measurement, `CRM_BENCH_LAYERS_OFF`) leaves
+/// those layers out of the same stack (`option_layer`), so a layer's cost is measured as its
+/// absence and nothing else changes. The two layers that change the response body type
+/// (tracing, panic catching) are followed by `boxed_body`, so a layer on and the same layer
+/// off answer the same type; with every layer on it boxes the body where the layer above
+/// would have (`contract_errors`, the metrics middleware), so the normal service boxes no
+/// more often than it did without the switch.
 pub fn contract_router(
     routes: Router,
     service: Service,
     request_timeout: Duration,
     timeout_status: StatusCode,
     admission: Admission,
+    layers_off: LayersOff,
 ) -> Router {
-    let routes = admission.apply(routes);
+    let on = |layer| layers_off.is_on(layer);
+    let routes = if on(ContractLayer::Admission) {
+        admission.apply(routes)
+    } else {
+        routes
+    };
     let routes = routes.route(Route::Healthz.pattern(), healthz(service));
     routes.fallback(not_found).layer(
         ServiceBuilder::new()
             // Outermost: counts the status the client gets, timed over everything below.
-            .layer(axum::middleware::from_fn(track_requests))
-            .layer(
-                TraceLayer::new_for_http()
-                    .make_span_with(crate::telemetry::server_span)
-                    .on_request(())
-                    .on_response(on_response),
+            .option_layer(
+                on(ContractLayer::Metrics).then(|| axum::middleware::from_fn(track_requests)),
             )
-            .layer(SetResponseHeaderLayer::if_not_present(
-                HeaderName::from_static(HEADER_RUNTIME),
-                HeaderValue::from_static(Runtime::Axum.as_str()),
-            ))
-            .layer(SetResponseHeaderLayer::if_not_present(
-                HeaderName::from_static(HEADER_SERVICE),
-                HeaderValue::from_static(service.as_str()),
-            ))
-            .layer(axum::middleware::map_response(contract_errors))
-            .layer(CatchPanicLayer::new())
-            .layer(TimeoutLayer::with_status_code(
-                timeout_status,
-                request_timeout,
-            ))
+            .option_layer(on(ContractLayer::Trace).then(|| {
+                ServiceBuilder::new()
+                    .layer(MapResponseLayer::new(boxed_body))
+                    .layer(
+                        TraceLayer::new_for_http()
+                            .make_span_with(crate::telemetry::server_span)
+                            .on_request(())
+                            .on_response(on_response),
+                    )
+            }))
+            .option_layer(on(ContractLayer::Headers).then(|| {
+                ServiceBuilder::new()
+                    .layer(SetResponseHeaderLayer::if_not_present(
+                        HeaderName::from_static(HEADER_RUNTIME),
+                        HeaderValue::from_static(Runtime::Axum.as_str()),
+                    ))
+                    .layer(SetResponseHeaderLayer::if_not_present(
+                        HeaderName::from_static(HEADER_SERVICE),
+                        HeaderValue::from_static(service.as_str()),
+                    ))
+            }))
+            .option_layer(
+                on(ContractLayer::Errors).then(|| axum::middleware::map_response(contract_errors)),
+            )
+            .option_layer(on(ContractLayer::CatchPanic).then(|| {
+                ServiceBuilder::new()
+                    .layer(MapResponseLayer::new(boxed_body))
+                    .layer(CatchPanicLayer::new())
+            }))
+            .option_layer(
+                on(ContractLayer::Timeout)
+                    .then(|| TimeoutLayer::with_status_code(timeout_status, request_timeout)),
+            )
             // Innermost, so `total` is the handler's time and not the middleware's.
-            .layer(axum::middleware::from_fn(server_timing)),
+            .option_layer(
+                on(ContractLayer::ServerTiming).then(|| axum::middleware::from_fn(server_timing)),
+            ),
     )
+}
+
+/// A response's body as axum's [`Body`] (boxed once; a `Body` already is one and stays as it
+/// is).
+fn boxed_body<B>(response: axum::http::Response<B>) -> Response
+where
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    response.map(Body::new)
 }
 
 /// The response's log line (debug) and its status on the request's span.
@@ -167,10 +213,23 @@ mod tests {
     use axum::http::header::{ALLOW, CONTENT_TYPE};
     use axum::http::Request;
     use axum::routing::get;
+    use crm_core::timing::Phase;
     use tower::ServiceExt;
 
     fn app() -> Router {
+        app_with(LayersOff::NONE)
+    }
+
+    fn app_with(layers_off: LayersOff) -> Router {
         let routes = Router::new()
+            .route(
+                "/queried",
+                get(|| async {
+                    crate::reply::record(Phase::Query, Duration::from_millis(1));
+                    "rows"
+                }),
+            )
+            .route("/bare-404", get(|| async { StatusCode::NOT_FOUND }))
             .route(
                 "/slow",
                 get(|| async {
@@ -193,11 +252,20 @@ mod tests {
             Duration::from_millis(100),
             StatusCode::GATEWAY_TIMEOUT,
             Admission::new(8, Duration::from_millis(200)),
+            layers_off,
         )
     }
 
     async fn send(method: &str, path: &str) -> (StatusCode, axum::http::HeaderMap, String) {
-        let response = app()
+        send_to(app(), method, path).await
+    }
+
+    async fn send_to(
+        app: Router,
+        method: &str,
+        path: &str,
+    ) -> (StatusCode, axum::http::HeaderMap, String) {
+        let response = app
             .oneshot(
                 Request::builder()
                     .method(method)
@@ -243,6 +311,46 @@ mod tests {
         }
     }
 
+    /// The measurement switch (`CRM_BENCH_LAYERS_OFF`): with each layer off alone, and with
+    /// every layer off, the router still answers its routes and its fallback; what the headers,
+    /// errors and server-timing layers add is there exactly when they are on.
+    #[tokio::test]
+    async fn with_layers_off_the_routes_still_answer() {
+        let mut configs: Vec<LayersOff> = ContractLayer::ALL
+            .into_iter()
+            .map(|layer| LayersOff::NONE.with(layer))
+            .collect();
+        configs.extend([LayersOff::NONE, LayersOff::all()]);
+        for off in configs {
+            let app = app_with(off);
+            let (status, headers, body) = send_to(app.clone(), "GET", "/healthz").await;
+            assert_eq!(status, StatusCode::OK, "{off}");
+            assert!(body.contains("\"status\":\"ok\""), "{off}: {body}");
+            assert_eq!(
+                headers.contains_key(HEADER_RUNTIME),
+                off.is_on(ContractLayer::Headers),
+                "{off}"
+            );
+            let (status, headers, body) = send_to(app.clone(), "GET", "/queried").await;
+            assert_eq!((status, body.as_str()), (StatusCode::OK, "rows"), "{off}");
+            assert_eq!(
+                headers.contains_key("server-timing"),
+                off.is_on(ContractLayer::ServerTiming),
+                "{off}"
+            );
+            let (status, _, body) = send_to(app.clone(), "GET", "/bare-404").await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{off}");
+            assert_eq!(
+                body.contains("not_found"),
+                off.is_on(ContractLayer::Errors),
+                "{off}: {body}"
+            );
+            let (status, _, body) = send_to(app, "GET", "/nope").await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{off}");
+            assert!(body.contains("not_found"), "{off}: {body}");
+        }
+    }
+
     /// A router whose one route holds each request in its handler until released, behind
     /// `admission`; `entered` hears of each request that got in.
     fn holding_app(
@@ -272,6 +380,7 @@ mod tests {
             Duration::from_secs(60),
             StatusCode::SERVICE_UNAVAILABLE,
             admission,
+            LayersOff::NONE,
         );
         (app, entered, release)
     }

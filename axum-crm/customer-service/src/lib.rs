@@ -9,6 +9,7 @@ use axum::Router;
 use axum_common::admission::Admission;
 use axum_common::config::ServerConfig;
 use axum_common::db::{Db, DbConfig};
+use axum_common::layers::LayersOff;
 use axum_common::metrics::{self, MetricsAddr};
 use axum_common::serve::{contract_router, App};
 use axum_common::ContractRoutes;
@@ -54,7 +55,12 @@ impl App for Config {
         let admission = self
             .server
             .admission(self.db.default_max_concurrent_requests());
-        let app = app(db.clone(), self.server.request_timeout(), admission);
+        let app = app(
+            db.clone(),
+            self.server.request_timeout(),
+            admission,
+            self.server.layers_off(),
+        );
         Ok((app, Some(db)))
     }
 }
@@ -62,7 +68,13 @@ impl App for Config {
 /// The whole service: routes, state, and the contract's middleware. A request that hangs past
 /// `request_timeout` is answered 503 `database_unavailable` (Postgres is all it waits on); a
 /// request that waits past its `admission` for a turn, 503 `overloaded`.
-pub fn app(db: Db, request_timeout: Duration, admission: Admission) -> Router {
+/// `layers_off`: [`LayersOff::NONE`] but to measure a layer's cost (`CRM_BENCH_LAYERS_OFF`).
+pub fn app(
+    db: Db,
+    request_timeout: Duration,
+    admission: Admission,
+    layers_off: LayersOff,
+) -> Router {
     let routes = Router::new()
         .contract_route(
             Route::Customers,
@@ -83,5 +95,6 @@ pub fn app(db: Db, request_timeout: Duration, admission: Admission) -> Router {
         request_timeout,
         StatusCode::SERVICE_UNAVAILABLE,
         admission,
+        layers_off,
     )
 }

@@ -2,6 +2,7 @@
 //! per test from DATABASE_URL (an admin URL), applies the migrations and drops it afterwards.
 
 use axum_common::admission::Admission;
+use axum_common::layers::LayersOff;
 use std::time::{Duration, Instant};
 
 use axum_common::db::{Db, DbConfig};
@@ -21,6 +22,7 @@ fn in_process(db: Db) -> TestApp {
             db,
             Duration::from_secs(10),
             Admission::new(64, Duration::from_millis(200)),
+            LayersOff::NONE,
         ),
         "customer-service",
     )

@@ -10,6 +10,7 @@ use axum::Router;
 use axum_common::admission::{Admission, GATEWAY_DEFAULT_MAX_CONCURRENT_REQUESTS};
 use axum_common::config::{self, ServerConfig};
 use axum_common::db::Db;
+use axum_common::layers::LayersOff;
 use axum_common::metrics::{self, MetricsAddr};
 use axum_common::serve::{contract_router, App};
 use axum_common::upstream::UpstreamConfig;
@@ -90,13 +91,27 @@ impl App for Config {
         let admission = self
             .server
             .admission(GATEWAY_DEFAULT_MAX_CONCURRENT_REQUESTS);
-        Ok((app(state, self.server.request_timeout(), admission), None))
+        Ok((
+            app(
+                state,
+                self.server.request_timeout(),
+                admission,
+                self.server.layers_off(),
+            ),
+            None,
+        ))
     }
 }
 
 /// The whole gateway. A request that hangs past `request_timeout` is answered 504
 /// `upstream_timeout` (an upstream is all it waits on).
-pub fn app(state: AppState, request_timeout: Duration, admission: Admission) -> Router {
+/// `layers_off`: [`LayersOff::NONE`] but to measure a layer's cost (`CRM_BENCH_LAYERS_OFF`).
+pub fn app(
+    state: AppState,
+    request_timeout: Duration,
+    admission: Admission,
+    layers_off: LayersOff,
+) -> Router {
     let mut routes = Router::new()
         .contract_route(Route::Compute, get(compute::compute))
         .contract_route(Route::Readyz, get(forward::readyz));
@@ -113,5 +128,6 @@ pub fn app(state: AppState, request_timeout: Duration, admission: Admission) -> 
         request_timeout,
         StatusCode::GATEWAY_TIMEOUT,
         admission,
+        layers_off,
     )
 }

@@ -1,6 +1,7 @@
 //! The gateway in-process, with stub upstreams on local ports.
 
 use axum_common::admission::Admission;
+use axum_common::layers::LayersOff;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -85,6 +86,7 @@ fn gateway(customers: String, orders: String) -> TestApp {
         state,
         Duration::from_secs(10),
         Admission::new(64, Duration::from_millis(200)),
+        LayersOff::NONE,
     ))
 }
 

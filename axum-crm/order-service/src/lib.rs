@@ -10,6 +10,7 @@ use axum::Router;
 use axum_common::admission::Admission;
 use axum_common::config::{self, ServerConfig};
 use axum_common::db::{Db, DbConfig};
+use axum_common::layers::LayersOff;
 use axum_common::metrics::{self, MetricsAddr};
 use axum_common::serve::{contract_router, App};
 use axum_common::upstream::UpstreamConfig;
@@ -77,7 +78,12 @@ impl App for Config {
             .server
             .admission(self.db.default_max_concurrent_requests());
         Ok((
-            app(state, self.server.request_timeout(), admission),
+            app(
+                state,
+                self.server.request_timeout(),
+                admission,
+                self.server.layers_off(),
+            ),
             Some(db),
         ))
     }
@@ -86,7 +92,13 @@ impl App for Config {
 /// The whole service: routes, state, and the contract's middleware. A request that hangs past
 /// `request_timeout` is answered 503 `database_unavailable`; one that waits past its
 /// `admission` for a turn, 503 `overloaded`.
-pub fn app(state: AppState, request_timeout: Duration, admission: Admission) -> Router {
+/// `layers_off`: [`LayersOff::NONE`] but to measure a layer's cost (`CRM_BENCH_LAYERS_OFF`).
+pub fn app(
+    state: AppState,
+    request_timeout: Duration,
+    admission: Admission,
+    layers_off: LayersOff,
+) -> Router {
     let routes = Router::new()
         .contract_route(Route::Orders, get(orders::list).post(orders::create))
         .contract_route(
@@ -101,6 +113,7 @@ pub fn app(state: AppState, request_timeout: Duration, admission: Admission) -> 
         request_timeout,
         StatusCode::SERVICE_UNAVAILABLE,
         admission,
+        layers_off,
     )
 }
 

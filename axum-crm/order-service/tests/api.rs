@@ -2,6 +2,7 @@
 //! test from DATABASE_URL) and a stub customer-service on a local port.
 
 use axum_common::admission::Admission;
+use axum_common::layers::LayersOff;
 use std::time::{Duration, Instant};
 
 use axum::extract::Path;
@@ -53,6 +54,7 @@ fn service(pool: PgPool, customer_service_url: String) -> TestApp {
             state,
             Duration::from_secs(10),
             Admission::new(64, Duration::from_millis(200)),
+            LayersOff::NONE,
         ),
         "order-service",
     )

@@ -18,6 +18,7 @@
 //!   crm-bench stack axum|spin -- COMMAND    a stack up around a command (the contract suite)
 //!   crm-bench postgres -- COMMAND           Postgres up around a command (scripts/test.sh)
 //!   crm-bench containers [--quick]          the container shape: cold starts, memory, density
+//!   crm-bench layers [--seconds N]          what each of Axum's middleware layers costs
 
 mod cluster;
 mod local;
@@ -30,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use cluster::commands::{self as cluster_commands, ArtifactsArgs, ClusterCmd, EnvArgs, ParseCmd};
-use local::{containers, run, wrap};
+use local::{containers, layers, run, wrap};
 
 #[derive(Parser)]
 #[command(
@@ -82,6 +83,10 @@ enum Command {
     /// Measure the container shape on the node runtime (root): cold starts, memory as a
     /// cluster sees it, density, the musl binary as a process; writes containers.json.
     Containers(containers::ContainersArgs),
+    /// What each of Axum's middleware layers costs: customer-service alone on the CPU budget's
+    /// core with each layer switched off (CRM_BENCH_LAYERS_OFF, measurement only), every layer
+    /// off and the floor; wrk's read capacity and CPU per request; writes layers.json.
+    Layers(layers::LayersArgs),
 }
 
 /// `crm-bench collect`: summary.json written, then (unless quiet) a short table and the
@@ -112,6 +117,7 @@ fn main() -> ExitCode {
         Command::Stack(args) => wrap::execute_stack(args),
         Command::Postgres(args) => wrap::execute_postgres(args),
         Command::Containers(args) => containers::execute(args),
+        Command::Layers(args) => layers::execute(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

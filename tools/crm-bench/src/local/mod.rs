@@ -6,10 +6,13 @@
 //! - `node`: `crm-bench stack --shape node`, the stack as containers on the node runtime;
 //! - [`containers`]: `crm-bench containers`, the container shape's cold starts, memory and
 //!   density on the node runtime, and the musl binary as a process;
+//! - [`layers`]: `crm-bench layers`, what each of Axum's middleware layers costs
+//!   (customer-service with layers switched off, under the run's CPU budget);
 //! - `tooling`: what both start from (the Spin CLI, the target directory, builds, a runtime
 //!   that stops on Ctrl-C).
 
 pub mod containers;
+pub mod layers;
 mod node;
 pub mod run;
 mod tooling;

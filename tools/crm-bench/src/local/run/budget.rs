@@ -43,8 +43,8 @@ pub fn set_up() -> &'static Budget {
     budget::install(b)
 }
 
-/// The budget as environment.json records it.
-pub(super) fn describe(postgres_started_here: bool) -> CpuBudget {
+/// The budget as environment.json records it (and `crm-bench layers`' layers.json).
+pub(crate) fn describe(postgres_started_here: bool) -> CpuBudget {
     let Some(b) = budget::installed() else {
         return CpuBudget::default();
     };
@@ -76,8 +76,9 @@ pub(super) fn describe(postgres_started_here: bool) -> CpuBudget {
     }
 }
 
-/// CPU counters at the start of a measurement.
-pub(super) struct Window {
+/// CPU counters at the start of a measurement (`crm-bench run`'s figures and `crm-bench
+/// layers`').
+pub(crate) struct Window {
     started: Instant,
     stack_cpu: Option<f64>,
     pids: Vec<(String, i32)>,
@@ -97,7 +98,7 @@ fn stack_cpu_s(pids: &[(String, i32)]) -> Option<f64> {
 }
 
 impl Window {
-    pub(super) fn open(pids: Vec<(String, i32)>) -> Window {
+    pub(crate) fn open(pids: Vec<(String, i32)>) -> Window {
         Window {
             started: Instant::now(),
             stack_cpu: stack_cpu_s(&pids),
@@ -110,7 +111,7 @@ impl Window {
 
     /// The CPU of the window, `requests` served in it; the generator is whatever child of
     /// this process exited meanwhile (wrk, k6).
-    pub(super) fn close(self, requests: Option<f64>) -> StepCpu {
+    pub(crate) fn close(self, requests: Option<f64>) -> StepCpu {
         let secs = self.started.elapsed().as_secs_f64().max(1e-3);
         let cores = CoreTimes::now();
         let stack = stack_cpu_s(&self.pids)

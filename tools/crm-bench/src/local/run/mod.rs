@@ -11,7 +11,7 @@
 //! after the spin stack. Everything started is stopped at the end, on failure and on Ctrl-C.
 //! Method and caveats: docs/benchmark.md.
 
-mod budget;
+pub(crate) mod budget;
 mod density;
 mod environment;
 mod measure;

@@ -23,6 +23,31 @@ fn series_name(series: &str) -> &'static str {
     }
 }
 
+/// What each series is called in a sentence.
+fn series_word(series: &str) -> &'static str {
+    match series {
+        "p99_ms" => "p99",
+        other => series_name(other),
+    }
+}
+
+/// A value of `series` with its unit, for a sentence.
+fn value_with_unit(series: &str, v: Option<f64>) -> String {
+    let text = value_text(series, v);
+    if series == "p99_ms" && text != "–" {
+        format!("{text} ms")
+    } else {
+        text
+    }
+}
+
+/// Intervals whose rate was not offered in full (the generator fell behind, or too many
+/// requests were outstanding), of those that say.
+fn not_in_full(r: &SoakRun) -> (usize, usize) {
+    let said: Vec<bool> = r.samples.iter().filter_map(|x| x.offered_in_full).collect();
+    (said.iter().filter(|ok| !**ok).count(), said.len())
+}
+
 /// A value of `series` as the report prints it.
 fn value_text(series: &str, v: Option<f64>) -> String {
     match v.filter(|v| v.is_finite()) {
@@ -88,7 +113,10 @@ pub(in crate::report) fn soak(cx: &Ctx) -> Section {
          2xx answers. Each series gets a least-squares slope; it **grows** when the fitted \
          line rises over the soak by more than 10 % of its first value and more than a noise \
          floor (4 MiB of memory, 8 descriptors, 4 connections, 20 ms of p99): a warm-up is not \
-         a leak, a steady climb is.\n\n",
+         a leak, a steady climb is. The generator is crm-bench itself (the harness's open loop, \
+         on the generator's CPUs); an interval is **not offered in full** when it fell behind \
+         the rate or found 1024 requests outstanding: the stack (or the generator) could not \
+         keep up, and the slopes then describe a queue growing, not a steady state.\n\n",
     );
     let shortest = runs
         .iter()
@@ -104,7 +132,7 @@ pub(in crate::report) fn soak(cx: &Ctx) -> Section {
     }
     s.md.push_str(
         "| stack | rate (req/s) | capacity (req/s) | duration | interval | samples | requests \
-         | not 2xx | every interval offered in full | alive at the end |\n\
+         | not 2xx | intervals not offered in full | alive at the end |\n\
          |---|---:|---:|---:|---:|---:|---:|---:|---|---|\n",
     );
     let yes_no = |b: Option<bool>| match b {
@@ -120,8 +148,11 @@ pub(in crate::report) fn soak(cx: &Ctx) -> Section {
             );
             continue;
         };
-        let in_full = (!r.samples.is_empty())
-            .then(|| r.samples.iter().all(|x| x.offered_in_full.unwrap_or(true)));
+        let in_full = match not_in_full(r) {
+            (_, 0) => "–".to_string(),
+            (0, of) => format!("0 of {of}"),
+            (n, of) => format!("**{n} of {of}**"),
+        };
         let _ = writeln!(
             s.md,
             "| `{label}` | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -132,7 +163,7 @@ pub(in crate::report) fn soak(cx: &Ctx) -> Section {
             r.samples.len(),
             r.requests().map_or("–".into(), |v| format!("{v:.0}")),
             r.failed().map_or("–".into(), |v| format!("{v:.0}")),
-            yes_no(in_full),
+            in_full,
             yes_no(r.alive),
         );
     }
@@ -195,11 +226,20 @@ pub(in crate::report) fn soak(cx: &Ctx) -> Section {
         .iter()
         .filter_map(|(_, r)| *r)
         .max_by_key(|r| r.samples.len());
+    // Each stack's k-th sample ends its k-th interval; the times differ by the last answers of
+    // each interval, so the axis gives the intervals' nominal ends.
     let categories: Vec<String> = longest
         .map(|r| {
-            r.samples
-                .iter()
-                .map(|x| x.t_s.map_or("?".into(), |t| format!("{t:.0}")))
+            let interval = r.interval_s.unwrap_or(f64::NAN);
+            (1..=r.samples.len())
+                .map(|k| {
+                    let t = k as f64 * interval;
+                    if t.is_finite() {
+                        format!("{t:.0}")
+                    } else {
+                        k.to_string()
+                    }
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -218,7 +258,7 @@ pub(in crate::report) fn soak(cx: &Ctx) -> Section {
     s.chart(ChartSpec {
         file: "soak-rss.svg".into(),
         title: "RSS over the soak (every process of the stack)".into(),
-        x_label: "seconds since the soak began".into(),
+        x_label: "end of the interval (seconds since the soak began)".into(),
         y_label: "MiB".into(),
         categories: categories.clone(),
         series: over_time("rss_bytes", mib),
@@ -227,7 +267,7 @@ pub(in crate::report) fn soak(cx: &Ctx) -> Section {
     s.chart(ChartSpec {
         file: "soak-p99.svg".into(),
         title: "p99 over the soak (each interval's 2xx answers)".into(),
-        x_label: "seconds since the soak began".into(),
+        x_label: "end of the interval (seconds since the soak began)".into(),
         y_label: "p99 (ms)".into(),
         categories,
         series: over_time("p99_ms", |v| v),
@@ -245,11 +285,25 @@ pub(in crate::report) fn marks(cx: &Ctx) -> Vec<String> {
         for series in r.growing() {
             let slope = r.slope(series);
             marks.push(format!(
-                "- soak `{label}`: {} grows ({}, {} → {} over {over}) ([Soak](#soak))",
-                series_name(series),
+                "- soak `{label}`: {} {} ({}, {} → {} over {over}) ([Soak](#soak))",
+                series_word(series),
+                if matches!(series, "open_fds" | "pg_connections") {
+                    "grow"
+                } else {
+                    "grows"
+                },
                 slope_text(series, slope.and_then(|s| s.per_minute)),
-                value_text(series, slope.and_then(|s| s.first)),
-                value_text(series, slope.and_then(|s| s.last)),
+                value_with_unit(series, slope.and_then(|s| s.first)),
+                value_with_unit(series, slope.and_then(|s| s.last)),
+            ));
+        }
+        let (behind, of) = not_in_full(r);
+        if behind > 0 {
+            marks.push(format!(
+                "- soak `{label}`: {behind} of {of} intervals not offered in full at {} req/s \
+                 (the stack or the generator fell behind): its figures describe a queue, not a \
+                 steady state ([Soak](#soak))",
+                r.rate_rps.map_or("?".into(), |v| format!("{v:.0}"))
             ));
         }
         if r.alive == Some(false) {
@@ -306,7 +360,9 @@ mod tests {
         let md = &sec.md;
         assert!(md.starts_with("## Soak\n\n"), "{md}");
         assert!(
-            md.contains("| `axum` | 1500 | 3000 | 10 min | 60 s | 10 | 45000 | 0 | yes | yes |"),
+            md.contains(
+                "| `axum` | 1500 | 3000 | 10 min | 60 s | 10 | 45000 | 0 | 0 of 10 | yes |"
+            ),
             "{md}"
         );
         // Column order: axum before spin, though the map holds spin first.
@@ -344,6 +400,28 @@ mod tests {
               ([Soak](#soak))"
             ]
         );
+        // A rate not offered in full is said too, and a growing p99 with its unit.
+        let behind = summary(json!({"stacks": {"spin": {}}, "soak": {"stacks": {"spin": {
+            "rate_rps": 372.0,
+            "samples": [{"t_s": 10.0, "offered_in_full": false}, {"t_s": 20.0, "offered_in_full": true},
+                        {"t_s": 30.0, "offered_in_full": false}],
+            "slopes_per_minute": {"p99_ms": {"per_minute": 900.0, "first": 600.0, "last": 1200.0,
+                                             "grows": true}}}}}}));
+        let found = marks(&Ctx::new(&behind));
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(
+            found[0].starts_with(
+                "- soak `spin`: p99 grows (+900.000 ms/min, 600.0 ms → 1200 ms over 20 s)"
+            ),
+            "{found:?}"
+        );
+        assert!(
+            found[1]
+                .starts_with("- soak `spin`: 2 of 3 intervals not offered in full at 372 req/s"),
+            "{found:?}"
+        );
+        let sec = soak(&Ctx::new(&behind)).md;
+        assert!(sec.contains("| **2 of 3** |"), "{sec}");
         let top = crate::report::sections::errors::read_this_first(&cx).md;
         assert!(top.contains("- soak `spin`: RSS grows"), "{top}");
     }

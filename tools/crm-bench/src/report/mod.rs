@@ -16,7 +16,7 @@ pub mod table;
 pub use files::write;
 use sections::{
     budget, coldstart, compute, containers, density, environment, errors, floors, footprint, load,
-    overview, scaling,
+    overview, scaling, soak,
 };
 
 use crate::report::table::{Comparison, Row, Unit};
@@ -84,6 +84,7 @@ pub fn build(summary: &Summary) -> Report {
         budget::capacity(&cx),
         budget::ladder(&cx),
         budget::cpu_per_request(&cx),
+        soak::soak(&cx),
         coldstart::cold_start(&cx),
         scaling::step_load(&cx),
         footprint::memory(&cx),
@@ -411,6 +412,7 @@ mod tests {
             "## CPU-bound endpoint",
             "## Latency versus concurrent clients",
             "## Where the database time goes",
+            "## Soak",
             "## Cold start",
             "## Memory (RSS) and CPU",
             "## Artifact sizes",

@@ -11,6 +11,7 @@ use crate::results::model::{
     Density, Environment, K6Result, NullableMap, Stack, Summary, SCHEMA_VERSION,
 };
 use crate::results::samples;
+use crate::results::soak::{Soak, SoakRun};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::fmt::Write as _;
@@ -23,13 +24,19 @@ pub const FLOORS: &str = "floors";
 /// Directories a results folder may hold that are not stacks (`crm-bench report` writes
 /// charts/, `crm-bench run` the processes' logs/, the floors and the density measurement's
 /// density/).
-const NOT_STACKS: [&str; 5] = ["charts", "logs", FLOORS, DENSITY_DIR, BUDGET_DIR];
+const NOT_STACKS: [&str; 6] = ["charts", "logs", FLOORS, DENSITY_DIR, BUDGET_DIR, SOAK_DIR];
 /// Where `crm-bench run` writes the CPU budget's figures (results/budget.rs).
 pub const BUDGET_DIR: &str = "budget";
 /// Where `crm-bench run` writes density.json (and the manifests it generated for it).
 pub const DENSITY_DIR: &str = "density";
 /// The environment setting a run that planned the density measurement records its N in.
 pub const DENSITY_SETTING: &str = "density_counts";
+/// Where `crm-bench run --soak` writes one file per stack (`soak/<label>.json`).
+pub const SOAK_DIR: &str = "soak";
+/// The environment setting that records the soak ("off" when not planned), and the one that
+/// lists the run's stacks.
+pub const SOAK_SETTING: &str = "soak";
+const STACKS_SETTING: &str = "stacks";
 
 /// Reads the raw files of `dir` into a [`Summary`]. Errs only when `dir` is not a readable
 /// directory; every other failure is listed in `problems`.
@@ -62,6 +69,7 @@ pub fn collect(dir: &Path) -> Result<Summary, String> {
         })
         .collect();
     let density = density(dir, &environment, &mut problems);
+    let soak = soak(dir, &environment, &mut problems);
     let mut environment = environment;
     let (capacity, ladder, cpu_per_request) = budget(dir, &mut environment, &mut problems);
     Ok(Summary {
@@ -76,6 +84,7 @@ pub fn collect(dir: &Path) -> Result<Summary, String> {
         ladder,
         cpu_per_request,
         containers: load_optional(&dir.join(CONTAINERS_FILE), &mut problems),
+        soak,
         problems,
     })
 }
@@ -133,6 +142,60 @@ fn density(dir: &Path, env: &Environment, problems: &mut Vec<String>) -> Option<
     } else {
         load_optional(&path, problems)
     }
+}
+
+/// soak/*.json, by stack (the file's name). When the run recorded that it planned a soak (a
+/// `soak` setting other than "off"), every stack of its `stacks` setting must have its file;
+/// otherwise the folder is optional.
+fn soak(dir: &Path, env: &Environment, problems: &mut Vec<String>) -> Option<Soak> {
+    let d = dir.join(SOAK_DIR);
+    let setting = |name: &str| {
+        env.settings
+            .get(name)
+            .and_then(|v| v.as_ref()?.as_str().map(str::to_string))
+    };
+    let planned = setting(SOAK_SETTING).is_some_and(|v| {
+        let v = v.trim();
+        !v.is_empty() && v != "off" && !v.starts_with("off ")
+    });
+    let mut names: Vec<String> = std::fs::read_dir(&d)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter_map(|n| n.strip_suffix(".json").map(str::to_string))
+        .filter(|n| is_label(n))
+        .collect();
+    names.sort();
+    if planned {
+        for label in setting(STACKS_SETTING)
+            .unwrap_or_default()
+            .split_whitespace()
+        {
+            if !names.iter().any(|n| n == label) {
+                problems.push(format!(
+                    "{}: missing",
+                    d.join(format!("{label}.json")).display()
+                ));
+            }
+        }
+    }
+    if names.is_empty() {
+        return None;
+    }
+    let stacks = names
+        .into_iter()
+        .map(|label| {
+            let rel = format!("{SOAK_DIR}/{label}.json");
+            let run = load::<SoakRun>(&dir.join(&rel), problems).map(|mut run| {
+                run.file = Some(rel);
+                run.stack.get_or_insert_with(|| label.clone());
+                run
+            });
+            (label, run)
+        })
+        .collect();
+    Some(Soak { stacks })
 }
 
 /// [`collect`], then writes `<dir>/summary.json`.
@@ -505,6 +568,55 @@ mod tests {
         let density = s.density.unwrap();
         assert_eq!(density.counts, [1, 5]);
         assert!(density.layouts["axum"].is_some());
+        std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn soak_files_are_read_by_stack_and_required_only_when_planned() {
+        let dir = raw_folder("soak");
+        let env = |soak: &str| {
+            let text = format!(
+                r#"{{"kind": "local", "settings": {{"soak": "{soak}", "stacks": "axum spin"}}}}"#
+            );
+            std::fs::write(dir.join("environment.json"), text).unwrap();
+        };
+        let missing = |s: &Summary, label: &str| {
+            s.problems
+                .iter()
+                .any(|p| p.ends_with(&format!("soak/{label}.json: missing")))
+        };
+        env("off");
+        let s = collect(&dir).unwrap();
+        assert!(s.soak.is_none() && !missing(&s, "axum"), "{:?}", s.problems);
+        env("40s at half of each gateway's read capacity, a sample every 10s");
+        let s = collect(&dir).unwrap();
+        assert!(s.soak.is_none() && missing(&s, "axum") && missing(&s, "spin"));
+        std::fs::create_dir_all(dir.join("soak")).unwrap();
+        std::fs::write(
+            dir.join("soak/axum.json"),
+            r#"{"rate_rps": 900.0, "duration_s": 40, "interval_s": 10,
+                "samples": [{"t_s": 10.0, "rss_bytes": 41943040, "open_fds": 77}],
+                "slopes_per_minute": {"rss_bytes": {"per_minute": 0.0, "grows": false}},
+                "growth": false, "alive": true}"#,
+        )
+        .unwrap();
+        std::fs::write(dir.join("soak/spin.json"), "{ broken").unwrap();
+        let s = collect(&dir).unwrap();
+        // soak/ is not a stack; the broken file is a null and a problem, none is missing.
+        assert_eq!(s.labels(), ["axum", "spin"]);
+        assert!(!missing(&s, "axum") && !missing(&s, "spin"));
+        assert!(s
+            .problems
+            .iter()
+            .any(|p| p.contains("soak/spin.json: unreadable")));
+        let soak = s.soak.unwrap();
+        assert!(soak.stacks["spin"].is_none());
+        let axum = soak.stacks["axum"].as_ref().unwrap();
+        assert_eq!(axum.file.as_deref(), Some("soak/axum.json"));
+        assert_eq!(axum.stack.as_deref(), Some("axum"));
+        assert_eq!(axum.rate_rps, Some(900.0));
+        assert_eq!(axum.series("rss_bytes"), [Some(41943040.0)]);
+        assert_eq!(axum.slope("rss_bytes").unwrap().grows, Some(false));
         std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
     }
 

@@ -10,6 +10,7 @@
 //!   medians, ranges);
 //! - [`budget`]: the CPU budget's figures: capacity under wrk, the open-loop ladder, CPU per
 //!   request; [`containers`]: the container shape's own figures (containers.json);
+//!   [`soak`]: each stack soaked at half of its capacity (soak/<label>.json);
 //! - [`environment`]: the machine, tool versions, pins ([`pins`]: versions.env) and settings;
 //!   [`artifacts`]: what each stack deploys and its size.
 
@@ -23,6 +24,7 @@ pub mod label;
 pub mod model;
 pub mod pins;
 pub mod samples;
+pub mod soak;
 pub mod step_load;
 
 /// The JSON Schema of summary.json, derived from [`model::Summary`]

@@ -48,6 +48,10 @@ pub struct Summary {
     /// density and musl as a process (`containers.json`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub containers: Option<crate::results::containers::Containers>,
+    /// Local runs with `--soak`: each stack alone at half of its gateway's read capacity for
+    /// minutes, sampled per interval, with a slope per series (`soak/<label>.json`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub soak: Option<crate::results::soak::Soak>,
     /// Raw files that were missing or unreadable, and mismatches found while reading them.
     pub problems: Vec<String>,
 }

@@ -33,6 +33,13 @@ pub(super) struct Raw {
     threads: BTreeMap<String, ProcessThreads>,
 }
 
+impl Raw {
+    /// Every capacity point so far, every sample's.
+    pub(super) fn capacity_points(&self) -> &[CapacityPoint] {
+        &self.capacity
+    }
+}
+
 /// Sets the budget up and pins this process (and so k6, wrk, a Postgres it starts) to the
 /// generator's CPUs. Call before any thread starts.
 pub fn set_up() -> &'static Budget {

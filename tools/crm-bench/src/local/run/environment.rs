@@ -8,7 +8,7 @@ use anyhow::Result;
 use crm_harness::pg;
 use serde_json::Value;
 
-use super::{density, Run};
+use super::{density, soak, Run};
 use crate::local::tooling;
 use crate::results::label::Label;
 use crate::results::pins;
@@ -176,6 +176,10 @@ impl Run {
             (
                 crate::results::collect::DENSITY_SETTING,
                 density::setting(s),
+            ),
+            (
+                crate::results::collect::SOAK_SETTING,
+                soak::setting(s.soak, s.soak_interval),
             ),
         ]
         .into_iter()

@@ -19,6 +19,7 @@ mod plan;
 mod progress;
 mod running;
 mod settings;
+mod soak;
 mod variant;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -333,6 +334,7 @@ impl Run {
             Step::Ladder(l) => self.ladder(l).await,
             Step::Floor(l) => self.floor(l).await,
             Step::Artifacts(l) => self.artifacts(l),
+            Step::Soak(l) => self.soak(l).await,
             Step::SizeCompute => self.size_compute().await,
             Step::SizeArtifacts => self.size_artifacts(),
             Step::ContainerShape => self.container_shape().await,

@@ -39,6 +39,9 @@ pub(super) enum Step {
     SizeCompute,
     /// The `spin-size` variant: its module sizes.
     SizeArtifacts,
+    /// The stack started on its own, soaked at half of its gateway's read capacity for
+    /// `--soak` (sampled every `--soak-interval`), stopped (soak.rs).
+    Soak(Label),
     /// The container shape's own figures (crm-bench containers): cold starts after a pull
     /// and cached, working set and PSS with the shims, density, musl as a process.
     ContainerShape,
@@ -71,7 +74,8 @@ impl Step {
             | Step::Ladder(l)
             | Step::Stop(l)
             | Step::Floor(l)
-            | Step::Artifacts(l) => Some(l),
+            | Step::Artifacts(l)
+            | Step::Soak(l) => Some(l),
         }
     }
 
@@ -183,6 +187,23 @@ pub(super) fn plan(settings: &Settings, labels: &[Label]) -> Vec<Planned> {
             );
         }
     }
+    // Once per stack column, after every sample: the soak is its own long measurement, not a
+    // figure to repeat.
+    if let Some(soak) = settings.soak {
+        for &l in labels {
+            add(
+                Step::Soak(l),
+                1,
+                format!(
+                    "{}: soak {} at half of the gateway's read capacity, a sample every {}",
+                    l.as_str(),
+                    seconds_text(soak.as_secs()),
+                    seconds_text(settings.soak_interval.as_secs())
+                ),
+                soak.as_secs() + SOAK_OVERHEAD_S,
+            );
+        }
+    }
     let containers: Vec<&str> = labels
         .iter()
         .filter(|l| l.is_container())
@@ -206,6 +227,18 @@ pub(super) fn plan(settings: &Settings, labels: &[Label]) -> Vec<Planned> {
     }
     add(Step::Report, 1, "summary.json and report".into(), 3);
     plan
+}
+
+/// A soak step's seconds beyond the soak itself: the start, the stop, the last answers.
+const SOAK_OVERHEAD_S: u64 = 6;
+
+/// 600 -> "10m", 90 -> "1m30s", 40 -> "40s".
+fn seconds_text(s: u64) -> String {
+    match (s / 60, s % 60) {
+        (0, sec) => format!("{sec}s"),
+        (m, 0) => format!("{m}m"),
+        (m, sec) => format!("{m}m{sec}s"),
+    }
 }
 
 fn pairs_text(settings: &Settings) -> String {
@@ -415,6 +448,8 @@ pub(super) mod tests {
             ladder_rates: vec![50, 200, 800],
             ladder_duration: "4s".into(),
             p99_target_ms: 50.0,
+            soak: None,
+            soak_interval: std::time::Duration::from_secs(10),
         }
     }
 
@@ -478,6 +513,43 @@ pub(super) mod tests {
             .any(|s| s.starts_with("density: N = 1, 2 ") && !s.contains("spin")));
         let off = steps(&["--density-counts", "0"]);
         assert!(!off.iter().any(|s| s.starts_with("density")));
+    }
+
+    #[test]
+    fn a_soak_is_planned_once_per_stack_after_the_samples_when_asked() {
+        let stacks = "axum,spin,spin-combined";
+        let without = steps(&["--stacks", stacks]);
+        assert!(!without.iter().any(|s| s.contains(": soak")), "{without:?}");
+        let with = steps(&["--stacks", stacks, "--samples", "2", "--soak", "10m"]);
+        let soaks: Vec<usize> = with
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.contains(": soak"))
+            .map(|(i, _)| i)
+            .collect();
+        assert_eq!(soaks.len(), 3, "{with:?}");
+        assert!(with[soaks[0]].starts_with(
+            "axum: soak 10m at half of the gateway's read capacity, a sample every 1m"
+        ));
+        assert!(with[soaks[1]].starts_with("spin: soak"));
+        assert!(with[soaks[2]].starts_with("spin-combined: soak"));
+        // After the last sample's stacks, before density and the report.
+        let last_stop = with.iter().rposition(|s| s.contains(": stop")).unwrap();
+        assert!(soaks[0] > last_stop);
+        let density = with.iter().position(|s| s.starts_with("density")).unwrap();
+        assert!(soaks[2] < density);
+        // Its estimate: the soak and a few seconds.
+        let settings = Settings {
+            soak: Some(std::time::Duration::from_secs(600)),
+            ..quick()
+        };
+        let planned = plan(&settings, &[Label::Axum]);
+        let soak = planned
+            .iter()
+            .find(|p| matches!(p.step, Step::Soak(Label::Axum)))
+            .unwrap();
+        assert_eq!(soak.estimate_s, 600 + SOAK_OVERHEAD_S);
+        assert_eq!(soak.sample, 1);
     }
 
     #[test]

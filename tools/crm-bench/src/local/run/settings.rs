@@ -2,6 +2,7 @@
 //! `crm-bench run --help` names one, an environment variable.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 use crm_harness::stack::Shape;
@@ -143,6 +144,15 @@ pub struct RunArgs {
     /// The p99 (ms) a ladder rate must stay under to count as served well [default: 50]
     #[arg(long, env = "P99_TARGET_MS")]
     pub p99_target_ms: Option<f64>,
+    /// Soak each stack for this long (e.g. 10m) at half of its gateway's read capacity,
+    /// sampling RSS/PSS, open descriptors, Postgres connections and p99 every
+    /// --soak-interval, with a slope per series and a flag on growth; 0 or off leaves it out
+    /// [default: off]
+    #[arg(long, env = "SOAK")]
+    pub soak: Option<String>,
+    /// One soak sample per this interval (the load runs throughout) [default: 60s; quick 10s]
+    #[arg(long, env = "SOAK_INTERVAL")]
+    pub soak_interval: Option<String>,
 }
 
 /// Every setting, resolved.
@@ -177,6 +187,10 @@ pub struct Settings {
     pub ladder_rates: Vec<u32>,
     pub ladder_duration: String,
     pub p99_target_ms: f64,
+    /// How long each stack is soaked; `None`: no soak.
+    pub soak: Option<Duration>,
+    /// One soak sample per interval.
+    pub soak_interval: Duration,
 }
 
 /// The pair whose run is the stack's `k6-cpu-bound.json` (the k6 script's defaults).
@@ -250,7 +264,22 @@ impl Settings {
                     },
                     Ok,
                 )?,
+            soak: soak_duration(a.soak.as_deref())?,
+            soak_interval: soak_interval(&pick(&a.soak_interval, "60s", "10s"))?,
         };
+        if let Some(soak) = settings.soak {
+            // The slopes need three points.
+            let samples = soak.as_secs_f64() / settings.soak_interval.as_secs_f64();
+            if samples < 3.0 {
+                return Err(format!(
+                    "SOAK: {} s at SOAK_INTERVAL {} s gives {} sample(s); a slope needs at least \
+                     3 (a longer --soak or a shorter --soak-interval)",
+                    soak.as_secs(),
+                    settings.soak_interval.as_secs_f64(),
+                    samples.round()
+                ));
+            }
+        }
         for (name, text) in [
             ("DURATION", &settings.duration),
             ("SCENARIO_GAP", &settings.scenario_gap),
@@ -294,6 +323,32 @@ fn ladder_rates(text: &str) -> Result<Vec<u32>, String> {
     rates.sort_unstable();
     rates.dedup();
     Ok(rates)
+}
+
+/// "10m" -> 10 minutes; absent, "0", "off" or "" -> no soak.
+fn soak_duration(text: Option<&str>) -> Result<Option<Duration>, String> {
+    let Some(text) = text.map(str::trim) else {
+        return Ok(None);
+    };
+    if matches!(text, "" | "0" | "off") {
+        return Ok(None);
+    }
+    crate::results::k6_summary::duration_seconds(text)
+        .filter(|s| *s >= 1.0)
+        .map(|s| Some(Duration::from_secs_f64(s)))
+        .ok_or_else(|| {
+            format!("SOAK: \"{text}\" is not a duration of at least 1s (e.g. 10m, 40s) or off")
+        })
+}
+
+/// "60s" -> 60 seconds; at least one second.
+fn soak_interval(text: &str) -> Result<Duration, String> {
+    crate::results::k6_summary::duration_seconds(text.trim())
+        .filter(|s| *s >= 1.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| {
+            format!("SOAK_INTERVAL: \"{text}\" is not a duration of at least 1s (e.g. 60s)")
+        })
 }
 
 /// "1,5,10,20" -> [1, 5, 10, 20] (sorted, each once); "0" or "" -> none.
@@ -394,6 +449,31 @@ mod tests {
             .contains("P99_TARGET_MS"));
         assert!(settings(&["--ladder-duration", "soon"]).is_err());
         assert!(settings(&["--capacity-seconds", "0"]).is_err());
+    }
+
+    #[test]
+    fn the_soak_is_off_by_default_and_its_interval_follows_quick() {
+        let full = settings(&[]).unwrap();
+        assert_eq!(full.soak, None);
+        assert_eq!(full.soak_interval, Duration::from_secs(60));
+        let quick = settings(&["--quick", "--soak", "40s"]).unwrap();
+        assert_eq!(quick.soak, Some(Duration::from_secs(40)));
+        assert_eq!(quick.soak_interval, Duration::from_secs(10));
+        let custom = settings(&["--soak", "10m", "--soak-interval", "30s"]).unwrap();
+        assert_eq!(custom.soak, Some(Duration::from_secs(600)));
+        assert_eq!(custom.soak_interval, Duration::from_secs(30));
+        for off in ["0", "off", ""] {
+            assert_eq!(settings(&["--soak", off]).unwrap().soak, None, "{off}");
+        }
+        for bad in ["soon", "500ms"] {
+            let err = settings(&["--soak", bad]).unwrap_err();
+            assert!(err.contains("SOAK"), "{bad}: {err}");
+        }
+        let err = settings(&["--soak", "1m", "--soak-interval", "0s"]).unwrap_err();
+        assert!(err.contains("SOAK_INTERVAL"), "{err}");
+        // Fewer than three samples: no slope.
+        let err = settings(&["--soak", "1m"]).unwrap_err();
+        assert!(err.contains("at least 3"), "{err}");
     }
 
     #[test]

@@ -34,12 +34,14 @@ pub(in crate::report) fn errors_and_thresholds(cx: &Ctx) -> Section {
 
 /// What a reader must know before quoting any figure, at the top of the report: every failed
 /// k6 threshold, every capacity figure whose generator or Postgres (not the stack) was
-/// saturated, every ladder rate not offered in full, and the problems met while collecting.
+/// saturated, every ladder rate not offered in full, every soak series that grows, and the
+/// problems met while collecting.
 /// The details stay in their sections; this names them.
 pub(in crate::report) fn read_this_first(cx: &Ctx) -> Section {
     let mut marks = failed_thresholds(cx);
     marks.extend(bent_capacity(cx));
     marks.extend(unplotted_rates(cx));
+    marks.extend(super::soak::marks(cx));
     if !cx.summary.problems.is_empty() {
         marks.push(format!(
             "- {} problem(s) recorded when collecting the results ([Errors and thresholds](#errors-and-thresholds))",
@@ -48,8 +50,15 @@ pub(in crate::report) fn read_this_first(cx: &Ctx) -> Section {
     }
     let mut s = Section::titled("Read this first");
     if marks.is_empty() {
-        s.md.push_str(
-            "Nothing is marked: no k6 threshold failed, no capacity figure was limited by its              generator or by Postgres, every ladder rate was offered in full.\n\n",
+        let soak = if cx.summary.soak.is_some() {
+            ", no soak series grew"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            s.md,
+            "Nothing is marked: no k6 threshold failed, no capacity figure was limited by its \
+             generator or by Postgres, every ladder rate was offered in full{soak}.\n"
         );
     } else {
         s.md.push_str("Marked in this run (details in their sections):\n\n");

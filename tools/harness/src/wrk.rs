@@ -69,7 +69,8 @@ pub struct WrkRun {
     pub connections: u32,
     pub threads: u32,
     pub duration: Duration,
-    /// Where the Lua script and wrk's output go (`<stem>.lua`, `<stem>.log`).
+    /// Where the Lua script and wrk's output go (`<stem>.lua`, `<stem>.log`, appended to the
+    /// whole stem, dots and all).
     pub stem: PathBuf,
     /// Makes the write route's emails unique to this run.
     pub tag: String,
@@ -112,8 +113,15 @@ pub fn ensure_wrk() -> Result<PathBuf> {
 /// Runs wrk and waits for it; its CPU is the growth of the children's rusage while it ran
 /// (nothing else this process started exits meanwhile: the stack keeps running).
 pub async fn run(wrk: &Path, run: &WrkRun) -> Result<WrkResult> {
-    let script = run.stem.with_extension("lua");
-    let log = run.stem.with_extension("log");
+    // Appended, not `with_extension`: a stem such as `axum-gateway.read.s2` keeps its sample
+    // (with_extension would replace `.s2`, and every sample write the same files).
+    let with = |ext: &str| {
+        let mut path = run.stem.clone().into_os_string();
+        path.push(ext);
+        PathBuf::from(path)
+    };
+    let script = with(".lua");
+    let log = with(".log");
     std::fs::write(&script, run.route.lua(&run.tag))
         .with_context(|| format!("cannot write {}", script.display()))?;
     let secs = run.duration.as_secs().max(1);

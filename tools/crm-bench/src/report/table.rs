@@ -134,12 +134,35 @@ impl Comparison {
         self.rows.iter().any(Row::has_data)
     }
 
+    /// The column stack `i` is held against: the Axum column of its own shape when the table
+    /// has it (`spin-shim` against `axum-container`: the container shape against itself),
+    /// else the first column.
+    fn base_of(&self, i: usize) -> usize {
+        use crate::results::label::Label;
+        let container_spin = Label::parse(&self.stacks[i])
+            .is_some_and(|l| l.is_container() && l != Label::AxumContainer);
+        if container_spin {
+            if let Some(at) = self
+                .stacks
+                .iter()
+                .position(|s| s == Label::AxumContainer.as_str())
+            {
+                return at;
+            }
+        }
+        0
+    }
+
     /// Header cells: keys, one per stack, one `x ÷ baseline` per other stack.
     pub fn header(&self) -> Vec<String> {
         let mut h = self.key_headers.clone();
         h.extend(self.stacks.iter().cloned());
-        if let Some((base, others)) = self.stacks.split_first() {
-            h.extend(others.iter().map(|o| format!("{o} ÷ {base}")));
+        for i in 1..self.stacks.len() {
+            h.push(format!(
+                "{} ÷ {}",
+                self.stacks[i],
+                self.stacks[self.base_of(i)]
+            ));
         }
         h
     }
@@ -159,10 +182,11 @@ impl Comparison {
                 _ => fmt_value(value, row.unit),
             });
         }
-        let base = row.values.first().copied().flatten();
         for i in 1..self.stacks.len() {
+            let b = self.base_of(i);
+            let base = row.values.get(b).copied().flatten();
             let r = fmt_ratio(ratio(row.values.get(i).copied().flatten(), base));
-            let same = match (row.range(0), row.range(i)) {
+            let same = match (row.range(b), row.range(i)) {
                 (Some(a), Some(b)) => crate::results::samples::overlap(a, b),
                 _ => false,
             };
@@ -220,6 +244,31 @@ pub fn md_row(cells: &[String]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_container_spin_column_is_held_against_the_container_axum_column() {
+        let stacks: Vec<String> = ["axum", "spin", "axum-container", "spin-shim"]
+            .map(String::from)
+            .to_vec();
+        let mut t = Comparison::new(&["figure"], &stacks);
+        t.push(Row {
+            keys: vec!["x".into()],
+            unit: Unit::Count,
+            values: vec![Some(1.0), Some(2.0), Some(4.0), Some(12.0)],
+            ranges: Vec::new(),
+        });
+        let h = t.header();
+        assert_eq!(
+            &h[5..],
+            [
+                "spin ÷ axum",
+                "axum-container ÷ axum",
+                "spin-shim ÷ axum-container"
+            ]
+        );
+        let c = t.cells(&t.rows[0]);
+        assert_eq!(&c[5..], ["×2.00", "×4.00", "×3.00"]);
+    }
+
     use super::*;
 
     #[test]

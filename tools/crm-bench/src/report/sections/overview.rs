@@ -21,8 +21,9 @@ pub(in crate::report) fn what_was_compared(cx: &Ctx) -> Section {
          numbers come from (paths relative to this folder); `summary.json` holds the same \
          figures, extracted by `crm-bench` (`crm-bench run` writes it for a local run, \
          `crm-bench collect` for a k3d run). `–` means not measured. Ratios are \
-         `<stack> ÷ {}`: below 1 means smaller than the baseline, which is better for times, \
-         memory and sizes and worse for throughput.\n",
+         `<stack> ÷ {}` (`spin-shim ÷ axum-container` for the container shape): below 1 means \
+         smaller than the baseline, which is better for times, memory and sizes and worse for \
+         throughput.\n",
         cx.kind.unwrap_or("unknown"),
         cx.summary.generated_at.as_deref().unwrap_or("?"),
         cx.labels.first().map(String::as_str).unwrap_or("baseline"),

@@ -364,6 +364,9 @@ async fn process_variant(
 /// The glibc release build of customer-service, symbols stripped as build-static.sh strips
 /// the musl one, the same CARGO_PROFILE_RELEASE_* settings (inherited by both builds).
 fn build_glibc(out: &Path) -> Result<PathBuf> {
+    // A target directory of its own: the stripped profile in the run's would rebuild every
+    // dependency there, and again when the run next builds its unstripped binaries.
+    let target = tooling::target_dir().join("glibc-stripped");
     let mut cargo = Command::new("cargo");
     cargo
         .args([
@@ -372,13 +375,15 @@ fn build_glibc(out: &Path) -> Result<PathBuf> {
             "--locked",
             "-p",
             "axum-customer-service",
+            "--target-dir",
         ])
+        .arg(&target)
         .env("CARGO_PROFILE_RELEASE_STRIP", "symbols")
         .env("SQLX_OFFLINE", "true")
         .current_dir(crm_harness::repo_root());
     eprintln!("crm-bench containers: cargo build --release -p axum-customer-service (glibc)");
     tooling::build("cargo build --release", cargo, &out.join("build-glibc.log"))?;
-    Ok(tooling::target_dir().join("release"))
+    Ok(target.join("release"))
 }
 
 fn column(runtime: Runtime) -> &'static str {

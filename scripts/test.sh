@@ -162,11 +162,17 @@ node_runtime() {
 # (debug, --axum-bin-dir; the report's environment says so) rather than compiling the services
 # a second time for release, and the Spin components the wasm stage built (release, as users
 # run them). A user's run (bench-local.sh, quick or full) builds both sides for release.
+# As root its container columns take the Axum images the reliability, compose and node stages
+# share (the fast-release build, from the cache): without them the run would build the
+# images a second time with the users' full profile.
 bench_local_quick() {
-  local out="$CRM_RESULTS/bench-local"
+  local out="$CRM_RESULTS/bench-local" images=${CRM_AXUM_IMAGES:-}
+  if [ "$(id -u)" = 0 ] && [ -z "$images" ]; then
+    images=$(env "${CI_FAST_RELEASE[@]}" scripts/build-axum-images.sh) || return 1
+  fi
   # shellcheck disable=SC2016 # the backticks are the report's Markdown, not an expansion
-  CRM_BENCH_PROFILE=debug scripts/bench-local.sh --quick --axum-bin-dir "$CARGO_TARGET_DIR/debug" \
-    --out "$out" &&
+  CRM_AXUM_IMAGES=$images CRM_BENCH_PROFILE=debug scripts/bench-local.sh --quick \
+    --axum-bin-dir "$CARGO_TARGET_DIR/debug" --out "$out" &&
     grep -qF '| `axum` |' "$out/report.md" && grep -qF '| `spin` |' "$out/report.md" &&
     grep -qF '| `spin-combined` |' "$out/report.md" &&
     { [ "$(id -u)" != 0 ] || { grep -qF '| `axum-container` |' "$out/report.md" &&

@@ -244,7 +244,8 @@ impl Budget {
     /// inside the budget: a child of the budget cgroup (`/crm-bench-<tag>-<pid>/<name>`), on
     /// the stack's CPUs by inheritance (runc and youki copy an empty cpuset from the parent)
     /// and counted by the budget's CPU counter (hierarchical). `None` outside the cgroup
-    /// modes: the containers then run unconfined, and the caller says so.
+    /// modes: the containers then run on every CPU (a container's cpuset cgroup resets the
+    /// affinity its runtime inherited), which docs/benchmark.md says of the affinity mode.
     pub fn container_parent(&self, name: &str) -> Option<String> {
         self.cgroup.as_ref().map(|c| format!("{c}/{name}"))
     }

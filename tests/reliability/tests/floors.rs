@@ -9,10 +9,7 @@ use std::time::Duration;
 use crm_reliability_tests::client::{client, CLIENT_TIMEOUT};
 use crm_reliability_tests::floor;
 use crm_reliability_tests::pg;
-use crm_reliability_tests::procs::free_port;
-use crm_reliability_tests::stack::{
-    metrics_port, start_ready, Runtime, Service, ServiceConfig, NOWHERE,
-};
+use crm_reliability_tests::stack::{metrics_port, start_ready, Runtime, ServiceConfig};
 use crm_reliability_tests::{for_each_runtime, throwaway_database};
 use serde_json::Value;
 
@@ -71,14 +68,8 @@ async fn floor_serves_customer_services_document(runtime: Runtime) {
     pg::migrate(&db).await.expect("the schema");
     pg::seed(&db, SEED_CUSTOMERS, 0).await.expect("seed rows");
     let service = ServiceConfig {
-        runtime,
-        svc: Service::CustomerService,
-        port: free_port().expect("a free port"),
-        database_url: db.clone(),
-        customer_service_url: NOWHERE.to_string(),
-        order_service_url: NOWHERE.to_string(),
-        upstream_timeout_ms: 2000,
         metrics_port: metrics_port(runtime).expect("a free port"),
+        ..ServiceConfig::customer_service_alone(runtime, &db).expect("a free port")
     };
     let _service = start_ready(&service)
         .await

@@ -156,6 +156,22 @@ pub struct ServiceConfig {
 }
 
 impl ServiceConfig {
+    /// customer-service on its own on a free port, on `database_url`: it calls no upstream,
+    /// so its upstream URLs point [`NOWHERE`]; no kept metrics port. The shape of every
+    /// single-service measurement (density's copies, the middleware layers, the floors' twin).
+    pub fn customer_service_alone(runtime: Runtime, database_url: &str) -> Result<ServiceConfig> {
+        Ok(ServiceConfig {
+            runtime,
+            svc: Service::CustomerService,
+            port: free_port()?,
+            database_url: database_url.to_string(),
+            customer_service_url: NOWHERE.to_string(),
+            order_service_url: NOWHERE.to_string(),
+            upstream_timeout_ms: UPSTREAM_TIMEOUT_MS,
+            metrics_port: None,
+        })
+    }
+
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }

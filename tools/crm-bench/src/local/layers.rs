@@ -24,10 +24,8 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use crm_harness::pg::{self, Server};
 use crm_harness::probe::wait_for_200;
-use crm_harness::procs::{self, free_port, Proc};
-use crm_harness::stack::{
-    self, Binaries, Runtime, Service, ServiceConfig, NOWHERE, START_LIMIT, UPSTREAM_TIMEOUT_MS,
-};
+use crm_harness::procs::{self, Proc};
+use crm_harness::stack::{self, Binaries, Runtime, ServiceConfig, START_LIMIT};
 use crm_harness::wrk::{self, Route, WrkRun};
 use serde::Serialize;
 
@@ -380,16 +378,7 @@ async fn start(target: &Target, db: &str) -> Result<(Proc, String)> {
             Ok((floor.proc, floor.url))
         }
         Target::Service { off } => {
-            let config = ServiceConfig {
-                runtime: Runtime::Axum,
-                svc: Service::CustomerService,
-                port: free_port()?,
-                database_url: db.to_string(),
-                customer_service_url: NOWHERE.to_string(),
-                order_service_url: NOWHERE.to_string(),
-                upstream_timeout_ms: UPSTREAM_TIMEOUT_MS,
-                metrics_port: None,
-            };
+            let config = ServiceConfig::customer_service_alone(Runtime::Axum, db)?;
             // Always set, so a value in this process's environment cannot leak in ("" is
             // unset to the service: every layer on).
             let env = [("CRM_BENCH_LAYERS_OFF".to_string(), off.join(","))];

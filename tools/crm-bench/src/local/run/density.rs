@@ -14,8 +14,7 @@ use crm_harness::probe::first_200_after;
 use crm_harness::procfs;
 use crm_harness::procs::{free_port, Proc};
 use crm_harness::stack::{
-    spawn_service, spawn_service_with_env, spin_up_on_database, Binaries, Runtime, Service,
-    ServiceConfig, NOWHERE, UPSTREAM_TIMEOUT_MS,
+    spawn_service, spawn_service_with_env, spin_up_on_database, Binaries, Runtime, ServiceConfig,
 };
 
 use super::settings::Settings;
@@ -317,16 +316,7 @@ fn url(port: u16, k: u32) -> String {
 /// One copy of customer-service as the harness starts any service, on a free port: the
 /// customer service needs no upstream, so its upstream URLs point nowhere.
 fn copy_config(runtime: Runtime, db: &str) -> Result<ServiceConfig> {
-    Ok(ServiceConfig {
-        runtime,
-        svc: Service::CustomerService,
-        port: free_port()?,
-        database_url: db.to_string(),
-        customer_service_url: NOWHERE.to_string(),
-        order_service_url: NOWHERE.to_string(),
-        upstream_timeout_ms: UPSTREAM_TIMEOUT_MS,
-        metrics_port: None,
-    })
+    ServiceConfig::customer_service_alone(runtime, db)
 }
 
 /// N axum-customer-service processes, each on a free port, without the admin listener

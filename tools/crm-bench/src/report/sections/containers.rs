@@ -32,9 +32,9 @@ pub(in crate::report) fn container_shape(cx: &Ctx) -> Section {
         "What k3d runs, without the cluster: each service a container on a private containerd \
          1.7, Spin under containerd-shim-spin, Axum's static musl image under runc, k8s/'s \
          resources as cgroup limits (docs/node-runtime.md says what this shape shares with k3d \
-         and what it lacks). {} Probe: {}.\n",
+         and what it lacks).{} Probe: {}.\n",
         if doc.quick {
-            "A quick measurement (few starts): indicative only."
+            " A quick measurement (few starts): indicative only."
         } else {
             ""
         },
